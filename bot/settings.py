@@ -1,0 +1,123 @@
+"""Settings from the environment and `.env`; a bad value stops the program with one line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    database_url: str = "sqlite+aiosqlite:///data/digest.db"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_timezone: str = "Asia/Omsk"
+    default_digest_time: str = "09:00"
+    poll_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    feeds_file: Path | None = None
+    log_level: str = "INFO"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    redis_url: str | None = None
+    tag_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    digest_catchup_hours: float = Field(default=6.0, ge=0.0, le=24.0)
+    send_rate: float = Field(default=28.0, gt=0.0, le=30.0)
+    feed_concurrency: int = Field(default=16, ge=1, le=256)
+    feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
+    feed_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part for part in re.split(r"[,\s]+", value.strip()) if part]
+            if not all(re.fullmatch(r"-?\d+", part) for part in parts):
+                raise ValueError("expected Telegram user ids separated by commas")
+            return frozenset(int(part) for part in parts)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, expected e.g. Asia/Omsk") from None
+        return value
+
+    @field_validator("default_digest_time")
+    @classmethod
+    def _check_time(cls, value: str) -> str:
+        if not TIME_PATTERN.match(value):
+            raise ValueError(f"expected HH:MM, got {value!r}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+        return level
+
+    @field_validator("telegram_api_url", "webhook_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected an http(s) URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite\+aiosqlite|postgresql\+asyncpg)://", value):
+            raise ValueError(
+                "expected sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+            )
+        return value
+
+    @field_validator("feeds_file")
+    @classmethod
+    def _check_feeds_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    def require_token(self) -> str:
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise SettingsError("BOT_TOKEN: missing; get one from @BotFather and set BOT_TOKEN")
+        token = self.bot_token.get_secret_value().strip()
+        if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", token):
+            raise SettingsError("BOT_TOKEN: malformed, expected <digits>:<secret> from @BotFather")
+        return token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Reads the environment; raises SettingsError with one line naming the bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None

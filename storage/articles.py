@@ -1,0 +1,250 @@
+"""Article repository: stored articles, their tags, archive queries and search."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Article, ArticleTag
+from storage.types import utcnow
+
+COUNTRY = "country"
+TOPIC = "topic"
+REGION = "region"
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    feed_id: int | None
+    guid: str
+    url: str
+    title: str
+    summary: str
+    full_text: str
+    source: str
+    published_at: datetime
+    content_hash: str
+    search_lemmas: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TagValue:
+    kind: str
+    value: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    id: int
+    feed_id: int | None
+    url: str
+    title: str
+    summary: str
+    source: str
+    published_at: datetime
+    fetched_at: datetime
+    countries: dict[str, float] = field(default_factory=dict)
+    topics: dict[str, float] = field(default_factory=dict)
+    regions: dict[str, float] = field(default_factory=dict)
+
+
+def insert_ignoring_conflicts(session: AsyncSession, model: type) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()
+
+
+async def known_urls(session: AsyncSession, urls: Collection[str]) -> set[str]:
+    if not urls:
+        return set()
+    rows = await session.scalars(select(Article.url).where(Article.url.in_(list(urls))))
+    return set(rows)
+
+
+async def known_content_hashes(session: AsyncSession, hashes: Collection[str]) -> set[str]:
+    if not hashes:
+        return set()
+    rows = await session.scalars(
+        select(Article.content_hash).where(Article.content_hash.in_(list(hashes)))
+    )
+    return set(rows)
+
+
+async def insert_article(session: AsyncSession, article: NewArticle) -> int | None:
+    """Inserts one article; returns its id, or None when its URL is already stored."""
+    statement = insert_ignoring_conflicts(session, Article)
+    result = await session.execute(
+        statement.values(
+            feed_id=article.feed_id,
+            guid=article.guid,
+            url=article.url,
+            title=article.title,
+            summary=article.summary,
+            full_text=article.full_text,
+            source=article.source,
+            published_at=article.published_at,
+            fetched_at=utcnow(),
+            content_hash=article.content_hash,
+            search_lemmas=article.search_lemmas,
+        ).returning(Article.id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def save_tags(session: AsyncSession, article_id: int, tags: Iterable[TagValue]) -> None:
+    rows = [
+        {"article_id": article_id, "kind": tag.kind, "value": tag.value, "score": tag.score}
+        for tag in tags
+    ]
+    if rows:
+        statement = insert_ignoring_conflicts(session, ArticleTag)
+        await session.execute(statement, rows)
+
+
+async def _with_tags(session: AsyncSession, articles: Sequence[Article]) -> list[StoredArticle]:
+    if not articles:
+        return []
+    tags: dict[int, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    ids = [article.id for article in articles]
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        rows = await session.execute(
+            select(
+                ArticleTag.article_id, ArticleTag.kind, ArticleTag.value, ArticleTag.score
+            ).where(ArticleTag.article_id.in_(chunk))
+        )
+        for article_id, kind, value, score in rows:
+            tags[article_id][kind][value] = score
+    return [
+        StoredArticle(
+            id=article.id,
+            feed_id=article.feed_id,
+            url=article.url,
+            title=article.title,
+            summary=(article.full_text or article.summary)[:600],
+            source=article.source,
+            published_at=article.published_at,
+            fetched_at=article.fetched_at,
+            countries=dict(tags[article.id][COUNTRY]),
+            topics=dict(tags[article.id][TOPIC]),
+            regions=dict(tags[article.id][REGION]),
+        )
+        for article in articles
+    ]
+
+
+def _tagged(kind: str, values: Collection[str], threshold: float) -> Select[Any]:
+    return (
+        select(ArticleTag.article_id)
+        .where(ArticleTag.kind == kind)
+        .where(ArticleTag.value.in_(list(values)))
+        .where(ArticleTag.score >= threshold)
+    )
+
+
+async def find_articles(
+    session: AsyncSession,
+    *,
+    countries: Collection[str] = (),
+    topics: Collection[str] = (),
+    published_since: datetime | None = None,
+    fetched_since: datetime | None = None,
+    threshold: float = 0.5,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[StoredArticle]:
+    """Newest first; articles tagged with any of `countries` and any of `topics` (if given)."""
+    query = select(Article)
+    if countries:
+        query = query.where(Article.id.in_(_tagged(COUNTRY, countries, threshold)))
+    if topics:
+        query = query.where(Article.id.in_(_tagged(TOPIC, topics, threshold)))
+    if published_since is not None:
+        query = query.where(Article.published_at >= published_since)
+    if fetched_since is not None:
+        query = query.where(Article.fetched_at > fetched_since)
+    query = (
+        query.order_by(Article.published_at.desc(), Article.id.desc()).limit(limit).offset(offset)
+    )
+    return await _with_tags(session, list(await session.scalars(query)))
+
+
+async def count_articles(
+    session: AsyncSession,
+    *,
+    countries: Collection[str] = (),
+    topics: Collection[str] = (),
+    published_since: datetime | None = None,
+    threshold: float = 0.5,
+) -> int:
+    query = select(func.count(Article.id))
+    if countries:
+        query = query.where(Article.id.in_(_tagged(COUNTRY, countries, threshold)))
+    if topics:
+        query = query.where(Article.id.in_(_tagged(TOPIC, topics, threshold)))
+    if published_since is not None:
+        query = query.where(Article.published_at >= published_since)
+    return int(await session.scalar(query) or 0)
+
+
+async def get_articles(session: AsyncSession, ids: Collection[int]) -> list[StoredArticle]:
+    if not ids:
+        return []
+    rows = await session.scalars(select(Article).where(Article.id.in_(list(ids))))
+    by_id = {article.id: article for article in rows}
+    return await _with_tags(session, [by_id[i] for i in ids if i in by_id])
+
+
+async def search_articles(
+    session: AsyncSession, lemmas: Sequence[str], *, limit: int = 10, offset: int = 0
+) -> list[StoredArticle]:
+    """Articles whose lemmatised text holds every lemma, newest first."""
+    words = [word for word in lemmas if word.isalnum()]
+    if not words:
+        return []
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    if dialect == "sqlite":
+        match = " AND ".join(f'"{word}"' for word in words)
+        matching: Select[Any] = (
+            select(literal_column("rowid"))
+            .select_from(text("articles_fts"))
+            .where(text("articles_fts MATCH :match").bindparams(match=match))
+        )
+        condition = Article.id.in_(matching)
+    else:
+        condition = func.to_tsvector("simple", Article.search_lemmas).op("@@")(
+            func.to_tsquery("simple", " & ".join(words))
+        )
+    query = (
+        select(Article)
+        .where(condition)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return await _with_tags(session, list(await session.scalars(query)))
+
+
+async def tag_counts(
+    session: AsyncSession, *, threshold: float = 0.5
+) -> dict[tuple[str, str], int]:
+    """(country, topic) -> number of articles carrying both tags."""
+    country = ArticleTag.__table__.alias("country_tag")
+    topic = ArticleTag.__table__.alias("topic_tag")
+    query = (
+        select(country.c.value, topic.c.value, func.count())
+        .select_from(country.join(topic, country.c.article_id == topic.c.article_id))
+        .where(country.c.kind == COUNTRY, country.c.score >= threshold)
+        .where(topic.c.kind == TOPIC, topic.c.score >= threshold)
+        .group_by(country.c.value, topic.c.value)
+    )
+    return {(c, t): n for c, t, n in await session.execute(query)}

@@ -1,0 +1,176 @@
+"""Feed repository: the feed list and each feed's health."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Feed
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    id: int
+    url: str
+    title: str | None
+    active: bool
+    fetch_full_text: bool
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    last_new_item_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    total_items: int
+    next_check_at: datetime | None
+    created_at: datetime
+
+
+def _record(feed: Feed) -> FeedRecord:
+    return FeedRecord(
+        id=feed.id,
+        url=feed.url,
+        title=feed.title,
+        active=feed.active,
+        fetch_full_text=feed.fetch_full_text,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        body_hash=feed.body_hash,
+        last_checked_at=feed.last_checked_at,
+        last_success_at=feed.last_success_at,
+        last_new_item_at=feed.last_new_item_at,
+        last_error=feed.last_error,
+        last_error_at=feed.last_error_at,
+        consecutive_failures=feed.consecutive_failures,
+        total_items=feed.total_items,
+        next_check_at=feed.next_check_at,
+        created_at=feed.created_at,
+    )
+
+
+async def add_feed(
+    session: AsyncSession, url: str, *, title: str | None = None, fetch_full_text: bool = True
+) -> tuple[FeedRecord, bool]:
+    """Adds a feed, or reactivates the existing one; returns it and whether it was new."""
+    existing = await session.scalar(select(Feed).where(Feed.url == url))
+    if existing is not None:
+        if not existing.active:
+            existing.active = True
+            existing.consecutive_failures = 0
+            existing.next_check_at = None
+        if title and not existing.title:
+            existing.title = title
+        await session.flush()
+        return _record(existing), False
+    feed = Feed(
+        url=url,
+        title=title,
+        fetch_full_text=fetch_full_text,
+        active=True,
+        consecutive_failures=0,
+        total_items=0,
+    )
+    session.add(feed)
+    await session.flush()
+    return _record(feed), True
+
+
+async def get_feed(session: AsyncSession, feed_id: int) -> FeedRecord | None:
+    feed = await session.get(Feed, feed_id)
+    return _record(feed) if feed else None
+
+
+async def list_feeds(session: AsyncSession, *, active_only: bool = False) -> list[FeedRecord]:
+    query = select(Feed).order_by(Feed.id)
+    if active_only:
+        query = query.where(Feed.active.is_(True))
+    return [_record(feed) for feed in await session.scalars(query)]
+
+
+async def remove_feed(session: AsyncSession, feed_id: int) -> bool:
+    result = await session.execute(delete(Feed).where(Feed.id == feed_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def due_feeds(session: AsyncSession, now: datetime) -> list[FeedRecord]:
+    query = (
+        select(Feed)
+        .where(Feed.active.is_(True))
+        .where(or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
+        .order_by(Feed.next_check_at.is_not(None), Feed.next_check_at, Feed.id)
+    )
+    return [_record(feed) for feed in await session.scalars(query)]
+
+
+async def record_success(
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+    new_items: int,
+    etag: str | None,
+    last_modified: str | None,
+    body_hash: str | None,
+    title: str | None = None,
+) -> None:
+    values: dict[str, object] = {
+        "last_checked_at": now,
+        "last_success_at": now,
+        "next_check_at": next_check_at,
+        "consecutive_failures": 0,
+        "etag": etag,
+        "last_modified": last_modified,
+        "body_hash": body_hash,
+        "total_items": Feed.total_items + new_items,
+    }
+    if new_items:
+        values["last_new_item_at"] = now
+    if title:
+        values["title"] = title
+    feed = await session.get(Feed, feed_id)
+    if feed is not None and feed.title:
+        values.pop("title", None)
+    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+async def record_unchanged(
+    session: AsyncSession, feed_id: int, *, now: datetime, next_check_at: datetime
+) -> None:
+    await session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(
+            last_checked_at=now,
+            last_success_at=now,
+            next_check_at=next_check_at,
+            consecutive_failures=0,
+        )
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    error: str,
+    next_check_at: datetime,
+    deactivate: bool,
+) -> None:
+    values: dict[str, object] = {
+        "last_checked_at": now,
+        "last_error": error[:2000],
+        "last_error_at": now,
+        "next_check_at": next_check_at,
+        "consecutive_failures": Feed.consecutive_failures + 1,
+    }
+    if deactivate:
+        values["active"] = False
+    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
