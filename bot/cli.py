@@ -1,0 +1,100 @@
+"""The `digestbot` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+
+class CommandError(Exception):
+    """A command could not do what was asked; the message is shown as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digestbot",
+        description="Regional cooperation news digests in Telegram.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot: polling or webhook, scheduler, feed poller")
+
+    demo = commands.add_parser("demo", help="offline demo on the bundled sample feeds")
+    demo.add_argument("--keep", type=Path, help="keep the demo database at this path")
+
+    ingest = commands.add_parser("ingest", help="poll feeds")
+    ingest.add_argument("--once", action="store_true", required=True, help="poll every feed once")
+
+    commands.add_parser("tag", help="tag JSON Lines {id,title,text} from stdin")
+
+    feeds = commands.add_parser("feeds", help="feed management")
+    feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    feed_commands.add_parser("list", help="list feeds with their health")
+    add = feed_commands.add_parser("add", help="add a feed")
+    add.add_argument("url")
+    remove = feed_commands.add_parser("remove", help="remove a feed")
+    remove.add_argument("feed_id", type=int)
+    import_ = feed_commands.add_parser("import", help="import feeds from an OPML or text file")
+    import_.add_argument("file", type=Path)
+    feed_commands.add_parser("export", help="print the feed list as OPML")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply migrations")
+
+    digest = commands.add_parser("digest", help="digest operations")
+    mode = digest.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--preview", type=int, metavar="CHAT_ID", help="print a chat's next digest")
+    mode.add_argument("--send-due", action="store_true", help="compose and send what is due now")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return _dispatch(args, settings)
+    except (SettingsError, CommandError) as error:
+        print(f"digestbot: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.logs import configure_logging
+
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    configure_logging(settings.log_level, secrets=(token,))
+    command: str = args.command
+    if command == "tag":
+        from tagging import run_tag_command
+
+        return run_tag_command(sys.stdin, sys.stdout, sys.stderr, threshold=settings.tag_threshold)
+    if command == "run":
+        settings.require_token()
+        from bot.runner import run_bot
+
+        return asyncio.run(run_bot(settings))
+    if command == "demo":
+        from bot.demo_runner import run_demo
+
+        return asyncio.run(run_demo(settings, keep=args.keep))
+    from bot import operations
+
+    if command == "ingest":
+        return asyncio.run(operations.ingest_once(settings))
+    if command == "db":
+        return asyncio.run(operations.db_upgrade(settings))
+    if command == "feeds":
+        return asyncio.run(operations.manage_feeds(settings, args))
+    if command == "digest":
+        if args.preview is not None:
+            return asyncio.run(operations.preview_digest(settings, args.preview))
+        return asyncio.run(operations.send_due_digests(settings))
+    raise CommandError(f"unknown command {command!r}")
