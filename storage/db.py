@@ -91,18 +91,14 @@ async def upgrade_database(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade_database_sync, url, revision)
 
 
-def current_revision_sync(url: str) -> str | None:
+async def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine as create_sync_engine
 
-    sync_url = make_url(url)
-    if sync_url.get_backend_name() == "sqlite":
-        sync_url = sync_url.set(drivername="sqlite")
-    else:
-        sync_url = sync_url.set(drivername="postgresql+psycopg")
-    engine = create_sync_engine(sync_url)
+    engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+        async with engine.connect() as connection:
+            return await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
     finally:
-        engine.dispose()
+        await engine.dispose()
