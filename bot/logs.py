@@ -44,5 +44,13 @@ def configure_logging(level: str, *, secrets: tuple[str, ...] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiosqlite", "sqlalchemy.engine", "apscheduler.executors.default", "trafilatura"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quiet_level = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in (
+        "aiosqlite",
+        "alembic",
+        "apscheduler.executors.default",
+        "pymorphy3",
+        "sqlalchemy.engine",
+        "trafilatura",
+    ):
+        logging.getLogger(noisy).setLevel(quiet_level)
