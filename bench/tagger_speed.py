@@ -1,0 +1,159 @@
+"""Tagger throughput on one core for 3,000-character articles, and its cold-start time.
+
+    .venv/bin/python bench/tagger_speed.py [--articles 3000] [--chars 3000] [--source PATH]
+
+Articles are built by joining excerpts of the evaluation set (../shared/eval/dev.jsonl, read
+at run time) in shuffled order and cutting them to the requested length; without that file,
+from sentences written for this script.  The process is pinned to one CPU where the OS
+allows it, and CPU time of the process is reported next to wall-clock time, so that other
+load on the machine does not distort the figure.
+
+Two throughput figures are printed: the first pass over the articles, while the word cache
+is still filling (every new word form goes through pymorphy3), and the steady state, which is
+what a long-running bot sees once its vocabulary has been met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from tagging import Tagger  # noqa: E402
+
+DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+_FALLBACK_SENTENCES = (
+    "Делегация Омской области во главе с губернатором прибыла с рабочим визитом в Ташкент.",
+    "Стороны подписали меморандум о сотрудничестве в сфере сельского хозяйства и образования.",
+    "Товарооборот региона с Казахстаном по итогам полугодия вырос на двенадцать процентов.",
+    "В Бишкеке прошли Дни культуры Новосибирской области, артисты дали концерт в филармонии.",
+    "Генеральный консул Таджикистана обсудил с министром экономики вопросы трудовой миграции.",
+    "Из аэропорта Тюмени запустят прямой рейс в Самарканд, полеты начнутся в мае.",
+    "Китайская компания построит в Приамурье завод по глубокой переработке сои.",
+    "На стадионе прошел товарищеский матч молодежных сборных, хозяева победили со счетом 2:1.",
+    "Синоптики обещают резкое похолодание и снегопады в выходные дни.",
+    "В мэрии обсудили ремонт дорог и благоустройство дворов в центральном округе города.",
+    "Белорусские машиностроители поставят омским аграриям партию тракторов и комбайнов.",
+    "Студенты из Монголии смогут обучаться в вузах Бурятии по региональной квоте.",
+)
+
+
+def build_articles(source: Path | None, count: int, chars: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    pieces: list[str] = []
+    if source is not None and source.exists():
+        with source.open(encoding="utf-8") as handle:
+            pieces = [json.loads(line)["text"] for line in handle if line.strip()]
+    if not pieces:
+        pieces = list(_FALLBACK_SENTENCES)
+    articles: list[str] = []
+    for _ in range(count):
+        order = rng.sample(pieces, len(pieces))
+        text = ""
+        for piece in order:
+            text += piece + "\n"
+            if len(text) >= chars:
+                break
+        while len(text) < chars:
+            text += rng.choice(pieces) + "\n"
+        articles.append(text[:chars])
+    return articles
+
+
+def pin_to_one_cpu() -> str:
+    if hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity"):
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def cold_start_seconds(runs: int = 3) -> list[float]:
+    """Fresh interpreter: import, load dictionaries and data files, tag one article."""
+    program = (
+        "import time; started = time.perf_counter()\n"
+        "from tagging import Tagger\n"
+        "Tagger().tag('Делегация Омской области посетила Ташкент', "
+        "'Стороны подписали соглашение о сотрудничестве.')\n"
+        "print(time.perf_counter() - started)\n"
+    )
+    results = []
+    for _ in range(runs):
+        output = subprocess.run(
+            [sys.executable, "-c", program],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        results.append(float(output.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def measure(tagger: Tagger, articles: list[str]) -> tuple[float, float]:
+    """Articles per second by CPU time and by wall-clock time."""
+    cpu_started, wall_started = time.process_time(), time.perf_counter()
+    for text in articles:
+        tagger.tag(None, text)
+    cpu = time.process_time() - cpu_started
+    wall = time.perf_counter() - wall_started
+    return len(articles) / max(cpu, 1e-9), len(articles) / max(wall, 1e-9)
+
+
+def morphology_backend() -> str:
+    import importlib.util
+
+    if importlib.util.find_spec("dawg") is None:
+        return "pure-Python DAWG reader (pymorphy3 without the [fast] extra)"
+    return "compiled DAWG (pymorphy3[fast])"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--chars", type=int, default=3000)
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    args = parser.parse_args(argv)
+
+    pinning = pin_to_one_cpu()
+    starts = cold_start_seconds()
+    print(
+        f"Cold start (new process: import + dictionaries + data files + first article): "
+        f"median {statistics.median(starts):.2f} s, runs {', '.join(f'{s:.2f}' for s in starts)}"
+    )
+
+    articles = build_articles(args.source, args.articles, args.chars)
+    tagger = Tagger()
+    started = time.perf_counter()
+    tagger.warm_up()
+    print(f"Tagger construction in this process: {time.perf_counter() - started:.2f} s")
+    print(
+        f"Articles: {len(articles)} x {args.chars} characters; {pinning}; "
+        f"morphology: {morphology_backend()}"
+    )
+
+    cpu_rate, wall_rate = measure(tagger, articles)
+    print(
+        f"First pass (word cache filling): {cpu_rate:7.0f} articles/s CPU, "
+        f"{wall_rate:7.0f} articles/s wall"
+    )
+    cpu_rate, wall_rate = measure(tagger, articles)
+    print(
+        f"Steady state (words cached):     {cpu_rate:7.0f} articles/s CPU, "
+        f"{wall_rate:7.0f} articles/s wall"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

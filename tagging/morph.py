@@ -1,0 +1,114 @@
+"""Lemmatisation of Russian words with pymorphy3, a stemmer fallback and a word cache."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from tagging.text import fold
+
+_CACHE_LIMIT = 300_000
+_MIN_READING_SCORE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class WordForms:
+    """What one surface word can stand for.
+
+    ``lemma`` is the most likely dictionary form.  ``keys`` are all forms the word may be
+    matched by: every lemma pymorphy3 proposes for a known word; for a word missing from
+    the dictionary (rare place names such as «Хатлонской») also its Snowball stem and the
+    folded surface form, because predicted lemmas of unknown words are not consistent
+    between their inflected forms.
+    """
+
+    lemma: str
+    keys: frozenset[str]
+    known: bool = False
+
+    @property
+    def entry_keys(self) -> frozenset[str]:
+        """Keys of the word written as a dictionary entry (a gazetteer or lexicon phrase).
+
+        An entry is written in its dictionary form, so of a known word only its main reading
+        counts: «Баку» the city must not also stand for «бак»."""
+        return frozenset((self.lemma,)) if self.known else self.keys
+
+
+@cache
+def shared_lemmatizer() -> Lemmatizer:
+    """One analyser and word cache per process, created on first use."""
+    return Lemmatizer()
+
+
+class Lemmatizer:
+    """Thread-safe enough for CPython: the cache is a dict and entries are immutable."""
+
+    def __init__(self) -> None:
+        import pymorphy3
+        import Stemmer
+
+        self._morph: Any = pymorphy3.MorphAnalyzer()
+        self._stemmer: Any = Stemmer.Stemmer("russian")
+        self._cache: dict[str, WordForms] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def cached(self) -> dict[str, WordForms]:
+        """The word cache itself, for hot loops that look words up before calling forms()."""
+        return self._cache
+
+    def forms(self, word: str) -> WordForms:
+        """Forms of a word; ``word`` may be in any case, ё or е."""
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        folded = fold(word)
+        result = self._cache.get(folded)
+        if result is None:
+            result = self._analyse(folded)
+        if len(self._cache) >= _CACHE_LIMIT:
+            with self._lock:
+                self._cache.clear()
+        self._cache[folded] = result
+        self._cache[word] = result
+        return result
+
+    def entry_keys(self, word: str) -> frozenset[str]:
+        """Keys of a word written in a data file (see WordForms.entry_keys).
+
+        Words missing from the dictionary are not sent through pymorphy3's predictors here:
+        their surface form and stem are the keys, which is what inflected forms in texts are
+        matched by, and it keeps loading the data files fast."""
+        folded = fold(word)
+        cached = self._cache.get(folded)
+        if cached is not None:
+            return cached.entry_keys
+        if not folded.isalpha() or folded.isascii() or self._morph.word_is_known(folded):
+            return self.forms(folded).entry_keys
+        return frozenset((folded, "~" + self._stemmer.stemWord(folded)))
+
+    def lemma(self, word: str) -> str:
+        return self.forms(word).lemma
+
+    def _analyse(self, folded: str) -> WordForms:
+        if not folded.isalpha() or folded.isascii():
+            return WordForms(folded, frozenset((folded,)))
+        parses = self._morph.parse(folded)
+        if not parses:
+            return WordForms(folded, frozenset((folded,)))
+        lemma = parses[0].normal_form.replace("ё", "е")
+        if self._morph.word_is_known(folded):
+            # Keep the readings that are at all likely: «после» is a preposition, not the
+            # prepositional case of «посол»; «стали» is «стать», not «сталь».
+            weight: dict[str, float] = {}
+            for parse in parses:
+                normal = parse.normal_form.replace("ё", "е")
+                weight[normal] = weight.get(normal, 0.0) + parse.score
+            keys = {normal for normal, total in weight.items() if total >= _MIN_READING_SCORE}
+            keys.add(lemma)
+            return WordForms(lemma, frozenset(keys), known=True)
+        stem = self._stemmer.stemWord(folded)
+        return WordForms(lemma, frozenset((lemma, folded, "~" + stem)))

@@ -1,0 +1,625 @@
+"""Country, topic and Russian-region tagging of Russian news articles.
+
+The tagger reads an article as sentences of lemmatised tokens, finds gazetteer phrases
+(partner countries, Russian regions, markers of the Russian side, other countries) and
+lexicon phrases (cooperation, sport, crime, weather, ..., topic vocabularies), and scores
+each partner country by how central it is to the article and whether the article is about
+cooperation that involves a Russian party.  All vocabularies and weights live in the data
+files under tagging/data/.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from tagging import data
+from tagging.morph import Lemmatizer, shared_lemmatizer
+from tagging.phrases import Match, Payload, PhraseIndex
+from tagging.text import TOKEN_PATTERN, NoiseRules, content_lines, normalise, split_sentences
+
+# Layers of the phrase index.
+PLACES, CONTEXT, TOPICS = 0, 1, 2
+
+COUNTRY = "country"
+REGION = "region"
+RUSSIA = "russia"
+OTHER = "other"
+GROUP = "group"
+BLOCK = "block"
+LEXICON = "lex"
+TOPIC = "topic"
+
+_QUOTES_OPEN = "«\"„“'"
+_QUOTES_CLOSE = "»\"“”'"
+_TERMINAL_END = re.compile(r"[.!?…\"»”)]\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    kind: str  # "country" | "topic" | "region"
+    value: str  # ISO2 code, topic id, or ISO 3166-2 region code
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    countries: tuple[Tag, ...]
+    topics: tuple[Tag, ...]
+    regions: tuple[Tag, ...]
+
+    def all(self) -> tuple[Tag, ...]:
+        return self.countries + self.topics + self.regions
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        return tuple(t.value for t in self.countries)
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(t.value for t in self.topics)
+
+    @property
+    def region_codes(self) -> tuple[str, ...]:
+        return tuple(t.value for t in self.regions)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The words of a sentence as parallel lists: surface form, lemma keys, offsets."""
+
+    raws: list[str]
+    keys: list[frozenset[str]]
+    starts: list[int]
+    ends: list[int]
+
+
+def _words(lemmatizer: Lemmatizer, text: str) -> Words:
+    raws: list[str] = []
+    keys: list[frozenset[str]] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    cached = lemmatizer.cached
+    forms = lemmatizer.forms
+    for match in TOKEN_PATTERN.finditer(text):
+        raw = match.group()
+        known = cached.get(raw)
+        raws.append(raw)
+        keys.append((known or forms(raw)).keys)
+        starts.append(match.start())
+        ends.append(match.end())
+    return Words(raws, keys, starts, ends)
+
+
+@dataclass(slots=True)
+class Sentence:
+    index: int  # 0 is the title (may be empty); body sentences follow
+    text: str
+    in_title: bool
+    body_position: int  # 0 for the first body sentence, -1 for the title
+    background: bool = False
+    tail_from: int = -1  # character offset from which mentions are a cut-off remnant
+    words: Words | None = None
+    countries: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    regions: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    others: set[str] = field(default_factory=set)
+    groups: set[str] = field(default_factory=set)
+    russia: float = 0.0
+    bilateral: set[str] = field(default_factory=set)
+    lexicons: dict[str, float] = field(default_factory=dict)
+    topics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CountryEvidence:
+    code: str
+    salience: float = 0.0
+    strong_mentions: int = 0
+    cooperation_near: float = 0.0
+    russia_near: float = 0.0
+    first_sentence: int = 10**6
+    in_title: bool = False
+    listed_only: bool = True
+    score: float = 0.0
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything the tagger found in one article; used by the evaluation script too."""
+
+    sentences: list[Sentence]
+    countries: dict[str, CountryEvidence]
+    russia: float
+    cooperation: float
+    negative: dict[str, float]
+    topic_scores: dict[str, float]
+    region_scores: dict[str, float]
+
+
+class Knowledge:
+    """Compiled gazetteer and lexicons; built once per Tagger."""
+
+    def __init__(self) -> None:
+        self.lemmatizer = shared_lemmatizer()
+        self.index = PhraseIndex(self.lemmatizer, layers=3)
+        context = data.context_data()
+        self.weights: dict[str, dict[str, float]] = {
+            section: {k: float(v) for k, v in values.items() if not k.startswith("_")}
+            for section, values in context.get("scoring", {}).items()
+            if isinstance(values, dict)
+        }
+        self._load_countries()
+        self._load_regions()
+        self._load_lexicons(context)
+        self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
+        self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
+        noise = context.get("noise", {})
+        self.noise = NoiseRules.compile(
+            noise.get("cut", ()), noise.get("drop", ()), noise.get("background", ())
+        )
+        self.group_codes = {p.id: frozenset(p.codes) for p in data.preset_list()}
+
+    def _lemmas(self, entries: Iterable[str]) -> set[str]:
+        result: set[str] = set()
+        for entry in entries:
+            result |= self.lemmatizer.forms(entry).keys
+        return result
+
+    def _load_countries(self) -> None:
+        source = data.country_data()
+        for entry in source["countries"]:
+            code = entry["code"]
+            for field_name, kind, policy in data.COUNTRY_ALIAS_FIELDS:
+                for phrase in entry.get(field_name, ()):
+                    self.index.add(phrase, Payload(COUNTRY, code, kind), policy, PLACES)
+            for phrase in entry.get("not_this", ()):
+                self.index.add(phrase, Payload(BLOCK, code), "auto", PLACES)
+        for entry in source.get("other_countries", ()):
+            for phrase in entry["names"]:
+                self.index.add(phrase, Payload(OTHER, entry["code"]), "auto", PLACES)
+        for preset in source.get("presets", ()):
+            for phrase in preset.get("aliases", ()):
+                self.index.add(phrase, Payload(GROUP, preset["id"]), "auto", PLACES)
+
+    def _load_regions(self) -> None:
+        source = data.region_data()
+        russia = source["russia"]
+        for field_name, kind in (
+            ("names", "name"),
+            ("adjectives", "adjective"),
+            ("demonyms", "demonym"),
+            ("organisations", "organisation"),
+        ):
+            policy = "any" if kind in ("adjective", "demonym") else "auto"
+            for phrase in russia.get(field_name, ()):
+                self.index.add(phrase, Payload(RUSSIA, "RU", kind), policy, PLACES)
+        for entry in source["regions"]:
+            weight = float(entry.get("weight", 1.0))
+            for field_name, kind, policy in data.REGION_ALIAS_FIELDS:
+                for phrase in entry.get(field_name, ()):
+                    payload = Payload(REGION, entry["code"], kind, weight)
+                    self.index.add(phrase, payload, policy, PLACES)
+
+    def _load_lexicons(self, context: dict[str, Any]) -> None:
+        for name in (*_CONTEXT_LEXICONS, "diaspora"):
+            for phrase, weight in context.get(name, {}).items():
+                payload = Payload(LEXICON, name, "", float(weight))
+                self.index.add(phrase, payload, "any", CONTEXT)
+        source = data.topic_data()
+        for entry in source["topics"]:
+            for phrase, weight in entry["terms"].items():
+                payload = Payload(TOPIC, entry["id"], "", float(weight))
+                self.index.add(phrase, payload, "any", TOPICS)
+        for phrase in source.get("not_topic_phrases", ()):
+            # Longest match wins, so these phrases hide the topic words inside them.
+            self.index.add(phrase, Payload(LEXICON, "not_topic", "", 0.0), "any", TOPICS)
+
+
+def _weights(knowledge: Knowledge, section: str) -> dict[str, float]:
+    return knowledge.weights.get(section, {})
+
+
+class Tagger:
+    """Tags articles with partner countries, topics and the home Russian region.
+
+    Data files load on first use (or on warm_up()); tag() is CPU-bound and thread-safe, so
+    async callers run it in a worker thread."""
+
+    def __init__(self, threshold: float = 0.5) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be within [0, 1]")
+        self.threshold = threshold
+        self._knowledge: Knowledge | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def knowledge(self) -> Knowledge:
+        if self._knowledge is None:
+            with self._lock:
+                if self._knowledge is None:
+                    self._knowledge = Knowledge()
+        return self._knowledge
+
+    def warm_up(self) -> None:
+        """Load dictionaries and data files now rather than on the first article."""
+        _ = self.knowledge
+
+    def tag(self, title: str | None, text: str) -> TagResult:
+        analysis = self.analyse(title, text)
+        threshold = self.threshold
+        countries = tuple(
+            Tag(COUNTRY, code, round(ev.score, 4))
+            for code, ev in sorted(analysis.countries.items(), key=lambda kv: -kv[1].score)
+            if ev.score >= threshold
+        )
+        topics: tuple[Tag, ...] = ()
+        if countries:
+            topics = tuple(
+                Tag(TOPIC, topic_id, round(score, 4))
+                for topic_id, score in sorted(analysis.topic_scores.items(), key=lambda kv: -kv[1])
+                if score >= threshold
+            )
+        regions = tuple(
+            Tag(REGION, code, round(score, 4))
+            for code, score in sorted(analysis.region_scores.items(), key=lambda kv: -kv[1])
+            if score >= threshold
+        )
+        return TagResult(countries, topics, regions)
+
+    def tag_many(self, items: Iterable[tuple[str | None, str]]) -> list[TagResult]:
+        return [self.tag(title, text) for title, text in items]
+
+    # -- analysis -------------------------------------------------------------------------
+
+    def analyse(self, title: str | None, text: str) -> Analysis:
+        knowledge = self.knowledge
+        sentences = self._sentences(knowledge, title, text or "")
+        for sentence in sentences:
+            self._read_sentence(knowledge, sentence)
+        return _score(knowledge, sentences)
+
+    def _sentences(self, knowledge: Knowledge, title: str | None, text: str) -> list[Sentence]:
+        title_text = normalise(title).strip() if title else ""
+        lines = content_lines(normalise(text), knowledge.noise)
+        if title_text and lines and _same_line(lines[0], title_text):
+            lines = lines[1:]
+        sentences = [Sentence(0, title_text, True, -1)]
+        body: list[Sentence] = []
+        for line in lines:
+            for start, end in split_sentences(line):
+                body.append(Sentence(len(body) + 1, line[start:end].strip(), False, len(body)))
+        if body:
+            for sentence in reversed(body[-2:]):
+                if knowledge.noise.background_starts.match(sentence.text):
+                    sentence.background = True
+                else:
+                    break
+            last = body[-1]
+            if not _TERMINAL_END.search(last.text):
+                last.tail_from = max(0, len(last.text) - 40)
+        return sentences + body
+
+    def _read_sentence(self, knowledge: Knowledge, sentence: Sentence) -> None:
+        if not sentence.text:
+            return
+        sentence.words = words = _words(knowledge.lemmatizer, sentence.text)
+        places, context, topics = knowledge.index.match(words.keys, words.raws)
+        for match in places:
+            self._record_place(knowledge, sentence, words, match)
+        _find_bilateral(sentence, words, places)
+        for match in context:
+            for payload in match.payloads:
+                sentence.lexicons[payload.value] = (
+                    sentence.lexicons.get(payload.value, 0.0) + payload.weight
+                )
+        for match in topics:
+            for payload in match.payloads:
+                if payload.category == TOPIC:
+                    sentence.topics[payload.value] = (
+                        sentence.topics.get(payload.value, 0.0) + payload.weight
+                    )
+
+    def _record_place(
+        self, knowledge: Knowledge, sentence: Sentence, words: Words, match: Match
+    ) -> None:
+        blocked = {p.value for p in match.payloads if p.category == BLOCK}
+        if _is_venue_name(knowledge, sentence.text, words, match):
+            return
+        tail = sentence.tail_from >= 0 and words.starts[match.start] >= sentence.tail_from
+        # The last words of an excerpt cut mid-sentence («… с Казахстаном и») carry no content.
+        factor = knowledge.weights.get("country", {}).get("tail_factor", 0.2) if tail else 1.0
+        for payload in match.payloads:
+            if payload.category == COUNTRY and payload.value not in blocked:
+                sentence.countries.setdefault(payload.value, []).append((payload.kind, factor))
+            elif payload.category == REGION and payload.value not in blocked:
+                weight = factor * payload.weight
+                if match.start and words.raws[match.start - 1].lower() in _LOCATIVE_PREPOSITIONS:
+                    # «в Москве», «в Московской области»: where something happens is
+                    # weaker evidence of whose region it is than «губернатор Омской области».
+                    weight *= knowledge.weights.get("region", {}).get("venue_factor", 0.4)
+                sentence.regions.setdefault(payload.value, []).append((payload.kind, weight))
+            elif payload.category == RUSSIA:
+                sentence.russia += factor
+            elif payload.category == OTHER:
+                sentence.others.add(payload.value)
+            elif payload.category == GROUP:
+                sentence.groups.add(payload.value)
+
+
+_LOCATIVE_PREPOSITIONS = frozenset(("в", "во", "на"))
+_RUSSIAN_SIDE_KINDS = frozenset(("name", "adjective", "city", "organisation"))
+_CONJUNCTIONS = frozenset(("и", "с", "со"))
+
+
+def _find_bilateral(sentence: Sentence, words: Words, places: list[Match]) -> None:
+    """«российско-китайский», «России и Узбекистана», «Узбекистан и Тюменская область»:
+    a partner named side by side with the Russian side."""
+    for first, second in pairwise(places):
+        gap = second.start - first.end
+        if gap > 1 or (gap == 1 and words.raws[first.end].lower() not in _CONJUNCTIONS):
+            continue
+        for left, right in ((first, second), (second, first)):
+            if _is_russian_side(left):
+                for payload in right.payloads:
+                    if payload.category == COUNTRY and payload.kind != "context":
+                        sentence.bilateral.add(payload.value)
+
+
+def _is_russian_side(match: Match) -> bool:
+    return any(
+        p.category == RUSSIA or (p.category == REGION and p.kind in _RUSSIAN_SIDE_KINDS)
+        for p in match.payloads
+    )
+
+
+def _same_line(line: str, title: str) -> bool:
+    return line.strip(" .").casefold() == title.strip(" .").casefold()
+
+
+def _is_venue_name(knowledge: Knowledge, text: str, words: Words, match: Match) -> bool:
+    """A place name used as the name of a street, restaurant, shop, ... («ресторан «Бухара»»)."""
+    if not any(p.category in (COUNTRY, REGION) for p in match.payloads):
+        return False
+    if match.start > 0 and not words.keys[match.start - 1].isdisjoint(knowledge.venue_before):
+        return True
+    if match.end < len(words.keys) and not words.keys[match.end].isdisjoint(knowledge.venue_after):
+        return True
+    before = text[: words.starts[match.start]].rstrip()
+    after = text[words.ends[match.end - 1] :].lstrip()
+    return bool(before and after and before[-1] in _QUOTES_OPEN and after[0] in _QUOTES_CLOSE)
+
+
+# -- scoring -------------------------------------------------------------------------------
+
+_NEGATIVE_LEXICONS = ("sport", "crime", "weather", "leisure", "consumer", "traffic")
+_CONTEXT_LEXICONS = ("cooperation", *_NEGATIVE_LEXICONS)
+_EVENT_TOPICS = frozenset(("agreements", "visits_events"))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
+    kind_weight = _weights(knowledge, "mention_kind")
+    w = _weights(knowledge, "country")
+
+    russia_total = 0.0
+    cooperation_total = 0.0
+    negative: dict[str, float] = defaultdict(float)
+    groups: set[str] = set()
+    strong_regions = _strong(s.regions for s in sentences)
+    background_weight = w.get("background_article_factor", 0.3)
+    russia_salience = 0.0
+    for sentence in sentences:
+        weight = background_weight if sentence.background else 1.0
+        russian_side = weight * (sentence.russia + _region_mass(sentence, strong_regions))
+        russia_total += russian_side
+        russia_salience += russian_side * _position_weight(w, sentence)
+        # Substance of cooperation (students, flights, supplies, ...) counts too, less.
+        cooperation_total += weight * (
+            sentence.lexicons.get("cooperation", 0.0)
+            + w.get("topic_as_cooperation", 0.3) * _sphere_mass(sentence)
+        )
+        for name in (*_NEGATIVE_LEXICONS, "diaspora"):
+            negative[name] += weight * sentence.lexicons.get(name, 0.0)
+        groups |= sentence.groups
+    strong = _strong(s.countries for s in sentences)
+
+    evidence: dict[str, CountryEvidence] = {}
+    for sentence in sentences:
+        foreign = {c for c in sentence.countries if c in strong} | sentence.others
+        place_mentions = sum(len(sentence.countries.get(c, ())) for c in foreign)
+        place_mentions += len(sentence.others)
+        # «участники из России, Китая, Казахстана, Белоруссии и Турции», «рейсы в Астану
+        # (Казахстан), Ош (Киргизия), Ташкент и Наманган (Узбекистан)»: an enumeration.
+        word_count = len(sentence.words.raws) if sentence.words else 0
+        dense = place_mentions >= 5 and place_mentions >= 0.2 * word_count
+        is_list = (len(foreign) >= 4 or (len(foreign) >= 3 and dense)) and not _is_named_group(
+            knowledge, foreign, groups
+        )
+        position = _position_weight(w, sentence)
+        modifier = 1.0
+        if is_list:
+            modifier *= w.get("list_factor", 0.25)
+        if sentence.background:
+            modifier *= w.get("background_factor", 0.2)
+        if sentence.lexicons.get("diaspora", 0.0) > 0:
+            modifier *= w.get("diaspora_factor", 0.3)
+        near_cooperation = sentence.lexicons.get("cooperation", 0.0)
+        bilateral_weight = w.get("bilateral", 1.0)
+        for group in sentence.groups:
+            # «форум «Россия — Центральная Азия»»: the group's members named in the article
+            # are counterparts too.
+            for code in knowledge.group_codes.get(group, frozenset()) & strong:
+                ev = evidence.setdefault(code, CountryEvidence(code))
+                ev.salience += kind_weight.get("group", 0.8) * position
+        for code, mentions in sentence.countries.items():
+            if code not in strong:
+                continue
+            ev = evidence.setdefault(code, CountryEvidence(code))
+            gained = 0.0
+            for kind, factor in mentions:
+                gained += kind_weight.get(kind, 0.5) * factor
+                if kind != "context":
+                    ev.strong_mentions += 1
+            # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
+            ev.salience += min(gained, w.get("sentence_cap", 1.3)) * position * modifier
+            if modifier * min(f for _, f in mentions) >= 0.5:
+                ev.listed_only = False
+                ev.cooperation_near += near_cooperation
+                if code in sentence.bilateral:
+                    ev.cooperation_near += bilateral_weight
+                ev.russia_near += sentence.russia + _region_mass(sentence, strong_regions)
+                ev.first_sentence = min(ev.first_sentence, sentence.index)
+                ev.in_title = ev.in_title or sentence.in_title
+
+    negative_total = sum(negative[name] for name in _NEGATIVE_LEXICONS)
+    foreign = {code for code, ev in evidence.items() if not ev.listed_only}
+    for sentence in sentences:
+        if not sentence.background:
+            foreign |= sentence.others
+    prominent_foreign = {c for c in foreign if c not in evidence or evidence[c].salience >= 1.0}
+    # «Узбекистан и Китай подписали ... главным партнером остается Россия»: two foreign
+    # countries at the centre and Russia named once in passing is third-country news.
+    third_countries = len(prominent_foreign) >= 2 and russia_salience < w.get(
+        "weak_russia_salience", 1.5
+    )
+    for ev in evidence.values():
+        x = (
+            w.get("bias", -3.0)
+            + w.get("salience", 1.0) * min(ev.salience, w.get("salience_cap", 5.0))
+            + w.get("cooperation_near", 0.5)
+            * min(ev.cooperation_near, w.get("cooperation_near_cap", 4.0))
+            + w.get("cooperation_total", 0.25)
+            * min(cooperation_total, w.get("cooperation_total_cap", 8.0))
+            + w.get("russia_near", 0.4) * min(ev.russia_near, w.get("russia_near_cap", 3.0))
+            - w.get("negative", 0.8) * min(negative_total, w.get("negative_cap", 6.0))
+        )
+        if ev.listed_only:
+            x += w.get("listed_only", -2.0)
+        elif foreign == {ev.code}:
+            # The only foreign country of an article about cooperation is its partner.
+            x += w.get("sole_country", 1.0)
+        ev.score = _sigmoid(x)
+        if russia_total <= 0 or third_countries:
+            # Cooperation between third countries only: never a partner of the home side.
+            ev.score = min(ev.score, w.get("no_russia_cap", 0.3))
+        if (
+            negative_total >= w.get("negative_domain_min", 3.0)
+            and negative_total > w.get("negative_domain_ratio", 2.0) * cooperation_total
+        ):
+            # A sports report, crime story, weather forecast, ...: names are just mentions.
+            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+        diaspora = negative["diaspora"]
+        if diaspora >= w.get("diaspora_domain_min", 1.5) and diaspora > cooperation_total:
+            # A diaspora festival in a Russian city is not cooperation with a state.
+            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+        if cooperation_total < w.get("cooperation_min", 0.5):
+            ev.score = min(ev.score, w.get("no_cooperation_cap", 0.4))
+
+    return Analysis(
+        sentences=sentences,
+        countries=evidence,
+        russia=russia_total,
+        cooperation=cooperation_total,
+        negative=dict(negative),
+        topic_scores=_topic_scores(knowledge, sentences),
+        region_scores=_region_scores(knowledge, sentences),
+    )
+
+
+def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float]]]]) -> set[str]:
+    """Places named at least once by something more than a context-only alias."""
+    return {
+        code
+        for mentions_by_code in mention_maps
+        for code, mentions in mentions_by_code.items()
+        if any(kind != "context" for kind, _ in mentions)
+    }
+
+
+def _sphere_mass(sentence: Sentence) -> float:
+    return sum(v for t, v in sentence.topics.items() if t not in _EVENT_TOPICS)
+
+
+def _position_weight(w: dict[str, float], sentence: Sentence) -> float:
+    """Title and lead sentences say what an article is about."""
+    if sentence.in_title:
+        return w.get("title_position", 2.0)
+    if sentence.body_position == 0:
+        return w.get("lead_position", 1.5)
+    if sentence.body_position == 1:
+        return w.get("second_position", 1.2)
+    return 1.0
+
+
+def _region_mass(sentence: Sentence, strong_regions: set[str]) -> float:
+    return sum(
+        factor
+        for code, mentions in sentence.regions.items()
+        if code in strong_regions
+        for _, factor in mentions
+    )
+
+
+def _is_named_group(knowledge: Knowledge, foreign: set[str], groups: set[str]) -> bool:
+    """A list that is exactly a country group the article names («Россия — Центральная Азия»)."""
+    return any(knowledge.group_codes.get(g) == foreign for g in groups)
+
+
+def _topic_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, float]:
+    w = _weights(knowledge, "topic")
+    scale = w.get("scale", 1.4)
+    enumeration_factor = w.get("enumeration_factor", 0.6)
+    totals: dict[str, float] = defaultdict(float)
+    for sentence in sentences:
+        if not sentence.topics:
+            continue
+        # «в сферах промышленности, сельского хозяйства и образования»: a list of spheres
+        # says less about each of them than a sentence about one.
+        spheres = sum(1 for t in sentence.topics if t not in _EVENT_TOPICS)
+        factor = enumeration_factor if spheres >= 3 else 1.0
+        if sentence.background:
+            factor *= w.get("background_factor", 0.5)
+        for topic_id, weight in sentence.topics.items():
+            totals[topic_id] += weight * factor
+    return {t: 1.0 - math.exp(-total / scale) for t, total in totals.items()}
+
+
+def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, float]:
+    w = _weights(knowledge, "region")
+    kind_weight = {
+        "name": w.get("name", 1.0),
+        "adjective": w.get("adjective", 0.6),
+        "city": w.get("city", 0.5),
+        "demonym": w.get("demonym", 0.5),
+        "context": w.get("context", 0.3),
+    }
+    strong = _strong(s.regions for s in sentences)
+    totals: dict[str, float] = defaultdict(float)
+    for sentence in sentences:
+        if not sentence.regions:
+            continue
+        listed = len(sentence.regions) >= 3
+        factor = _position_weight(w, sentence) * (w.get("list_factor", 0.3) if listed else 1.0)
+        if sentence.background:
+            factor *= w.get("background_factor", 0.3)
+        for code, mentions in sentence.regions.items():
+            if code not in strong:
+                continue
+            totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f in mentions)
+    if not totals:
+        return {}
+    top = max(totals.values())
+    scale = w.get("scale", 2.0)
+    return {
+        code: (1.0 - math.exp(-total / scale)) * (1.0 if total >= 0.5 * top else 0.5)
+        for code, total in totals.items()
+    }
