@@ -1,0 +1,75 @@
+"""Which stored articles a subscriber should get."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime
+
+from digests.model import TOPIC_ORDER, DigestArticle, Subscription
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; a naive one (as SQLite returns them) is taken to be UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def subscribed_countries(
+    countries: Mapping[str, float], sub: Subscription
+) -> list[tuple[str, float]]:
+    """Subscribed countries scoring at least the threshold, best score first."""
+    wanted = {code.upper() for code in sub.countries}
+    matches = [
+        (code.upper(), score)
+        for code, score in countries.items()
+        if code.upper() in wanted and score >= sub.threshold
+    ]
+    return sorted(matches, key=lambda item: (-item[1], item[0]))
+
+
+def subscribed_topics(topics: Mapping[str, float], sub: Subscription) -> list[str]:
+    """Topics scoring at least the threshold that the subscriber follows, in the
+    product's topic order (unknown topic ids last, alphabetically)."""
+    wanted = {topic.lower() for topic in sub.topics}
+    matches = {
+        topic.lower()
+        for topic, score in topics.items()
+        if score >= sub.threshold and (not wanted or topic.lower() in wanted)
+    }
+    return sorted(matches, key=topic_sort_key)
+
+
+def topic_sort_key(topic: str) -> tuple[int, str]:
+    try:
+        return (TOPIC_ORDER.index(topic), "")
+    except ValueError:
+        return (len(TOPIC_ORDER), topic)
+
+
+def matches_subscription(article: DigestArticle, sub: Subscription) -> bool:
+    if not subscribed_countries(article.countries, sub):
+        return False
+    return not sub.topics or bool(subscribed_topics(article.topics, sub))
+
+
+def select_articles(
+    articles: Iterable[DigestArticle],
+    sub: Subscription,
+    since: datetime | None,
+    already_sent: Collection[int],
+) -> list[DigestArticle]:
+    """Articles first seen after `since` (None: any time), never sent to this chat, about
+    at least one subscribed country and, when the subscriber picked topics, at least one of
+    them, both with a score of at least `sub.threshold`. Newest first; each id once."""
+    cutoff = as_utc(since) if since is not None else None
+    sent = already_sent if isinstance(already_sent, set | frozenset) else set(already_sent)
+    chosen: dict[int, DigestArticle] = {}
+    for article in articles:
+        if article.id in sent or article.id in chosen:
+            continue
+        if cutoff is not None and as_utc(article.first_seen_at) <= cutoff:
+            continue
+        if matches_subscription(article, sub):
+            chosen[article.id] = article
+    return sorted(chosen.values(), key=lambda a: (-as_utc(a.published_at).timestamp(), a.id))
