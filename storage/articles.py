@@ -248,3 +248,177 @@ async def tag_counts(
         .group_by(country.c.value, topic.c.value)
     )
     return {(c, t): n for c, t, n in await session.execute(query)}
+
+
+async def country_article_counts(
+    session: AsyncSession, *, published_since: datetime | None = None, threshold: float = 0.5
+) -> dict[str, int]:
+    """Country code -> number of articles tagged with it (published since a moment)."""
+    query = (
+        select(ArticleTag.value, func.count())
+        .where(ArticleTag.kind == COUNTRY, ArticleTag.score >= threshold)
+        .group_by(ArticleTag.value)
+    )
+    if published_since is not None:
+        query = query.join(Article, Article.id == ArticleTag.article_id).where(
+            Article.published_at >= published_since
+        )
+    return {code: count for code, count in await session.execute(query)}
+
+
+async def feed_article_counts(session: AsyncSession, *, fetched_since: datetime) -> dict[int, int]:
+    """Feed id -> number of articles first stored since a moment."""
+    query = (
+        select(Article.feed_id, func.count())
+        .where(Article.feed_id.is_not(None), Article.fetched_at >= fetched_since)
+        .group_by(Article.feed_id)
+    )
+    rows = await session.execute(query)
+    return {feed_id: count for feed_id, count in rows if feed_id is not None}
+
+
+async def insert_articles(session: AsyncSession, articles: Sequence[NewArticle]) -> dict[str, int]:
+    """Inserts many articles in batched statements; returns url → id of the rows inserted.
+
+    Articles whose URL is already stored are skipped and absent from the result.
+    """
+    if not articles:
+        return {}
+    fetched_at = utcnow()
+    rows = [
+        {
+            "feed_id": article.feed_id,
+            "guid": article.guid,
+            "url": article.url,
+            "title": article.title,
+            "summary": article.summary,
+            "full_text": article.full_text,
+            "source": article.source,
+            "published_at": article.published_at,
+            "fetched_at": fetched_at,
+            "content_hash": article.content_hash,
+            "search_lemmas": article.search_lemmas,
+        }
+        for article in articles
+    ]
+    statement = insert_ignoring_conflicts(session, Article).returning(Article.id, Article.url)
+    result = await session.execute(statement, rows)
+    return {url: article_id for article_id, url in result}
+
+
+async def save_tags_of_many(session: AsyncSession, tags: Iterable[tuple[int, TagValue]]) -> None:
+    """save_tags for several articles in one statement: (article id, tag) pairs."""
+    rows = [
+        {"article_id": article_id, "kind": tag.kind, "value": tag.value, "score": tag.score}
+        for article_id, tag in tags
+    ]
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, ArticleTag), rows)
+
+
+async def known_urls_and_hashes(
+    session: AsyncSession, urls: Collection[str], hashes: Collection[str]
+) -> tuple[set[str], set[str]]:
+    """Which of `urls` and of content `hashes` are already stored, in one query."""
+    if not urls and not hashes:
+        return set(), set()
+    rows = await session.execute(
+        select(Article.url, Article.content_hash).where(
+            Article.url.in_(list(urls)) | Article.content_hash.in_(list(hashes))
+        )
+    )
+    known_url_set: set[str] = set()
+    known_hash_set: set[str] = set()
+    wanted_urls, wanted_hashes = set(urls), set(hashes)
+    for url, content_hash in rows:
+        if url in wanted_urls:
+            known_url_set.add(url)
+        if content_hash in wanted_hashes:
+            known_hash_set.add(content_hash)
+    return known_url_set, known_hash_set
+
+
+# A newest-first scan probing each article's tags reads about (wanted rows / match density)
+# articles; past this many the intersected tag lists are cheaper.
+PAGE_SCAN_LIMIT = 5000
+
+
+async def _rows_to_scan(
+    session: AsyncSession,
+    countries: Collection[str],
+    topics: Collection[str],
+    published_since: datetime | None,
+    wanted: int,
+) -> float:
+    """About how many articles a newest-first scan reads to find `wanted` matches, from
+    index-only counts (scores are ignored and the filters taken as independent: good
+    enough to pick a plan). A scan never reads past `published_since`."""
+    all_time = await session.scalar(select(func.max(Article.id)))
+    if not all_time:
+        return 0.0
+    density = 1.0
+    for kind, values in ((COUNTRY, countries), (TOPIC, topics)):
+        if values:
+            tagged = await session.scalar(
+                select(func.count())
+                .select_from(ArticleTag)
+                .where(ArticleTag.kind == kind, ArticleTag.value.in_(list(values)))
+            )
+            density *= min(1.0, (tagged or 0) / all_time)
+    estimate = wanted / density if density > 0 else float("inf")
+    if published_since is not None:
+        in_window = await session.scalar(
+            select(func.count()).where(Article.published_at >= published_since)
+        )
+        estimate = min(estimate, float(in_window or 0))
+    return estimate
+
+
+def _tag_probe(kind: str, values: Collection[str], threshold: float) -> Any:
+    return (
+        select(ArticleTag.id)
+        .where(ArticleTag.article_id == Article.id)
+        .where(ArticleTag.kind == kind, ArticleTag.value.in_(list(values)))
+        .where(ArticleTag.score >= threshold)
+        .exists()
+    )
+
+
+async def find_articles_page(
+    session: AsyncSession,
+    *,
+    countries: Collection[str] = (),
+    topics: Collection[str] = (),
+    published_since: datetime | None = None,
+    threshold: float = 0.5,
+    limit: int = 10,
+    offset: int = 0,
+) -> tuple[list[StoredArticle], bool]:
+    """One page of `find_articles` (same filters and order) and whether more follow.
+
+    Picks the query plan by how common the matches are: common ones come fastest from a
+    newest-first scan that probes each article's tags, rare ones from the tag index (a
+    scan would read the whole table before finding a page).
+    """
+    wanted = offset + limit + 1
+    scan = await _rows_to_scan(session, countries, topics, published_since, wanted)
+    query = select(Article)
+    if scan <= PAGE_SCAN_LIMIT:
+        if countries:
+            query = query.where(_tag_probe(COUNTRY, countries, threshold))
+        if topics:
+            query = query.where(_tag_probe(TOPIC, topics, threshold))
+    else:
+        if countries:
+            query = query.where(Article.id.in_(_tagged(COUNTRY, countries, threshold)))
+        if topics:
+            query = query.where(Article.id.in_(_tagged(TOPIC, topics, threshold)))
+    if published_since is not None:
+        query = query.where(Article.published_at >= published_since)
+    query = (
+        query.order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(limit + 1)
+        .offset(offset)
+    )
+    found = list(await session.scalars(query))
+    return await _with_tags(session, found[:limit]), len(found) > limit

@@ -180,3 +180,147 @@ async def sent_article_ids(
             return set()
         query = query.where(SentArticle.article_id.in_(list(candidates)))
     return set(await session.scalars(query))
+
+
+async def chat_language(session: AsyncSession, chat_id: int) -> str | None:
+    """The chat's stored language, or None for a chat the bot does not know."""
+    language: str | None = await session.scalar(select(Chat.language).where(Chat.id == chat_id))
+    return language
+
+
+async def due_chat_batch(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int = 500,
+    after: tuple[datetime, int] | None = None,
+) -> list[ChatRecord]:
+    """Like `due_chats`, for thousands of chats at once: countries and topics come in two
+    queries per batch. `after` is the (next_digest_at, id) of the last chat of the previous
+    batch, so that a chat left due (its schedule could not be moved) is not read again."""
+    query = (
+        select(Chat)
+        .where(Chat.subscribed.is_(True), Chat.active.is_(True), Chat.paused.is_(False))
+        .where(Chat.next_digest_at.is_not(None), Chat.next_digest_at <= now)
+    )
+    if after is not None:
+        last_due, last_id = after
+        query = query.where(
+            (Chat.next_digest_at > last_due)
+            | ((Chat.next_digest_at == last_due) & (Chat.id > last_id))
+        )
+    chats = list(await session.scalars(query.order_by(Chat.next_digest_at, Chat.id).limit(limit)))
+    if not chats:
+        return []
+    ids = [chat.id for chat in chats]
+    countries: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
+    topics: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
+    for chat_id, code in await session.execute(
+        select(ChatCountry.chat_id, ChatCountry.country).where(ChatCountry.chat_id.in_(ids))
+    ):
+        countries[chat_id].add(code)
+    for chat_id, topic in await session.execute(
+        select(ChatTopic.chat_id, ChatTopic.topic).where(ChatTopic.chat_id.in_(ids))
+    ):
+        topics[chat_id].add(topic)
+    return [
+        ChatRecord(
+            id=chat.id,
+            type=chat.type,
+            title=chat.title,
+            language=chat.language,
+            timezone=chat.timezone,
+            digest_time=chat.digest_time,
+            next_digest_at=chat.next_digest_at,
+            last_digest_at=chat.last_digest_at,
+            notify_empty=chat.notify_empty,
+            subscribed=chat.subscribed,
+            active=chat.active,
+            paused=chat.paused,
+            countries=frozenset(countries[chat.id]),
+            topics=frozenset(topics[chat.id]),
+        )
+        for chat in chats
+    ]
+
+
+async def lock_digest_schedules(
+    session: AsyncSession, chat_ids: Collection[int]
+) -> dict[int, datetime | None]:
+    """next_digest_at of those chats that still want digests (subscribed, active, not
+    paused), locked until the end of the transaction so that a schedule can be moved
+    compare-and-set style: on SQLite the write transaction (BEGIN IMMEDIATE) already
+    excludes other writers, on PostgreSQL the rows are selected FOR UPDATE."""
+    found: dict[int, datetime | None] = {}
+    ids = list(chat_ids)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Chat.id, Chat.next_digest_at)
+            .where(Chat.id.in_(ids[start : start + 500]))
+            .where(Chat.subscribed.is_(True), Chat.active.is_(True), Chat.paused.is_(False))
+            .with_for_update()
+        )
+        for chat_id, next_at in await session.execute(query):
+            found[chat_id] = next_at
+    return found
+
+
+async def set_digest_schedules(
+    session: AsyncSession, schedules: Collection[tuple[int, datetime, datetime | None]]
+) -> None:
+    """(chat id, next_digest_at, last_digest_at or None to keep it) for many chats at once."""
+    from sqlalchemy import Table, bindparam
+
+    table = Chat.__table__
+    assert isinstance(table, Table)
+    moved = [(c, n) for c, n, last in schedules if last is None]
+    delivered = [(c, n, last) for c, n, last in schedules if last is not None]
+    if moved:
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("chat_id"))
+            .values(next_digest_at=bindparam("next_at")),
+            [{"chat_id": c, "next_at": n} for c, n in moved],
+        )
+    if delivered:
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("chat_id"))
+            .values(next_digest_at=bindparam("next_at"), last_digest_at=bindparam("last_at")),
+            [{"chat_id": c, "next_at": n, "last_at": last} for c, n, last in delivered],
+        )
+
+
+async def record_sent_pairs(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> None:
+    """(chat id, article id) pairs for many chats at once; known pairs are kept."""
+    from storage.types import utcnow
+
+    now = utcnow()
+    rows = [
+        {"chat_id": chat_id, "article_id": article_id, "sent_at": now}
+        for chat_id, article_id in set(pairs)
+    ]
+    # The table, not the mapped class: a plain executemany without the ORM's bookkeeping.
+    statement = insert_ignoring_conflicts(session, SentArticle.__table__)  # type: ignore[arg-type]
+    for start in range(0, len(rows), 5000):
+        await session.execute(statement, rows[start : start + 5000])
+
+
+async def sent_pairs(
+    session: AsyncSession, chat_ids: Collection[int], article_ids: Collection[int]
+) -> set[tuple[int, int]]:
+    """Which of these articles were already sent to which of these chats."""
+    if not chat_ids or not article_ids:
+        return set()
+    found: set[tuple[int, int]] = set()
+    chats, articles = list(chat_ids), list(article_ids)
+    for start in range(0, len(chats), 500):
+        for article_start in range(0, len(articles), 2000):
+            rows = await session.execute(
+                select(SentArticle.chat_id, SentArticle.article_id).where(
+                    SentArticle.chat_id.in_(chats[start : start + 500]),
+                    SentArticle.article_id.in_(articles[article_start : article_start + 2000]),
+                )
+            )
+            found.update((chat_id, article_id) for chat_id, article_id in rows)
+    return found

@@ -85,7 +85,7 @@ class ArticleTag(Base):
     __tablename__ = "article_tags"
     __table_args__ = (
         UniqueConstraint("article_id", "kind", "value"),
-        Index("ix_article_tags_kind_value", "kind", "value", "article_id"),
+        Index("ix_article_tags_kind_value", "kind", "value", "article_id", "score"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -117,7 +117,7 @@ async def test_send_message_is_recorded_with_parsed_entities(api: BotApiEmulator
     bold, link = message.entities
     assert (bold.type, bold.offset, bold.length) == ("bold", 0, 14)
     # the flag is two astral characters: four UTF-16 code units
-    assert (link.type, link.offset, link.url) == ("text_url", 30, "https://example.ru/a?x=1&y=2")
+    assert (link.type, link.offset, link.url) == ("text_link", 30, "https://example.ru/a?x=1&y=2")
     record = api.messages_for(501)[0]
     assert record.text is not None and record.text.startswith("<b>Омск")
     assert record.plain_text == message.text
@@ -176,7 +176,7 @@ def test_html_parser_matches_telegram_entities() -> None:
         "spoiler",
         "pre",
         "expandable_blockquote",
-        "text_url",
+        "text_link",
         "underline",
         "strikethrough",
     ]

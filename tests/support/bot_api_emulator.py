@@ -434,7 +434,7 @@ class _HtmlParser:
             checked = checked_url(url)
             if checked is None:
                 return
-            entity = {"type": "text_url", "offset": tag.offset, "length": length, "url": checked}
+            entity = {"type": "text_link", "offset": tag.offset, "length": length, "url": checked}
         elif name == "tg-emoji":
             entity = {
                 "type": "custom_emoji",
@@ -487,7 +487,7 @@ _MARKDOWN_V2_NAMES: Final = {
     "spoiler": "Spoiler",
     "code": "Code",
     "pre": "Pre",
-    "text_url": "TextUrl",
+    "text_link": "TextUrl",
     "custom_emoji": "CustomEmoji",
 }
 
@@ -546,7 +546,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JsonDict]]:
             "italic": character == "_" and peek(index + 1) != "_",
             "code": character == "`",
             "pre": character == "`" and peek(index + 1) == "`" and peek(index + 2) == "`",
-            "text_url": character == "]",
+            "text_link": character == "]",
             "custom_emoji": character == "]",
             "underline": character == "_" and peek(index + 1) == "_",
             "strikethrough": character == "~",
@@ -574,7 +574,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JsonDict]]:
                 index += 1
                 kind = "spoiler"
             elif character == "[":
-                kind = "text_url"
+                kind = "text_link"
             elif character == "`":
                 if peek(index + 1) == "`" and peek(index + 2) == "`":
                     index += 3
@@ -607,7 +607,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JsonDict]]:
             index += 1
         elif kind == "pre":
             index += 2
-        elif kind in {"text_url", "custom_emoji"}:
+        elif kind in {"text_link", "custom_emoji"}:
             if peek(index + 1) != "(":
                 url = "".join(result[piece:])
             else:
@@ -626,7 +626,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JsonDict]]:
                         f"Can't find end of a URL at byte offset {_byte_offset(text, url_begin)}"
                     )
                 url = "".join(url_pieces)
-            if kind == "text_url":
+            if kind == "text_link":
                 checked = checked_url(url)
                 if checked is None:
                     skip = True
@@ -639,7 +639,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[JsonDict]]:
                 "offset": start_offset,
                 "length": offset - start_offset,
             }
-            if kind == "text_url":
+            if kind == "text_link":
                 entity["url"] = argument
             elif kind == "custom_emoji":
                 entity["custom_emoji_id"] = argument
@@ -721,7 +721,7 @@ def parse_markdown(text: str) -> tuple[str, list[JsonDict]]:
             checked = checked_url(url)
             if length > 0 and checked is not None:
                 entities.append(
-                    {"type": "text_url", "offset": entity_offset, "length": length, "url": checked}
+                    {"type": "text_link", "offset": entity_offset, "length": length, "url": checked}
                 )
         elif length > 0:
             kind = {"_": "italic", "*": "bold"}.get(character, "pre" if is_pre else "code")

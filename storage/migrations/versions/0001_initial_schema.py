@@ -173,7 +173,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("article_tags", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_article_tags_kind_value", ["kind", "value", "article_id"], unique=False
+            "ix_article_tags_kind_value", ["kind", "value", "article_id", "score"], unique=False
         )
 
     op.create_table(

@@ -1,0 +1,1 @@
+"""Benchmark scripts; each prints its figures (see its docstring for how to run it)."""

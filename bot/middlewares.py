@@ -1,0 +1,252 @@
+"""Middlewares: a DB session per update, the chat's language, flood control, access rules."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Final
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.dispatcher.flags import get_flag
+from aiogram.enums import ChatMemberStatus, ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
+from aiogram.utils.i18n import I18n, I18nMiddleware
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import normalize_language
+from storage.chats import chat_language
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+ACCESS_FLAG: Final = "access"
+CHAT_ADMIN: Final = "chat_admin"
+BOT_ADMIN: Final = "bot_admin"
+# Telegram's sender of messages that group admins post anonymously.
+GROUP_ANONYMOUS_BOT_ID: Final = 1087968824
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """One session per update, committed when the handler returns without an error."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.session_factory = session_factory
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.session_factory() as session:
+            data["session"] = session
+            result = await handler(event, data)
+            await session.commit()
+            return result
+
+
+class ChatLanguageMiddleware(I18nMiddleware):
+    """The chat's stored language; for a chat the bot does not know yet, the user's client
+    language ("en…" is English, anything else Russian)."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        known: str | None = data.get("locale")
+        if known:
+            return known
+        chat: Chat | None = data.get("event_chat")
+        session: AsyncSession | None = data.get("session")
+        locale: str | None = None
+        if chat is not None and session is not None:
+            try:
+                locale = await chat_language(session, chat.id)
+                # SQLite transactions begin IMMEDIATE (a write lock): end this read now, so
+                # updates that never reach the database (floods, stale buttons) do not hold it.
+                await session.commit()
+            except SQLAlchemyError as error:
+                # The error handler still has to speak some language when the database fails.
+                logger.warning("could not read the language of chat %s: %s", chat.id, error)
+                await session.rollback()
+                locale = None
+        if locale is None:
+            user: User | None = data.get("event_from_user")
+            locale = normalize_language(user.language_code if user else None)
+        locale = normalize_language(locale)
+        data["locale"] = locale
+        return locale
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated_at: float
+    warned: bool = False
+
+
+class TokenBucket:
+    """Per-key token buckets: `capacity` events at once, refilled at `rate` per second."""
+
+    def __init__(
+        self,
+        *,
+        capacity: float,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 50_000,
+    ) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: dict[int, _Bucket] = {}
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        bucket.tokens = min(self.capacity, bucket.tokens + (now - bucket.updated_at) * self.rate)
+        bucket.updated_at = now
+
+    def take(self, key: int) -> tuple[bool, bool]:
+        """Returns (allowed, warn): warn is true once per flood, on its first refused event.
+
+        A flood is over when the bucket has refilled almost to capacity.
+        """
+        now = self.clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_keys:
+                self._forget_idle(now)
+            bucket = self._buckets[key] = _Bucket(tokens=self.capacity, updated_at=now)
+        self._refill(bucket, now)
+        if bucket.tokens >= 1:
+            if bucket.tokens >= self.capacity - 1:
+                bucket.warned = False
+            bucket.tokens -= 1
+            return True, False
+        if bucket.warned:
+            return False, False
+        bucket.warned = True
+        return False, True
+
+    def _forget_idle(self, now: float) -> None:
+        for key, bucket in list(self._buckets.items()):
+            self._refill(bucket, now)
+            if bucket.tokens >= self.capacity:
+                del self._buckets[key]
+        if len(self._buckets) >= self.max_keys:
+            self._buckets.clear()
+
+
+class ThrottlingMiddleware(BaseMiddleware):
+    """Drops a user's messages or button presses beyond the rate; says "slow down" once."""
+
+    def __init__(self, bucket: TokenBucket) -> None:
+        self.bucket = bucket
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None:
+            return await handler(event, data)
+        allowed, warn = self.bucket.take(user.id)
+        if allowed:
+            return await handler(event, data)
+        logger.debug("throttled user %s", user.id)
+        if warn:
+            text = _("Too many requests. Please wait a few seconds and try again.")
+            if isinstance(event, Message | CallbackQuery):
+                await event.answer(text)
+        return None
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Enforces a handler's `access` flag with a polite refusal.
+
+    `chat_admin`: in groups and channels only the chat's administrators may act (anyone
+    in a private chat). `bot_admin`: only the users listed in ADMIN_IDS.
+    """
+
+    def __init__(self, admin_ids: Collection[int], *, cache_seconds: float = 60.0) -> None:
+        self.admin_ids = frozenset(admin_ids)
+        self.cache_seconds = cache_seconds
+        self._member_cache: dict[tuple[int, int], tuple[float, bool]] = {}
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        rule = get_flag(data, ACCESS_FLAG)
+        if rule is None:
+            return await handler(event, data)
+        user: User | None = data.get("event_from_user")
+        if rule == BOT_ADMIN:
+            if user is not None and user.id in self.admin_ids:
+                return await handler(event, data)
+            await _refuse(event, _("This command is available only to the bot's administrators."))
+            return None
+        if rule == CHAT_ADMIN:
+            chat: Chat | None = data.get("event_chat")
+            bot: Bot | None = data.get("bot")
+            if chat is None or await self._is_chat_admin(bot, chat, user, event):
+                return await handler(event, data)
+            await _refuse(
+                event, _("Only the administrators of this chat can change its subscription.")
+            )
+            return None
+        raise ValueError(f"unknown access rule {rule!r}")
+
+    async def _is_chat_admin(
+        self, bot: Bot | None, chat: Chat, user: User | None, event: TelegramObject
+    ) -> bool:
+        if chat.type == ChatType.PRIVATE:
+            return True
+        if isinstance(event, Message) and event.sender_chat is not None:
+            # A channel post, or a group admin writing anonymously on behalf of the group.
+            return event.sender_chat.id == chat.id
+        if user is None or bot is None:
+            return False
+        if user.id == GROUP_ANONYMOUS_BOT_ID:
+            return True
+        key = (chat.id, user.id)
+        now = time.monotonic()
+        cached = self._member_cache.get(key)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        try:
+            member = await bot.get_chat_member(chat.id, user.id)
+        except TelegramAPIError as error:
+            logger.warning("getChatMember failed for chat %s: %s", chat.id, error)
+            return False
+        is_admin = member.status in {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
+        if len(self._member_cache) > 10_000:
+            self._member_cache.clear()
+        self._member_cache[key] = (now, is_admin)
+        return is_admin
+
+
+async def _refuse(event: TelegramObject, text: str) -> None:
+    if isinstance(event, CallbackQuery):
+        await event.answer(text, show_alert=True)
+    elif isinstance(event, Message):
+        await event.answer(text)
+
+
+def register_middlewares(
+    router: Any,
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    admin_ids: Collection[int],
+    message_bucket: TokenBucket | None = None,
+    callback_bucket: TokenBucket | None = None,
+) -> None:
+    """Order matters: the session comes first (the language is read from the database),
+    then the language (so flood and refusal replies are translated), then flood control."""
+    language = ChatLanguageMiddleware(i18n)
+    router.update.outer_middleware(DbSessionMiddleware(session_factory))
+    router.update.outer_middleware(language)
+    router.errors.outer_middleware(language)
+    router.message.outer_middleware(
+        ThrottlingMiddleware(message_bucket or TokenBucket(capacity=5, rate=1.0))
+    )
+    router.callback_query.outer_middleware(
+        ThrottlingMiddleware(callback_bucket or TokenBucket(capacity=10, rate=3.0))
+    )
+    access = AccessMiddleware(admin_ids)
+    router.message.middleware(access)
+    router.callback_query.middleware(access)
+    router.channel_post.middleware(access)

@@ -1,0 +1,33 @@
+"""Telegram handlers: one router per feature, keyboards and callback data beside them."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def get_routers() -> list[Router]:
+    """Fresh routers in the order they are tried; the fallback comes last."""
+    from handlers import (
+        admin,
+        archive,
+        digest,
+        errors,
+        fallback,
+        info,
+        membership,
+        onboarding,
+        subscription,
+    )
+
+    modules = (
+        errors,
+        membership,
+        onboarding,
+        subscription,
+        info,
+        archive,
+        digest,
+        admin,
+        fallback,
+    )
+    return [module.create_router() for module in modules]

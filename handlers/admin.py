@@ -1,0 +1,234 @@
+"""Feed management for the bot's administrators: /feeds, /addfeed, /delfeed, OPML."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatAction
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.middlewares import ACCESS_FLAG, BOT_ADMIN
+from bot.settings import Settings
+from bot.wiring import ingest_config
+from handlers.common import cut_argument, format_moment, quote, split_blocks, with_note
+from ingest.pipeline import export_opml, parse_opml, probe_feed
+from ingest.urls import canonical_url, is_public_http_url
+from storage.articles import feed_article_counts
+from storage.chats import get_chat
+from storage.feeds import FeedRecord, add_feed, list_feeds, remove_feed
+
+logger = logging.getLogger(__name__)
+BOT_ADMIN_ONLY = {ACCESS_FLAG: BOT_ADMIN}
+HEALTH_WINDOW = timedelta(days=7)
+SILENT_AFTER = timedelta(days=2)
+MAX_OPML_BYTES = 1_000_000
+MAX_OPML_FEEDS = 500
+MAX_ERROR_LENGTH = 200
+OPML_NAMES = (".opml", ".xml")
+
+
+def _feed_status(feed: FeedRecord, now: datetime) -> str:
+    if not feed.active:
+        return "⏸"
+    if feed.consecutive_failures:
+        return "❌"
+    last_new = feed.last_new_item_at or feed.created_at
+    if now - last_new >= SILENT_AFTER:
+        return "⚠️"
+    return "✅"
+
+
+def feed_block(feed: FeedRecord, new_items: int, now: datetime, timezone: str) -> str:
+    title = quote(feed.title or feed.url)
+    lines = [
+        f"{_feed_status(feed, now)} <b>#{feed.id}</b> {title}",
+        f"<code>{html.escape(feed.url)}</code>",
+    ]
+    success = format_moment(feed.last_success_at, timezone) if feed.last_success_at else _("never")
+    lines.append(
+        _("last success: {moment} · new in 7 days: {count}").format(moment=success, count=new_items)
+    )
+    last_new = feed.last_new_item_at or feed.created_at
+    silent_days = (now - last_new).days
+    if silent_days >= SILENT_AFTER.days:
+        lines.append(
+            ngettext("silent for {n} day", "silent for {n} days", silent_days).format(n=silent_days)
+        )
+    if feed.last_error and feed.last_error_at:
+        error = (
+            feed.last_error.strip().splitlines()[0][:MAX_ERROR_LENGTH]
+            if feed.last_error.strip()
+            else ""
+        )
+        lines.append(
+            _("last error: {moment}: {error}").format(
+                moment=format_moment(feed.last_error_at, timezone), error=quote(error)
+            )
+        )
+        if feed.consecutive_failures:
+            lines.append(
+                ngettext(
+                    "{n} failure in a row", "{n} failures in a row", feed.consecutive_failures
+                ).format(n=feed.consecutive_failures)
+            )
+    if not feed.active:
+        lines.append(_("switched off"))
+    return "\n".join(lines)
+
+
+async def feeds(message: Message, session: AsyncSession, settings: Settings) -> None:
+    now = datetime.now(UTC)
+    records = await list_feeds(session)
+    if not records:
+        await message.answer(_("There are no feeds. Add one: /addfeed URL"))
+        return
+    counts = await feed_article_counts(session, fetched_since=now - HEALTH_WINDOW)
+    chat = await get_chat(session, message.chat.id)
+    timezone = chat.timezone if chat else settings.default_timezone
+    header = ngettext("<b>{n} feed</b>", "<b>{n} feeds</b>", len(records)).format(n=len(records))
+    legend = _("✅ fine · ⚠️ silent · ❌ failing · ⏸ switched off")
+    blocks = [f"{header}\n{legend}"] + [
+        feed_block(feed, counts.get(feed.id, 0), now, timezone) for feed in records
+    ]
+    for text in split_blocks(blocks):
+        await message.answer(text)
+
+
+async def addfeed(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    bot: Bot,
+) -> None:
+    url, note = cut_argument(command.args)
+    if not url:
+        await message.answer(_("Send the feed's address: /addfeed https://example.ru/rss"))
+        return
+    if not await is_public_http_url(url):
+        await message.answer(
+            with_note(
+                _(
+                    "«{url}» is not a public http(s) address. Local and private network "
+                    "addresses are not allowed."
+                ).format(url=quote(url)),
+                note,
+            )
+        )
+        return
+    await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+    probe = await probe_feed(url, ingest_config(settings, allow_private_addresses=False))
+    if not probe.ok:
+        await message.answer(
+            with_note(
+                _("Could not add «{url}»: {error}").format(
+                    url=quote(url), error=quote(str(probe.error or _("not a feed")))
+                ),
+                note,
+            )
+        )
+        return
+    feed, created = await add_feed(session, canonical_url(url), title=probe.title or None)
+    title = quote(feed.title or feed.url)
+    if created:
+        text = _("Added feed #{id} «{title}»: {items} items in it now.").format(
+            id=feed.id, title=title, items=probe.items
+        )
+    else:
+        text = _("Feed #{id} «{title}» is already on the list (switched on).").format(
+            id=feed.id, title=title
+        )
+    await message.answer(with_note(text, note))
+
+
+async def delfeed(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    text, _note = cut_argument(command.args)
+    raw = text.removeprefix("#")
+    if not raw.isdigit() or len(raw) > 9:
+        await message.answer(_("Send the feed's number from /feeds: /delfeed 3"))
+        return
+    if not await remove_feed(session, int(raw)):
+        await message.answer(_("There is no feed #{id}. /feeds lists them.").format(id=int(raw)))
+        return
+    await message.answer(
+        _("Feed #{id} removed. Its articles stay in the archive.").format(id=int(raw))
+    )
+
+
+async def export(message: Message, session: AsyncSession) -> None:
+    records = await list_feeds(session)
+    document = BufferedInputFile(export_opml(records).encode("utf-8"), filename="feeds.opml")
+    await message.answer_document(
+        document,
+        caption=ngettext("{n} feed", "{n} feeds", len(records)).format(n=len(records)),
+    )
+
+
+def _is_opml(message: Message) -> bool:
+    document = message.document
+    if document is None:
+        return False
+    name = (document.file_name or "").lower()
+    return name.endswith(OPML_NAMES) or (document.mime_type or "") in {
+        "text/x-opml",
+        "text/x-opml+xml",
+        "application/xml",
+        "text/xml",
+    }
+
+
+async def import_opml(message: Message, session: AsyncSession, bot: Bot) -> None:
+    document = message.document
+    assert document is not None
+    if document.file_size and document.file_size > MAX_OPML_BYTES:
+        await message.answer(_("The file is too large for a feed list (1 MB at most)."))
+        return
+    buffer = io.BytesIO()
+    await bot.download(document, destination=buffer)
+    content = buffer.getvalue()[: MAX_OPML_BYTES + 1]
+    if len(content) > MAX_OPML_BYTES:
+        await message.answer(_("The file is too large for a feed list (1 MB at most)."))
+        return
+    try:
+        specs = parse_opml(content)
+    except ValueError as error:
+        logger.info("rejected OPML file: %s", error)
+        await message.answer(_("This is not an OPML feed list I can read."))
+        return
+    specs = specs[:MAX_OPML_FEEDS]
+    public = await asyncio.gather(*(is_public_http_url(spec.url) for spec in specs))
+    added = existing = rejected = 0
+    for spec, allowed in zip(specs, public, strict=True):
+        if not allowed:
+            rejected += 1
+            continue
+        _feed, created = await add_feed(session, canonical_url(spec.url), title=spec.title)
+        if created:
+            added += 1
+        else:
+            existing += 1
+    await message.answer(
+        _(
+            "Feed list imported: {added} new, {existing} already there, {rejected} rejected "
+            "(not public http(s) addresses)."
+        ).format(added=added, existing=existing, rejected=rejected)
+    )
+
+
+def create_router() -> Router:
+    router = Router(name="admin")
+    router.message.register(feeds, Command("feeds"), flags=BOT_ADMIN_ONLY)
+    router.message.register(addfeed, Command("addfeed"), flags=BOT_ADMIN_ONLY)
+    router.message.register(delfeed, Command("delfeed"), flags=BOT_ADMIN_ONLY)
+    router.message.register(export, Command("export_opml"), flags=BOT_ADMIN_ONLY)
+    router.message.register(import_opml, F.document, _is_opml, flags=BOT_ADMIN_ONLY)
+    return router

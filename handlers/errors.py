@@ -1,0 +1,45 @@
+"""The last resort: an error is logged and the user hears about it instead of silence."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import gettext as _
+
+logger = logging.getLogger(__name__)
+
+
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    update = event.update
+    logger.error(
+        "update %s failed: %s", update.update_id, event.exception, exc_info=event.exception
+    )
+    text = _("Something went wrong on my side. Please try again in a minute.")
+    chat_id: int | None = None
+    if update.message is not None:
+        chat_id = update.message.chat.id
+    elif update.channel_post is not None:
+        chat_id = update.channel_post.chat.id
+    elif update.callback_query is not None:
+        try:
+            await update.callback_query.answer(text, show_alert=True)
+            return True
+        except TelegramAPIError:
+            # Already answered before the failure: say it in the chat instead.
+            message = update.callback_query.message
+            chat_id = message.chat.id if message is not None else None
+    if chat_id is not None:
+        try:
+            await bot.send_message(chat_id, text)
+        except TelegramAPIError as error:
+            logger.warning("could not report the error to chat %s: %s", chat_id, error)
+    return True
+
+
+def create_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router
