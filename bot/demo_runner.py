@@ -1,0 +1,161 @@
+"""`digestbot demo`: the whole pipeline offline, on feeds bundled with the package."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.settings import Settings
+from bot.wiring import ingest_config
+from digests.compose import compose_digest
+from digests.model import Subscription
+from digests.render import render_plain
+from ingest.pipeline import IngestPipeline, format_outcomes_table
+from storage import articles as article_repo
+from storage import feeds as feed_repo
+from storage.db import create_engine, create_session_factory, upgrade_database
+
+DEMO_COUNTRIES = frozenset({"UZ", "TJ"})
+BASE_PLACEHOLDER = "{BASE}"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoFeed:
+    file: str
+    title: str
+    fetch_full_text: bool
+
+
+def demo_feeds() -> list[DemoFeed]:
+    manifest = json.loads((resources.files("bot.demo") / "manifest.json").read_text("utf-8"))
+    return [
+        DemoFeed(item["file"], item["title"], bool(item.get("fetch_full_text", False)))
+        for item in manifest["feeds"]
+    ]
+
+
+def _content_type(name: str) -> str:
+    return "text/html; charset=utf-8" if name.endswith(".html") else "application/rss+xml"
+
+
+@asynccontextmanager
+async def serve_demo_feeds(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serves bot/demo/feeds and bot/demo/pages with {BASE} replaced; yields the base URL."""
+    root = resources.files("bot.demo")
+    base_holder: dict[str, str] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        folder, name = request.match_info["folder"], request.match_info["name"]
+        resource = root / folder / name
+        if folder not in {"feeds", "pages"} or "/" in name or not resource.is_file():
+            raise web.HTTPNotFound()
+        body = resource.read_bytes().replace(
+            BASE_PLACEHOLDER.encode("ascii"), base_holder["base"].encode("ascii")
+        )
+        return web.Response(body=body, headers={"Content-Type": _content_type(name)})
+
+    app = web.Application()
+    app.router.add_get("/{folder}/{name}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base_holder["base"] = f"http://{host}:{bound_port}"
+    try:
+        yield base_holder["base"]
+    finally:
+        await runner.cleanup()
+
+
+async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
+    from bot.i18n import digest_labels
+    from tagging import Tagger
+
+    with tempfile.TemporaryDirectory(prefix="digestbot-demo-") as workdir:
+        database = keep or Path(workdir) / "demo.db"
+        if keep is not None:
+            await asyncio.to_thread(_remove_database, keep)
+        url = f"sqlite+aiosqlite:///{database}"
+        await upgrade_database(url)
+        engine = create_engine(url)
+        session_factory = create_session_factory(engine)
+        try:
+            tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
+            async with serve_demo_feeds() as base:
+                async with session_factory() as session:
+                    for feed in demo_feeds():
+                        await feed_repo.add_feed(
+                            session,
+                            f"{base}/feeds/{feed.file}",
+                            title=feed.title,
+                            fetch_full_text=feed.fetch_full_text,
+                        )
+                    await session.commit()
+                pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+                started = time.perf_counter()
+                outcomes = await pipeline.run_once(due_only=False)
+                elapsed = time.perf_counter() - started
+            print(format_outcomes_table(outcomes))
+            print(f"Ingested and tagged in {elapsed:.2f} s\n")
+
+            async with session_factory() as session:
+                stored = await article_repo.find_articles(session, limit=100_000)
+                counts = await article_repo.tag_counts(session, threshold=settings.tag_threshold)
+            labels = digest_labels("ru")
+            subscription = Subscription(
+                countries=DEMO_COUNTRIES,
+                topics=frozenset(),
+                threshold=settings.tag_threshold,
+                language="ru",
+                timezone=settings.default_timezone,
+            )
+            from bot.digest_service import to_digest_article
+
+            digest = compose_digest(
+                [to_digest_article(article) for article in stored],
+                subscription,
+                since=None,
+                already_sent=(),
+            )
+            today = datetime.now(UTC).date()
+            print("Digest for a subscriber to Uzbekistan and Tajikistan:\n")
+            print(render_plain(digest, labels, tz=settings.default_timezone, date=today))
+            print()
+            print(format_count_table(counts, len(stored)))
+        finally:
+            await engine.dispose()
+    return 0
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def format_count_table(counts: dict[tuple[str, str], int], total: int) -> str:
+    """Countries × topics: how many stored articles carry both tags."""
+    from tagging import topics
+
+    topic_ids = [topic.id for topic in topics()]
+    countries = sorted({country for country, _ in counts})
+    short = {topic_id: topic_id[:5] for topic_id in topic_ids}
+    header = "country " + " ".join(f"{short[t]:>5}" for t in topic_ids) + "    sum"
+    lines = [f"Articles per country and topic ({total} articles stored):", header]
+    for country in countries:
+        row = [counts.get((country, topic_id), 0) for topic_id in topic_ids]
+        cells = " ".join(f"{n:>5}" if n else f"{'.':>5}" for n in row)
+        lines.append(f"{country:<7} {cells}  {sum(row):>5}")
+    legend = ", ".join(f"{short[t]}={t}" for t in topic_ids)
+    lines.append(f"({legend})")
+    return "\n".join(lines)

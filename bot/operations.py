@@ -1,0 +1,147 @@
+"""The one-shot CLI commands: ingest, feeds, db, digest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.settings import Settings
+from bot.wiring import add_configured_feeds, ingest_config, open_storage
+from ingest.pipeline import (
+    FeedOutcome,
+    IngestPipeline,
+    export_opml,
+    format_outcomes_table,
+    load_feed_list,
+)
+from storage import feeds as feed_repo
+from storage.db import upgrade_database
+
+
+class _Progress:
+    """One overwritten status line on a terminal; silent when output is redirected."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, outcome: FeedOutcome) -> None:
+        self.done += 1
+        if self.enabled:
+            label = outcome.url if len(outcome.url) <= 60 else outcome.url[:57] + "..."
+            print(f"\r[{self.done}/{self.total}] {label:<60}", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            print("\r" + " " * 80 + "\r", end="", file=sys.stderr)
+
+
+async def ingest_once(settings: Settings) -> int:
+    from tagging import Tagger
+
+    async with open_storage(settings) as session_factory:
+        await add_configured_feeds(session_factory, settings)
+        async with session_factory() as session:
+            total = len(await feed_repo.list_feeds(session, active_only=True))
+        tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
+        pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+        progress = _Progress(total)
+        try:
+            outcomes = await pipeline.run_once(due_only=False, on_progress=progress)
+        finally:
+            progress.close()
+    print(format_outcomes_table(outcomes))
+    return 0
+
+
+async def db_upgrade(settings: Settings) -> int:
+    await upgrade_database(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _format_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli import CommandError
+    from ingest.urls import canonical_url
+
+    action: str = args.feeds_command
+    async with open_storage(settings) as session_factory, session_factory() as session:
+        if action == "list":
+            feeds = await feed_repo.list_feeds(session)
+            if not feeds:
+                print("no feeds")
+            for feed in feeds:
+                state = "active" if feed.active else "inactive"
+                error = f"  last error: {feed.last_error}" if feed.last_error else ""
+                print(
+                    f"{feed.id:>4}  {state:<8}  items {feed.total_items:>5}  "
+                    f"ok {_format_time(feed.last_success_at)}  {feed.url}{error}"
+                )
+            return 0
+        if action == "add":
+            url = args.url.strip()
+            if not url.startswith(("http://", "https://")):
+                raise CommandError(f"not an http(s) URL: {url}")
+            feed, created = await feed_repo.add_feed(session, canonical_url(url))
+            await session.commit()
+            print(f"{'added' if created else 'already present'}: {feed.id} {feed.url}")
+            return 0
+        if action == "remove":
+            if not await feed_repo.remove_feed(session, args.feed_id):
+                raise CommandError(f"no feed with id {args.feed_id}")
+            await session.commit()
+            print(f"removed feed {args.feed_id}")
+            return 0
+        if action == "import":
+            path: Path = args.file
+            if not await asyncio.to_thread(path.is_file):
+                raise CommandError(f"no such file: {path}")
+            try:
+                specs = load_feed_list(path)
+            except ValueError as error:
+                raise CommandError(str(error)) from None
+            added = 0
+            for spec in specs:
+                _, created = await feed_repo.add_feed(session, spec.url, title=spec.title)
+                added += created
+            await session.commit()
+            print(f"imported {added} new feeds ({len(specs) - added} already present)")
+            return 0
+        if action == "export":
+            print(export_opml(await feed_repo.list_feeds(session)))
+            return 0
+    raise CommandError(f"unknown feeds action {action!r}")
+
+
+async def preview_digest(settings: Settings, chat_id: int) -> int:
+    from bot.digest_service import preview_digest as build_preview
+    from bot.i18n import digest_labels
+
+    async with open_storage(settings) as session_factory:
+        text = await build_preview(
+            session_factory, chat_id, datetime.now(UTC), digest_labels, settings.tag_threshold
+        )
+    print(text)
+    return 0
+
+
+async def send_due_digests(settings: Settings) -> int:
+    from bot.app import create_bot
+    from bot.delivery import send_due_now
+
+    async with open_storage(settings) as session_factory:
+        bot = create_bot(settings)
+        try:
+            report = await send_due_now(bot, session_factory, settings)
+        finally:
+            await bot.session.close()
+    print(report)
+    return 0

@@ -1,0 +1,162 @@
+"""`digestbot run`: the bot, its clock and the feed poller in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from datetime import UTC
+
+from aiogram import Bot, Dispatcher
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import create_bot, create_dispatcher, setup_bot_commands
+from bot.clock import start_clock
+from bot.delivery import Sender
+from bot.i18n import digest_labels
+from bot.settings import Settings, SettingsError
+from bot.wiring import add_configured_feeds, ingest_config, open_storage
+from ingest.pipeline import IngestPipeline
+from tagging import Tagger
+
+logger = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+async def run_bot(settings: Settings) -> int:
+    stop = asyncio.Event()
+    _install_stop_signals(stop)
+    async with open_storage(settings) as session_factory:
+        if stop.is_set():
+            return 0
+        await add_configured_feeds(session_factory, settings)
+        tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
+        if stop.is_set():
+            return 0
+        bot = create_bot(settings)
+        dispatcher = create_dispatcher(
+            settings=settings,
+            session_factory=session_factory,
+            tagger=tagger,
+            storage=_fsm_storage(settings),
+        )
+        pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+        background = _Background(settings, session_factory, bot, pipeline)
+        dispatcher.startup.register(background.start)
+        dispatcher.shutdown.register(background.stop)
+        try:
+            if settings.webhook_url:
+                await _serve_webhook(settings, bot, dispatcher, stop)
+            else:
+                await bot.delete_webhook(drop_pending_updates=False)
+                polling = asyncio.create_task(
+                    dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+                )
+                stopped = asyncio.create_task(stop.wait())
+                await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not polling.done():
+                    await dispatcher.stop_polling()
+                stopped.cancel()
+                await polling
+        finally:
+            await bot.session.close()
+    logger.info("stopped")
+    return 0
+
+
+def _install_stop_signals(stop: asyncio.Event) -> None:
+    """From the first moment, SIGTERM and SIGINT mean a clean stop, even mid start-up."""
+    loop = asyncio.get_running_loop()
+
+    def request_stop(signal_number: signal.Signals) -> None:
+        logger.info("received %s, stopping", signal_number.name)
+        stop.set()
+
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal_number, request_stop, signal_number)
+
+
+def _fsm_storage(settings: Settings) -> BaseStorage | None:
+    """Conversation state in Redis when several bot processes share one token."""
+    if not settings.redis_url:
+        return None
+    try:
+        from aiogram.fsm.storage.redis import RedisStorage
+    except ImportError:
+        raise SettingsError(
+            "REDIS_URL: set, but the redis client is not installed (pip install 'digestbot[redis]')"
+        ) from None
+    return RedisStorage.from_url(settings.redis_url)
+
+
+class _Background:
+    """The clock, the sender and the feed poller, started and stopped with the dispatcher."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        pipeline: IngestPipeline,
+    ) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+        self._bot = bot
+        self._pipeline = pipeline
+        self._scheduler: AsyncIOScheduler | None = None
+        self._sender = Sender(bot, session_factory, rate=settings.send_rate)
+
+    async def _poll_feeds(self) -> object:
+        return await self._pipeline.run_once(due_only=True)
+
+    async def start(self) -> None:
+        await setup_bot_commands(self._bot, admin_ids=self._settings.admin_ids)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        start_clock(
+            scheduler=self._scheduler,
+            settings=self._settings,
+            session_factory=self._session_factory,
+            bot=self._bot,
+            poll_feeds=self._poll_feeds,
+            labels_for=digest_labels,
+            sender=self._sender,
+        )
+        self._scheduler.start()
+        logger.info("bot started")
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        await self._sender.stop()
+
+
+async def _serve_webhook(
+    settings: Settings, bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event
+) -> None:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    app = web.Application()
+    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(
+        app, path=WEBHOOK_PATH
+    )
+    setup_application(app, dispatcher, bot=bot)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    await site.start()
+    assert settings.webhook_url is not None
+    await bot.set_webhook(
+        settings.webhook_url.rstrip("/") + WEBHOOK_PATH,
+        secret_token=secret,
+        allowed_updates=dispatcher.resolve_used_update_types(),
+    )
+    logger.info("webhook server listening on %s:%d", settings.webhook_host, settings.webhook_port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
