@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Feed
@@ -133,26 +133,32 @@ async def record_success(
     if new_items:
         values["last_new_item_at"] = now
     if title:
-        values["title"] = title
-    feed = await session.get(Feed, feed_id)
-    if feed is not None and feed.title:
-        values.pop("title", None)
+        # A title set by an admin or an earlier poll wins over the feed's own.
+        values["title"] = func.coalesce(Feed.title, title)
     await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
 
 
 async def record_unchanged(
-    session: AsyncSession, feed_id: int, *, now: datetime, next_check_at: datetime
+    session: AsyncSession,
+    feed_id: int,
+    *,
+    now: datetime,
+    next_check_at: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> None:
-    await session.execute(
-        update(Feed)
-        .where(Feed.id == feed_id)
-        .values(
-            last_checked_at=now,
-            last_success_at=now,
-            next_check_at=next_check_at,
-            consecutive_failures=0,
-        )
-    )
+    """A poll that found nothing new (304, or the same body); fresh validators are kept."""
+    values: dict[str, object] = {
+        "last_checked_at": now,
+        "last_success_at": now,
+        "next_check_at": next_check_at,
+        "consecutive_failures": 0,
+    }
+    if etag is not None:
+        values["etag"] = etag
+    if last_modified is not None:
+        values["last_modified"] = last_modified
+    await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
 
 
 async def record_failure(

@@ -1,0 +1,432 @@
+"""Feed ingestion: fetch, parse, clean, dedupe, complete teasers, tag and store.
+
+Each feed is handled on its own: a failing, slow or hostile feed is recorded against
+that feed (with backoff) and never delays or breaks the others beyond its own slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ingest.config import IngestConfig
+from ingest.feedlist import FeedSpec, export_opml, load_feed_list, parse_feed_lines, parse_opml
+from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_http_session
+from ingest.fulltext import extract_article_text, matches_title
+from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
+from ingest.report import format_outcomes_table
+from ingest.urls import is_public_http_url
+from storage import articles as article_repo
+from storage import feeds as feed_repo
+from storage.articles import NewArticle, TagValue
+from storage.feeds import FeedRecord
+from storage.types import utcnow
+from tagging import Tagger, lemmatize_for_search
+
+__all__ = [
+    "FeedOutcome",
+    "FeedSpec",
+    "IngestConfig",
+    "IngestPipeline",
+    "ProbeResult",
+    "export_opml",
+    "format_outcomes_table",
+    "load_feed_list",
+    "parse_feed_lines",
+    "parse_opml",
+    "probe_feed",
+]
+
+logger = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["new", "unchanged", "failed"]
+# A teaser this long is taken as the article's text; no page is fetched for it.
+LONG_TEASER_CHARACTERS = 1000
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    feed_id: int
+    url: str
+    status: OutcomeStatus
+    new_items: int
+    seen_items: int
+    skipped_items: int
+    error: str | None
+    seconds: float
+    skip_reasons: Mapping[str, int] = field(default_factory=dict)
+    warning: str | None = None
+    deactivated: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    title: str | None
+    items: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    tags: tuple[TagValue, ...]
+    search_lemmas: str
+
+
+class _Run:
+    """What one run's feeds share: the HTTP client, limits and the write lock."""
+
+    def __init__(self, http: aiohttp.ClientSession, config: IngestConfig) -> None:
+        self.fetcher = Fetcher(http, config, HostLimiter(config.per_host))
+        self.feed_slots = asyncio.Semaphore(config.concurrency)
+        self.page_slots = asyncio.Semaphore(config.full_text_concurrency)
+        # Dedupe is checked again inside the write transaction; serialising this
+        # process's writes makes check-then-insert atomic for concurrent feeds.
+        self.write_lock = asyncio.Lock()
+
+
+def _analyse(
+    tagger: Tagger, lemmatize: Callable[[str], str], items: Sequence[FeedItem]
+) -> list[_Analysis]:
+    """Tags and search lemmas for a feed's new items; one worker-thread call per feed."""
+    results = tagger.tag_many([(item.title, item.text) for item in items])
+    analyses: list[_Analysis] = []
+    for item, result in zip(items, results, strict=True):
+        tags = (
+            *(TagValue(article_repo.COUNTRY, tag.value, tag.score) for tag in result.countries),
+            *(TagValue(article_repo.TOPIC, tag.value, tag.score) for tag in result.topics),
+            *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
+        )
+        analyses.append(_Analysis(tags, lemmatize(f"{item.title} {item.text}")))
+    return analyses
+
+
+class IngestPipeline:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        tagger: Tagger,
+        config: IngestConfig,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        lemmatize: Callable[[str], str] = lemmatize_for_search,
+    ) -> None:
+        self._session_factory = session_factory
+        self._tagger = tagger
+        self._lemmatize = lemmatize
+        self._config = config
+        self._clock = clock
+        self._random = rng or random.Random()
+
+    @property
+    def config(self) -> IngestConfig:
+        return self._config
+
+    async def run_once(
+        self,
+        *,
+        due_only: bool = True,
+        feed_ids: Collection[int] | None = None,
+        on_progress: Callable[[FeedOutcome], None] | None = None,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> list[FeedOutcome]:
+        """Polls the active feeds (only those due, unless `due_only` is False) once.
+
+        Returns one outcome per feed, in feed order; `on_progress` is called as each
+        feed finishes.
+        """
+        async with self._session_factory() as session:
+            if due_only:
+                feeds = await feed_repo.due_feeds(session, self._clock())
+            else:
+                feeds = await feed_repo.list_feeds(session, active_only=True)
+        if feed_ids is not None:
+            wanted = set(feed_ids)
+            feeds = [feed for feed in feeds if feed.id in wanted]
+        if not feeds:
+            return []
+        started = time.perf_counter()
+        async with AsyncExitStack() as stack:
+            if http_session is None:
+                http_session = await stack.enter_async_context(create_http_session(self._config))
+            run = _Run(http_session, self._config)
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._process(run, feed, on_progress)) for feed in feeds]
+        outcomes = [task.result() for task in tasks]
+        logger.info(
+            "polled %d feeds in %.1f s: %d new articles, %d feeds failed",
+            len(outcomes),
+            time.perf_counter() - started,
+            sum(outcome.new_items for outcome in outcomes),
+            sum(outcome.status == "failed" for outcome in outcomes),
+        )
+        return outcomes
+
+    async def _process(
+        self,
+        run: _Run,
+        feed: FeedRecord,
+        on_progress: Callable[[FeedOutcome], None] | None,
+    ) -> FeedOutcome:
+        async with run.feed_slots:
+            started = time.perf_counter()
+            now = self._clock()
+            try:
+                outcome = await self._ingest(run, feed, now, started)
+            except (FetchError, FeedParseError) as error:
+                outcome = await self._fail(feed, now, str(error), started)
+            except Exception as error:
+                logger.exception("feed %s: unexpected error", feed.url)
+                message = f"internal error: {type(error).__name__}: {error}"
+                outcome = await self._fail(feed, now, message, started)
+        if on_progress is not None:
+            try:
+                on_progress(outcome)
+            except Exception:
+                logger.exception("progress callback failed")
+        return outcome
+
+    async def _ingest(
+        self, run: _Run, feed: FeedRecord, now: datetime, started: float
+    ) -> FeedOutcome:
+        fetched = await run.fetcher.fetch(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified
+        )
+        body_hash = hashlib.sha256(fetched.body).hexdigest() if not fetched.not_modified else None
+        if fetched.not_modified or body_hash == feed.body_hash:
+            async with self._session_factory() as session:
+                await feed_repo.record_unchanged(
+                    session,
+                    feed.id,
+                    now=now,
+                    next_check_at=self._next_check_after_success(now),
+                    etag=fetched.etag,
+                    last_modified=fetched.last_modified,
+                )
+                await session.commit()
+            return self._outcome(feed, "unchanged", started)
+
+        parsed = await asyncio.to_thread(
+            parse_feed,
+            fetched.body,
+            url=fetched.url,
+            content_type=fetched.content_type,
+            fetched_at=now,
+            future_tolerance=self._config.future_date_tolerance,
+        )
+        if parsed.warning:
+            logger.warning("feed %s: %s", feed.url, parsed.warning)
+        if parsed.skipped:
+            logger.info("feed %s: skipped items %s", feed.url, dict(parsed.skipped))
+        fresh = await self._unknown_items(parsed.items)
+        if fresh and feed.fetch_full_text:
+            fresh = await self._complete_full_texts(run, fresh)
+        analyses = (
+            await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, fresh) if fresh else []
+        )
+        source = source_name(feed.title or parsed.title, feed.url)
+        async with run.write_lock, self._session_factory() as session:
+            new_items = await self._store(session, feed, fresh, analyses, source)
+            await feed_repo.record_success(
+                session,
+                feed.id,
+                now=now,
+                next_check_at=self._next_check_after_success(now),
+                new_items=new_items,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                body_hash=body_hash,
+                title=parsed.title,
+            )
+            await session.commit()
+        return self._outcome(
+            feed,
+            "new" if new_items else "unchanged",
+            started,
+            new_items=new_items,
+            seen_items=len(parsed.items) - new_items,
+            parsed=parsed,
+        )
+
+    async def _unknown_items(self, items: Sequence[FeedItem]) -> list[FeedItem]:
+        if not items:
+            return []
+        async with self._session_factory() as session:
+            urls, hashes = await article_repo.known_urls_and_hashes(
+                session, [item.url for item in items], [item.content_hash for item in items]
+            )
+        return [item for item in items if item.url not in urls and item.content_hash not in hashes]
+
+    async def _store(
+        self,
+        session: AsyncSession,
+        feed: FeedRecord,
+        items: Sequence[FeedItem],
+        analyses: Sequence[_Analysis],
+        source: str,
+    ) -> int:
+        """Inserts the items not stored meanwhile (by another feed); returns how many."""
+        if not items:
+            return 0
+        urls, hashes = await article_repo.known_urls_and_hashes(
+            session, [item.url for item in items], [item.content_hash for item in items]
+        )
+        pending = [
+            (item, analysis)
+            for item, analysis in zip(items, analyses, strict=True)
+            if item.url not in urls and item.content_hash not in hashes
+        ]
+        inserted = await article_repo.insert_articles(
+            session,
+            [
+                NewArticle(
+                    feed_id=feed.id,
+                    guid=item.guid,
+                    url=item.url,
+                    title=item.title,
+                    summary=item.summary,
+                    full_text=item.text,
+                    source=source,
+                    published_at=item.published_at,
+                    content_hash=item.content_hash,
+                    search_lemmas=analysis.search_lemmas,
+                )
+                for item, analysis in pending
+            ],
+        )
+        await article_repo.save_tags_of_many(
+            session,
+            (
+                (inserted[item.url], tag)
+                for item, analysis in pending
+                if item.url in inserted
+                for tag in analysis.tags
+            ),
+        )
+        return len(inserted)
+
+    async def _complete_full_texts(self, run: _Run, items: Sequence[FeedItem]) -> list[FeedItem]:
+        return list(await asyncio.gather(*(self._complete(run, item) for item in items)))
+
+    async def _complete(self, run: _Run, item: FeedItem) -> FeedItem:
+        """The item with its page's main text when the feed gave only a short teaser."""
+        if item.full_text or len(item.summary) >= LONG_TEASER_CHARACTERS:
+            return item
+        async with run.page_slots:
+            try:
+                page = await run.fetcher.fetch(item.url, accept=PAGE_ACCEPT)
+            except FetchError as error:
+                logger.info("article page %s: %s", item.url, error)
+                return item
+        if not page.body:
+            return item
+        try:
+            text = await asyncio.to_thread(
+                extract_article_text, page.body, page.content_type, page.url
+            )
+        except Exception:
+            logger.exception("article page %s: extraction failed", item.url)
+            return item
+        if len(text) <= len(item.summary) or not matches_title(text, item.title):
+            return item
+        return replace(item, full_text=text)
+
+    async def _fail(
+        self, feed: FeedRecord, now: datetime, error: str, started: float
+    ) -> FeedOutcome:
+        failures = feed.consecutive_failures + 1
+        streak_start = feed.last_success_at or feed.created_at
+        deactivate = (
+            failures >= self._config.max_failures_before_deactivation
+            and now - streak_start >= self._config.min_failure_span_before_deactivation
+        )
+        recorded = error
+        if deactivate:
+            recorded = f"{error} (deactivated after {failures} consecutive failures)"
+            logger.warning("feed %s deactivated: %s", feed.url, recorded)
+        else:
+            logger.warning("feed %s failed (%d in a row): %s", feed.url, failures, error)
+        try:
+            async with self._session_factory() as session:
+                await feed_repo.record_failure(
+                    session,
+                    feed.id,
+                    now=now,
+                    error=recorded,
+                    next_check_at=now + self.failure_delay(failures),
+                    deactivate=deactivate,
+                )
+                await session.commit()
+        except Exception:
+            logger.exception("feed %s: could not record the failure", feed.url)
+        return self._outcome(feed, "failed", started, error=recorded, deactivated=deactivate)
+
+    def failure_delay(self, failures: int) -> timedelta:
+        """Exponential backoff from the poll interval up to the cap, with ±10 % jitter."""
+        base = self._config.poll_interval * (2 ** min(max(failures - 1, 0), 20))
+        capped = min(base, self._config.max_backoff)
+        return min(capped * self._random.uniform(0.9, 1.1), self._config.max_backoff)
+
+    def _next_check_after_success(self, now: datetime) -> datetime:
+        # Never later than one interval, so a clock ticking every interval never skips a
+        # feed; the spread keeps feeds from being polled in lockstep.
+        return now + self._config.poll_interval * self._random.uniform(0.9, 1.0)
+
+    @staticmethod
+    def _outcome(
+        feed: FeedRecord,
+        status: OutcomeStatus,
+        started: float,
+        *,
+        new_items: int = 0,
+        seen_items: int = 0,
+        parsed: ParsedFeed | None = None,
+        error: str | None = None,
+        deactivated: bool = False,
+    ) -> FeedOutcome:
+        skipped = dict(parsed.skipped) if parsed else {}
+        return FeedOutcome(
+            feed_id=feed.id,
+            url=feed.url,
+            status=status,
+            new_items=new_items,
+            seen_items=seen_items,
+            skipped_items=sum(skipped.values()),
+            error=error,
+            seconds=time.perf_counter() - started,
+            skip_reasons=skipped,
+            warning=parsed.warning if parsed else None,
+            deactivated=deactivated,
+        )
+
+
+async def probe_feed(url: str, config: IngestConfig) -> ProbeResult:
+    """Fetches and parses a feed once without storing anything (admin /addfeed)."""
+    if not config.allow_private_addresses and not await is_public_http_url(url):
+        return ProbeResult(False, None, 0, "the address is not a public http(s) URL")
+    async with create_http_session(config) as http:
+        fetcher = Fetcher(http, config, HostLimiter(config.per_host))
+        try:
+            fetched = await fetcher.fetch(url)
+            parsed = await asyncio.to_thread(
+                parse_feed,
+                fetched.body,
+                url=fetched.url,
+                content_type=fetched.content_type,
+                fetched_at=utcnow(),
+            )
+        except (FetchError, FeedParseError) as error:
+            return ProbeResult(False, None, 0, str(error))
+    return ProbeResult(True, parsed.title, len(parsed.items), None)
