@@ -71,10 +71,10 @@ def test_malformed_setting_is_named(
 
 
 def test_token_is_required_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SettingsError, match="^BOT_TOKEN: missing"):
+    with pytest.raises(SettingsError, match=r"^BOT_TOKEN: missing"):
         load_settings().require_token()
     monkeypatch.setenv("BOT_TOKEN", "not-a-token")
-    with pytest.raises(SettingsError, match="^BOT_TOKEN: malformed"):
+    with pytest.raises(SettingsError, match=r"^BOT_TOKEN: malformed"):
         load_settings().require_token()
     monkeypatch.setenv("BOT_TOKEN", TOKEN)
     assert load_settings().require_token() == TOKEN
