@@ -1,0 +1,92 @@
+"""The scheduler is only a clock: it polls feeds, looks for due digests and keeps the sender
+running. What is due lives in the database (chats.next_digest_at, the outbox), so a
+restart loses nothing: the next tick finds whatever became due while the bot was down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from aiogram import Bot
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.delivery import Sender
+from bot.digest_service import compose_due_digests
+from bot.settings import Settings
+from digests.model import Labels
+
+logger = logging.getLogger(__name__)
+
+POLL_FEEDS_JOB = "poll_feeds"
+COMPOSE_DIGESTS_JOB = "compose_digests"
+
+
+def start_clock(
+    *,
+    scheduler: AsyncIOScheduler,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    bot: Bot,
+    poll_feeds: Callable[[], Awaitable[object]],
+    labels_for: Callable[[str], Labels],
+    sender: Sender,
+) -> None:
+    """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
+
+    Both jobs run once right away, never overlap themselves, and a run missed while the
+    loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
+    so that every background part is wired in one place.
+    """
+    del bot
+    now = datetime.now(UTC)
+
+    async def poll_feeds_job() -> None:
+        try:
+            await poll_feeds()
+        except Exception:
+            logger.exception("feed polling failed; next try at the next interval")
+
+    async def compose_job() -> None:
+        try:
+            report = await compose_due_digests(
+                session_factory,
+                now=datetime.now(UTC),
+                labels_for=labels_for,
+                threshold=settings.tag_threshold,
+                catchup=timedelta(hours=settings.digest_catchup_hours),
+            )
+        except Exception:
+            logger.exception("composing due digests failed; next try at the next tick")
+            return
+        if report.due:
+            logger.info("%s", report)
+        if report.messages:
+            sender.notify()
+
+    scheduler.add_job(
+        poll_feeds_job,
+        IntervalTrigger(minutes=settings.poll_interval_minutes, timezone=UTC),
+        id=POLL_FEEDS_JOB,
+        name="poll feeds",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=now,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        compose_job,
+        IntervalTrigger(seconds=settings.digest_check_seconds, timezone=UTC),
+        id=COMPOSE_DIGESTS_JOB,
+        name="compose due digests",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        next_run_time=now,
+        replace_existing=True,
+    )
+    sender.start()

@@ -1,0 +1,762 @@
+"""Delivery to Telegram: drains the outbox within Telegram's limits and survives crashes.
+
+Limits (about 30 messages per second per bot, 1 per second to one chat, 20 per minute to
+one group) are kept by pacing, not discovered through errors: one schedule of send slots
+shared by every concurrent request, and a per-chat earliest-next-send time. A few requests
+are in flight at once so that network latency does not eat into the rate.
+
+Outcomes: a 429 pauses every send for its retry_after and puts the message back; 403 marks
+the chat inactive (its settings stay; /start reactivates it) and skips its other messages;
+a group that became a supergroup is moved to its new id and the message goes there; any
+other 400 is recorded as failed; network and server errors are retried with exponential
+backoff up to a number of attempts.
+
+Rows are claimed with a lease (storage.outbox), and each is marked sent in its own short
+transaction right after Telegram confirms it. A process that dies leaves its claimed rows
+to be claimed again when the lease ends, so nothing due is lost; only the requests that
+were in flight at that moment can arrive twice.
+
+`python -m bot.delivery --database-url … --api-url …` drains the outbox once and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import math
+import os
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiogram import Bot
+from aiogram.enums import ParseMode
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import chats as chat_repo
+from storage import outbox
+from storage.outbox import OutboxItem
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RATE = 28.0
+DEFAULT_LEASE = timedelta(seconds=60)
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_RETRY_BASE = timedelta(seconds=5)
+DEFAULT_RETRY_CAP = timedelta(minutes=10)
+REQUEST_TIMEOUT_SECONDS = 30
+# Telegram's retry_after is counted from its side; a little more keeps us clear of the edge.
+PAUSE_MARGIN_SECONDS = 0.05
+# Group limits are counted on arrival at Telegram, ours on departure: keep some distance.
+GROUP_WINDOW_MARGIN_SECONDS = 0.5
+GROUP_WINDOW_SECONDS = 60.0
+# A message whose chat may not get another one for longer than this goes back to the
+# outbox with a later available_at instead of holding its lease in memory.
+MAX_HOLD_SECONDS = 3.0
+IDLE_POLL_SECONDS = 1.0
+RESTART_DELAY_SECONDS = 5.0
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class SendReport:
+    """Counts of what a Sender did; `str()` is a one-line summary."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+    blocked_chats: int = 0
+    skipped: int = 0
+    migrated: int = 0
+    seconds: float = 0.0
+    first_send_at: float | None = None
+    last_send_at: float | None = None
+
+    @property
+    def messages_per_second(self) -> float:
+        if self.first_send_at is None or self.last_send_at is None or self.sent < 2:
+            return 0.0
+        span = self.last_send_at - self.first_send_at
+        return (self.sent - 1) / span if span > 0 else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"sent {self.sent}, failed {self.failed}, retried {self.retried}, "
+            f"rate limited {self.rate_limited}, blocked chats {self.blocked_chats} "
+            f"({self.skipped} messages skipped), migrated {self.migrated}, "
+            f"{self.seconds:.1f} s, {self.messages_per_second:.1f} messages/s"
+        )
+
+
+class SendPacer:
+    """One schedule of send slots `1/rate` apart, shared by every concurrent send, and a
+    bot-wide pause after a 429.
+
+    Slots are reserved in order on a fixed grid, so wake-up jitter does not add up into a
+    lower rate; two sends are never closer than half an interval, and none goes out during
+    a pause.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self._changed = asyncio.Event()
+
+    @property
+    def paused_until(self) -> float:
+        return self._paused_until
+
+    def pause(self, seconds: float) -> None:
+        until = self._clock() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            self._next_slot = max(self._next_slot, until)
+            self._changed.set()
+
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool:
+        """Waits for the next free slot; False if `stop` was set meanwhile."""
+        async with self._lock:
+            while True:
+                if stop is not None and stop.is_set():
+                    return False
+                now = self._clock()
+                ready_at = max(self._paused_until, self._next_slot)
+                if now >= ready_at:
+                    break
+                self._changed.clear()
+                waiters = [asyncio.ensure_future(self._changed.wait())]
+                if stop is not None:
+                    waiters.append(asyncio.ensure_future(stop.wait()))
+                try:
+                    await asyncio.wait(waiters, timeout=ready_at - now)
+                finally:
+                    for waiter in waiters:
+                        waiter.cancel()
+            if now - self._next_slot <= self.interval / 2:
+                # On the grid (or slightly late from wake-up jitter): keep the grid.
+                self._next_slot += self.interval
+            else:
+                # Idle for a while: start a new grid instead of bursting to catch up.
+                self._next_slot = now + self.interval
+            return True
+
+
+class InFlightLimit:
+    """How many requests may be out at once: enough to cover the round trip at the send
+    rate, and no more. Requests that pile up at a server that stalls for a moment would all
+    land together when it resumes, a burst over its per-second limit; keeping the number
+    out close to rate × round trip keeps that pile small."""
+
+    def __init__(self, maximum: int, rate: float, *, initial_round_trip: float = 0.1) -> None:
+        self.maximum = maximum
+        self.rate = rate
+        self.round_trip = initial_round_trip
+        self.current = 0
+        self._changed = asyncio.Condition()
+
+    @property
+    def limit(self) -> int:
+        needed = math.ceil(self.rate * self.round_trip * 1.5) + 1
+        return max(2, min(self.maximum, needed))
+
+    def observe(self, round_trip: float) -> None:
+        self.round_trip = 0.8 * self.round_trip + 0.2 * round_trip
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.current < self.limit)
+            self.current += 1
+
+    async def release(self) -> None:
+        async with self._changed:
+            self.current -= 1
+            self._changed.notify_all()
+
+
+class ChatPacing:
+    """Earliest next send per chat: `private_interval` apart, and in groups (negative ids)
+    also at most `group_per_minute` within any minute."""
+
+    def __init__(self, private_interval: float, group_per_minute: int) -> None:
+        self.private_interval = private_interval
+        self.group_per_minute = group_per_minute
+        self._last: dict[int, float] = {}
+        self._group_sends: dict[int, deque[float]] = {}
+
+    def ready_at(self, chat_id: int) -> float:
+        ready = self._last.get(chat_id, 0.0) + self.private_interval
+        sends = self._group_sends.get(chat_id)
+        if sends is not None and len(sends) >= self.group_per_minute:
+            ready = max(
+                ready,
+                sends[-self.group_per_minute] + GROUP_WINDOW_SECONDS + GROUP_WINDOW_MARGIN_SECONDS,
+            )
+        return ready
+
+    def record(self, chat_id: int, at: float) -> None:
+        self._last[chat_id] = at
+        if chat_id < 0:
+            sends = self._group_sends.setdefault(chat_id, deque(maxlen=self.group_per_minute))
+            sends.append(at)
+
+    def forget_older_than(self, moment: float) -> None:
+        horizon = moment - GROUP_WINDOW_SECONDS - GROUP_WINDOW_MARGIN_SECONDS
+        for chat_id in [c for c, at in self._last.items() if at < horizon]:
+            del self._last[chat_id]
+            self._group_sends.pop(chat_id, None)
+
+
+class TokenRejected(Exception):
+    """Telegram refused the bot token (401): nothing can be sent until it is fixed."""
+
+
+_STOP_ITEM = object()
+
+
+class Sender:
+    """Drains the outbox (see the module docstring). One instance per process; several
+    processes may drain the same database (their claims never overlap)."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        rate: float = DEFAULT_RATE,
+        private_interval: float = 1.0,
+        group_per_minute: int = 20,
+        lease: timedelta = DEFAULT_LEASE,
+        owner: str | None = None,
+        batch_size: int | None = None,
+        concurrency: int | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_base: timedelta = DEFAULT_RETRY_BASE,
+        retry_cap: timedelta = DEFAULT_RETRY_CAP,
+        idle_poll: float = IDLE_POLL_SECONDS,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._bot = bot
+        self._session_factory = session_factory
+        self.rate = rate
+        self.lease = lease
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        # Workers enough to cover a round trip of half a second; how many requests are
+        # actually out at once follows the measured round trip (InFlightLimit).
+        self.concurrency = concurrency or max(2, min(16, math.ceil(rate / 2)))
+        self.batch_size = batch_size or max(8, 2 * self.concurrency)
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.idle_poll = idle_poll
+        self._clock = clock
+        self._pacer = SendPacer(rate)
+        self._requests = InFlightLimit(self.concurrency, rate)
+        self._chat_pacing = ChatPacing(private_interval, group_per_minute)
+        self._report = SendReport()
+        self._held: dict[int, OutboxItem] = {}
+        self._waiting: list[tuple[float, int, OutboxItem]] = []
+        self._sequence = itertools.count()
+        self._ready: asyncio.Queue[object] = asyncio.Queue()
+        self._in_flight = 0
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._on_progress: Callable[[SendReport], object] | None = None
+        self._last_lease_renewal = time.monotonic()
+        bind = session_factory.kw.get("bind")
+        self._serialize_writes = bind is None or bind.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def report(self) -> SendReport:
+        return self._report
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session for one short transaction. On SQLite this process's transactions take
+        turns here rather than in SQLite's busy handler, whose sleeps cost far more than
+        the transactions themselves."""
+        if self._serialize_writes:
+            async with self._write_lock, self._session_factory() as session:
+                yield session
+        else:
+            async with self._session_factory() as session:
+                yield session
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def notify(self) -> None:
+        """New rows were queued: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ entry points
+
+    async def run_until_empty(
+        self, on_progress: Callable[[SendReport], object] | None = None
+    ) -> SendReport:
+        """Sends until no row is due or waiting for a retry or a lease (for
+        `digestbot digest --send-due`, tests and benchmarks)."""
+        self._on_progress = on_progress
+        await self._run(until_empty=True, stop=asyncio.Event())
+        return self._report
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Sends whatever becomes due until `stop` is set (for `digestbot run`)."""
+        while not stop.is_set() and not self._stop.is_set():
+            try:
+                await self._run(until_empty=False, stop=stop)
+                continue
+            except TokenRejected:
+                logger.error("Telegram refused the bot token; delivery waits a minute")
+                delay = 60.0
+            except Exception:
+                # The database went away for a moment, most likely: rows stay in the
+                # outbox, and their leases let any worker pick them up again.
+                logger.exception("delivery stopped on an error; restarting it shortly")
+                delay = RESTART_DELAY_SECONDS
+            self._fatal = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=delay)
+
+    def start(self) -> asyncio.Task[None]:
+        """Runs `run_forever` as a background task until `stop()`."""
+        if self._task is None or self._task.done():
+            self._stop.clear()
+            self._task = asyncio.get_running_loop().create_task(
+                self.run_forever(self._stop), name="outbox-sender"
+            )
+        return self._task
+
+    async def stop(self) -> None:
+        """Stops sending: requests in flight finish and are recorded, claimed rows not yet
+        sent go back to the outbox at once."""
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self, *, until_empty: bool, stop: asyncio.Event) -> None:
+        started = time.monotonic()
+        stopping = asyncio.Event()
+
+        async def watch_stop() -> None:
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._stop.wait())]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            stopping.set()
+            self._wake.set()
+
+        watcher = asyncio.ensure_future(watch_stop())
+        workers = [asyncio.ensure_future(self._worker(stopping)) for _ in range(self.concurrency)]
+        try:
+            await self._pump(until_empty=until_empty, stopping=stopping)
+        finally:
+            stopping.set()
+            for _ in workers:
+                self._ready.put_nowait(_STOP_ITEM)
+            await asyncio.gather(*workers, return_exceptions=True)
+            watcher.cancel()
+            await self._release_held()
+            self._report.seconds += time.monotonic() - started
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def _pump(self, *, until_empty: bool, stopping: asyncio.Event) -> None:
+        """Claims rows, schedules them per chat, and hands them to the workers."""
+        while not stopping.is_set() and self._fatal is None:
+            self._wake.clear()
+            now = time.monotonic()
+            self._move_ready(now)
+            await self._renew_leases_if_due(now)
+            claimed = 0
+            room = self.batch_size + self.concurrency - len(self._held)
+            if room >= self.batch_size // 2 or not self._held:
+                claimed = await self._claim(min(room, self.batch_size) or 1, now)
+            if claimed:
+                continue
+            wait = self.idle_poll
+            if self._waiting:
+                wait = min(wait, max(0.0, self._waiting[0][0] - time.monotonic()))
+            if not self._held and until_empty:
+                async with self._transaction() as session:
+                    left = await outbox.backlog(session, now=self._clock())
+                if left.empty:
+                    return
+                wait = min(wait, self._seconds_until(left.next_available_at, left.next_lease_end))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+
+    def _seconds_until(self, *moments: datetime | None) -> float:
+        now = self._clock()
+        pending = [(moment - now).total_seconds() for moment in moments if moment is not None]
+        return max(0.01, min(pending)) if pending else 0.05
+
+    async def _claim(self, limit: int, now: float) -> int:
+        async with self._transaction() as session:
+            items = await outbox.claim_batch(
+                session, owner=self.owner, now=self._clock(), lease=self.lease, limit=limit
+            )
+            await session.commit()
+        fresh = [item for item in items if item.id not in self._held]
+        held_back: list[tuple[OutboxItem, float]] = []
+        for item in fresh:
+            ready_at = self._chat_pacing.ready_at(item.chat_id)
+            if ready_at - now > MAX_HOLD_SECONDS:
+                held_back.append((item, ready_at - now))
+                continue
+            self._held[item.id] = item
+            if ready_at <= now:
+                self._ready.put_nowait(item)
+            else:
+                heapq.heappush(self._waiting, (ready_at, next(self._sequence), item))
+        for item, delay in held_back:
+            await self._retry_later(item, delay, "chat rate limit", count_attempt=False)
+        return len(items)
+
+    def _move_ready(self, now: float) -> None:
+        while self._waiting and self._waiting[0][0] <= now:
+            _, _, item = heapq.heappop(self._waiting)
+            self._ready.put_nowait(item)
+
+    async def _renew_leases_if_due(self, now: float) -> None:
+        if now - self._last_lease_renewal < self.lease.total_seconds() / 3:
+            return
+        self._last_lease_renewal = now
+        if not self._held:
+            return
+        async with self._transaction() as session:
+            await outbox.extend_leases(
+                session, self.owner, list(self._held), until=self._clock() + self.lease
+            )
+            await session.commit()
+
+    async def _release_held(self) -> None:
+        unsent = list(self._held)
+        self._held.clear()
+        self._waiting.clear()
+        while not self._ready.empty():
+            self._ready.get_nowait()
+        if not unsent:
+            return
+        with contextlib.suppress(Exception):
+            async with self._transaction() as session:
+                await outbox.release_claims(session, self.owner, unsent, now=self._clock())
+                await session.commit()
+
+    # ------------------------------------------------------------------ sending
+
+    async def _worker(self, stopping: asyncio.Event) -> None:
+        while True:
+            entry = await self._ready.get()
+            if entry is _STOP_ITEM or not isinstance(entry, OutboxItem):
+                return
+            if stopping.is_set() or self._fatal is not None:
+                continue
+            self._in_flight += 1
+            tried = True
+            try:
+                tried = await self._deliver(entry, stopping)
+            except TokenRejected as error:
+                self._fatal = error
+                self._wake.set()
+            except Exception:
+                logger.exception("delivery of outbox row %s failed unexpectedly", entry.id)
+            finally:
+                self._in_flight -= 1
+                if tried:
+                    # An untried row stays held, to be handed back when the sender stops.
+                    self._held.pop(entry.id, None)
+                self._wake.set()
+                if self._on_progress is not None:
+                    self._on_progress(self._report)
+
+    def _markup(self, item: OutboxItem) -> InlineKeyboardMarkup | None:
+        if not item.reply_markup:
+            return None
+        try:
+            return InlineKeyboardMarkup.model_validate_json(item.reply_markup)
+        except ValidationError:
+            logger.warning("outbox row %s has an unreadable keyboard; sent without it", item.id)
+            return None
+
+    async def _request(
+        self, item: OutboxItem, stopping: asyncio.Event
+    ) -> tuple[Message, float] | None:
+        """One sendMessage within the limits; None if stopping came first (not sent)."""
+        markup = self._markup(item)
+        await self._requests.acquire()
+        try:
+            if not await self._pacer.acquire(stopping) or stopping.is_set():
+                return None
+            sent_at = time.monotonic()
+            self._chat_pacing.record(item.chat_id, sent_at)
+            try:
+                message = await self._bot.send_message(
+                    chat_id=item.chat_id,
+                    text=item.text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=markup,
+                    request_timeout=REQUEST_TIMEOUT_SECONDS,
+                )
+            finally:
+                self._requests.observe(time.monotonic() - sent_at)
+            return message, sent_at
+        finally:
+            await self._requests.release()
+
+    async def _deliver(self, item: OutboxItem, stopping: asyncio.Event) -> bool:
+        """Sends one row and records the outcome; False if it was not tried (stopping)."""
+        try:
+            answer = await self._request(item, stopping)
+            if answer is None:
+                return False
+            message, sent_at = answer
+        except TelegramRetryAfter as error:
+            await self._on_retry_after(item, error)
+        except TelegramMigrateToChat as error:
+            await self._on_migrated(item, error.migrate_to_chat_id)
+        except TelegramForbiddenError as error:
+            await self._on_forbidden(item, error.message)
+        except TelegramUnauthorizedError as error:
+            await self._retry_later(item, 0.0, error.message, count_attempt=False)
+            raise TokenRejected(error.message) from error
+        except (TelegramNetworkError, TelegramServerError) as error:
+            await self._on_transient(item, f"{type(error).__name__}: {error.message}")
+        except TelegramBadRequest as error:
+            await self._on_rejected(item, error.message)
+        except TelegramAPIError as error:
+            await self._on_rejected(item, f"{type(error).__name__}: {error.message}")
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            await self._on_transient(item, f"{type(error).__name__}: {error}")
+        else:
+            await self._on_sent(item, message.message_id, sent_at)
+        return True
+
+    async def _on_sent(self, item: OutboxItem, message_id: int, sent_at: float) -> None:
+        async with self._transaction() as session:
+            await outbox.mark_sent(
+                session, item.id, telegram_message_id=message_id, now=self._clock()
+            )
+            await session.commit()
+        report = self._report
+        report.sent += 1
+        report.first_send_at = report.first_send_at or sent_at
+        report.last_send_at = sent_at
+        if report.sent % 1000 == 0:
+            self._chat_pacing.forget_older_than(time.monotonic())
+        logger.debug("sent outbox row %s to chat %s", item.id, item.chat_id)
+
+    async def _on_retry_after(self, item: OutboxItem, error: TelegramRetryAfter) -> None:
+        self._report.rate_limited += 1
+        pause = float(error.retry_after) + PAUSE_MARGIN_SECONDS
+        self._pacer.pause(pause)
+        logger.warning("Telegram asked to wait %s s; every send pauses", error.retry_after)
+        await self._retry_later(item, pause, error.message, count_attempt=False)
+
+    async def _on_forbidden(self, item: OutboxItem, reason: str) -> None:
+        async with self._transaction() as session:
+            await chat_repo.update_chat(session, item.chat_id, active=False)
+            skipped = await outbox.skip_chat_rows(session, item.chat_id, reason)
+            await session.commit()
+        self._report.blocked_chats += 1
+        self._report.skipped += skipped
+        logger.info("chat %s refused the bot (%s): marked inactive", item.chat_id, reason)
+
+    async def _on_migrated(self, item: OutboxItem, new_chat_id: int) -> None:
+        async with self._transaction() as session:
+            if await chat_repo.get_chat(session, new_chat_id) is not None:
+                await outbox.move_chat_rows(session, item.chat_id, new_chat_id)
+                await chat_repo.migrate_chat(session, item.chat_id, new_chat_id)
+            else:
+                # The id changes in place; the outbox follows by ON UPDATE CASCADE.
+                await chat_repo.migrate_chat(session, item.chat_id, new_chat_id)
+                await outbox.move_chat_rows(session, item.chat_id, new_chat_id)
+            await outbox.mark_retry(
+                session,
+                item.id,
+                available_at=self._clock(),
+                error=f"group moved to {new_chat_id}",
+                count_attempt=False,
+            )
+            await session.commit()
+        self._report.migrated += 1
+        logger.info("group %s became supergroup %s: moved", item.chat_id, new_chat_id)
+
+    async def _on_rejected(self, item: OutboxItem, reason: str) -> None:
+        async with self._transaction() as session:
+            await outbox.mark_failed(session, item.id, reason)
+            await session.commit()
+        self._report.failed += 1
+        logger.warning(
+            "Telegram refused outbox row %s for chat %s: %s", item.id, item.chat_id, reason
+        )
+
+    async def _on_transient(self, item: OutboxItem, reason: str) -> None:
+        if item.attempts >= self.max_attempts:
+            await self._on_rejected(item, f"gave up after {item.attempts} attempts: {reason}")
+            return
+        delay = min(
+            self.retry_cap.total_seconds(),
+            self.retry_base.total_seconds() * 2 ** max(0, item.attempts - 1),
+        )
+        self._report.retried += 1
+        logger.info("outbox row %s: %s; retry in %.1f s", item.id, reason, delay)
+        await self._retry_later(item, delay, reason, count_attempt=True)
+
+    async def _retry_later(
+        self, item: OutboxItem, delay: float, reason: str, *, count_attempt: bool
+    ) -> None:
+        async with self._transaction() as session:
+            await outbox.mark_retry(
+                session,
+                item.id,
+                available_at=self._clock() + timedelta(seconds=delay),
+                error=reason,
+                count_attempt=count_attempt,
+            )
+            await session.commit()
+        self._held.pop(item.id, None)
+
+
+@dataclass
+class SendDueReport:
+    """`digestbot digest --send-due`: what was composed, then what was sent."""
+
+    composed: object
+    sent: SendReport
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{status} {count}" for status, count in self.counts.items())
+        return f"composed: {self.composed}\ndelivered: {self.sent}\noutbox: {counts}"
+
+
+async def send_due_now(
+    bot: Bot, session_factory: async_sessionmaker[AsyncSession], settings: Settings
+) -> SendDueReport:
+    """Composes every due digest, then sends until the outbox is drained."""
+    from bot.digest_service import compose_due_digests
+    from bot.i18n import digest_labels
+
+    composed = await compose_due_digests(
+        session_factory,
+        now=utc_now(),
+        labels_for=digest_labels,
+        threshold=settings.tag_threshold,
+        catchup=timedelta(hours=settings.digest_catchup_hours),
+    )
+    sender = Sender(bot, session_factory, rate=settings.send_rate)
+    sent = await sender.run_until_empty()
+    async with session_factory() as session:
+        counts = await outbox.outbox_counts(session)
+    return SendDueReport(composed=composed, sent=sent, counts=counts)
+
+
+# ---------------------------------------------------------------------- module entry
+
+
+def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.delivery", description="Send every due outbox row, then exit."
+    )
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--api-url", required=True, help="Bot API server base URL")
+    parser.add_argument("--token", default=os.environ.get("BOT_TOKEN", ""))
+    parser.add_argument("--rate", type=float, default=DEFAULT_RATE)
+    parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--lease-seconds", type=float, default=DEFAULT_LEASE.total_seconds())
+    parser.add_argument("--owner", default=None)
+    parser.add_argument("--progress", action="store_true", help="print a line per message sent")
+    return parser.parse_args(argv)
+
+
+async def _drain(arguments: argparse.Namespace) -> SendReport:
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+
+    from storage.db import create_engine, create_session_factory
+
+    engine = create_engine(arguments.database_url)
+    bot = Bot(
+        token=arguments.token,
+        session=AiohttpSession(api=TelegramAPIServer.from_base(arguments.api_url)),
+    )
+    sender = Sender(
+        bot,
+        create_session_factory(engine),
+        rate=arguments.rate,
+        concurrency=arguments.concurrency,
+        lease=timedelta(seconds=arguments.lease_seconds),
+        owner=arguments.owner,
+    )
+
+    def progress(report: SendReport) -> None:
+        print(f"sent {report.sent}", flush=True)
+
+    try:
+        return await sender.run_until_empty(progress if arguments.progress else None)
+    finally:
+        await bot.session.close()
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parse_arguments(argv)
+    if not arguments.token:
+        print("bot.delivery: BOT_TOKEN: missing; pass --token or set BOT_TOKEN", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    report = asyncio.run(_drain(arguments))
+    print(report, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,387 @@
+"""The delivery outbox: messages due to chats, claimed with a lease by delivery workers.
+
+This is the one place that claims rows. A row is `pending` until a worker claims it
+(`sending`, with `lease_until` and `lease_owner`), then `sent`, `failed` or `skipped`; a
+retry puts it back to `pending` with a later `available_at`. A worker that dies leaves its
+rows `sending`: once their lease has ended, any worker claims them again.
+
+Parts of one chat go out in order: a row is claimable only when no earlier row of the same
+chat (by id) is still pending or being sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.articles import insert_ignoring_conflicts
+from storage.models import OutboxMessage
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+SKIPPED = "skipped"
+STATUSES: tuple[str, ...] = (PENDING, SENDING, SENT, FAILED, SKIPPED)
+UNFINISHED: tuple[str, ...] = (PENDING, SENDING)
+MAX_ERROR_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutboxMessage:
+    chat_id: int
+    digest_key: str
+    part: int
+    text: str
+    kind: str = "digest"
+    digest_date: date | None = None
+    reply_markup: str | None = None
+    article_ids: tuple[int, ...] = ()
+    available_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    digest_key: str
+    part: int
+    kind: str
+    text: str
+    reply_markup: str | None
+    article_ids: tuple[int, ...]
+    attempts: int
+    lease_until: datetime | None
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
+def _update_rows() -> Any:
+    # Plain UPDATE statements: no ORM objects of these rows live in the session.
+    return update(OutboxMessage).execution_options(synchronize_session=False)
+
+
+def _join_ids(ids: Iterable[int]) -> str:
+    return ",".join(str(article_id) for article_id in ids)
+
+
+def _split_ids(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_LENGTH else error[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+async def enqueue(
+    session: AsyncSession, messages: Sequence[NewOutboxMessage], *, now: datetime
+) -> int:
+    """Adds messages; one already queued for the same chat, digest key and part is kept
+    as it is. Returns how many rows were added."""
+    if not messages:
+        return 0
+    rows = [
+        {
+            "chat_id": message.chat_id,
+            "digest_key": message.digest_key,
+            "digest_date": message.digest_date,
+            "part": message.part,
+            "kind": message.kind,
+            "text": message.text,
+            "reply_markup": message.reply_markup,
+            "article_ids": _join_ids(message.article_ids),
+            "status": PENDING,
+            "attempts": 0,
+            "available_at": message.available_at or now,
+            "created_at": now,
+        }
+        for message in messages
+    ]
+    table: Any = OutboxMessage.__table__
+    # The table, not the mapped class: a plain executemany without the ORM's bookkeeping.
+    statement = insert_ignoring_conflicts(session, table).returning(table.c.id)
+    result = await session.execute(statement, rows)
+    return len(result.all())
+
+
+def _no_earlier_unfinished_row() -> Any:
+    earlier = aliased(OutboxMessage)
+    return ~exists().where(
+        earlier.chat_id == OutboxMessage.chat_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(UNFINISHED),
+    )
+
+
+async def _claimable_ids(session: AsyncSession, query: Any) -> list[int]:
+    if _dialect(session) == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+    return list(await session.scalars(query))
+
+
+async def claim_batch(
+    session: AsyncSession, *, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[OutboxItem]:
+    """Claims up to `limit` due rows for `owner` until `now + lease`: rows whose lease has
+    ended first (their worker died), then pending rows, oldest first.
+
+    SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so the
+    selects and the update below cannot interleave with another claim. PostgreSQL lets
+    claims run side by side: FOR UPDATE SKIP LOCKED hands each worker different rows.
+    Call inside a transaction and commit right after.
+    """
+    expired = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
+        .where(_no_earlier_unfinished_row())
+        .order_by(OutboxMessage.lease_until, OutboxMessage.id)
+        .limit(limit)
+    )
+    ids = await _claimable_ids(session, expired)
+    if len(ids) < limit:
+        # Walks the (status, available_at) index in order and stops at `limit`.
+        due = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.available_at <= now)
+            .where(_no_earlier_unfinished_row())
+            .order_by(OutboxMessage.available_at, OutboxMessage.id)
+            .limit(limit - len(ids))
+        )
+        ids += await _claimable_ids(session, due)
+    if not ids:
+        return []
+    await session.execute(
+        _update_rows()
+        .where(OutboxMessage.id.in_(ids))
+        .values(
+            status=SENDING,
+            lease_until=now + lease,
+            lease_owner=owner[:64],
+            attempts=OutboxMessage.attempts + 1,
+        )
+    )
+    rows = await session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.chat_id,
+            OutboxMessage.digest_key,
+            OutboxMessage.part,
+            OutboxMessage.kind,
+            OutboxMessage.text,
+            OutboxMessage.reply_markup,
+            OutboxMessage.article_ids,
+            OutboxMessage.attempts,
+            OutboxMessage.lease_until,
+        )
+        .where(OutboxMessage.id.in_(ids))
+        .order_by(OutboxMessage.available_at, OutboxMessage.id)
+    )
+    return [
+        OutboxItem(
+            id=row.id,
+            chat_id=row.chat_id,
+            digest_key=row.digest_key,
+            part=row.part,
+            kind=row.kind,
+            text=row.text,
+            reply_markup=row.reply_markup,
+            article_ids=_split_ids(row.article_ids),
+            attempts=row.attempts,
+            lease_until=row.lease_until,
+        )
+        for row in rows
+    ]
+
+
+async def mark_sent(
+    session: AsyncSession, item_id: int, *, telegram_message_id: int | None, now: datetime
+) -> None:
+    await session.execute(
+        _update_rows()
+        .where(OutboxMessage.id == item_id)
+        .values(
+            status=SENT,
+            telegram_message_id=telegram_message_id,
+            sent_at=now,
+            lease_until=None,
+            lease_owner=None,
+            last_error=None,
+        )
+    )
+
+
+async def mark_failed(session: AsyncSession, item_id: int, error: str) -> None:
+    """Gives up on a row; it is never claimed again."""
+    await session.execute(
+        _update_rows()
+        .where(OutboxMessage.id == item_id)
+        .values(status=FAILED, last_error=_clip(error), lease_until=None, lease_owner=None)
+    )
+
+
+async def mark_retry(
+    session: AsyncSession,
+    item_id: int,
+    *,
+    available_at: datetime,
+    error: str,
+    count_attempt: bool = True,
+) -> None:
+    """Puts a row back to pending until `available_at`. With `count_attempt=False` the
+    claim that led here does not count (the row was held back, not tried and failed)."""
+    values: dict[str, Any] = {
+        "status": PENDING,
+        "available_at": available_at,
+        "last_error": _clip(error) if error else None,
+        "lease_until": None,
+        "lease_owner": None,
+    }
+    if not count_attempt:
+        values["attempts"] = _one_attempt_less(session)
+    await session.execute(_update_rows().where(OutboxMessage.id == item_id).values(**values))
+
+
+def _one_attempt_less(session: AsyncSession) -> Any:
+    greatest = func.greatest if _dialect(session) == "postgresql" else func.max
+    return greatest(OutboxMessage.attempts - 1, 0)
+
+
+async def release_claims(
+    session: AsyncSession, owner: str, item_ids: Iterable[int], *, now: datetime
+) -> int:
+    """Hands rows claimed by `owner` but never sent back to the queue at once, without
+    counting the attempt (a worker stopping cleanly)."""
+    ids = list(item_ids)
+    if not ids:
+        return 0
+    attempts = _one_attempt_less(session)
+    result = await session.execute(
+        _update_rows()
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.lease_owner == owner[:64],
+        )
+        .values(
+            status=PENDING, available_at=now, lease_until=None, lease_owner=None, attempts=attempts
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def extend_leases(
+    session: AsyncSession, owner: str, item_ids: Iterable[int], *, until: datetime
+) -> int:
+    """Keeps rows that `owner` still holds (waiting out a pause) from being claimed again."""
+    ids = list(item_ids)
+    if not ids:
+        return 0
+    result = await session.execute(
+        _update_rows()
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.lease_owner == owner[:64],
+        )
+        .values(lease_until=until)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def skip_chat_rows(session: AsyncSession, chat_id: int, reason: str) -> int:
+    """Every unsent row of a chat becomes `skipped` (the chat blocked the bot, left…)."""
+    result = await session.execute(
+        _update_rows()
+        .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status.in_(UNFINISHED))
+        .values(status=SKIPPED, last_error=_clip(reason), lease_until=None, lease_owner=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def move_chat_rows(session: AsyncSession, old_chat_id: int, new_chat_id: int) -> int:
+    """Re-addresses a chat's rows to its new id (a group that became a supergroup).
+
+    The new chat must already exist. A row whose digest and part the new chat already has
+    stays behind (and goes when the old chat is deleted)."""
+    taken = aliased(OutboxMessage)
+    clash = exists().where(
+        taken.chat_id == new_chat_id,
+        taken.digest_key == OutboxMessage.digest_key,
+        taken.part == OutboxMessage.part,
+    )
+    result = await session.execute(
+        _update_rows()
+        .where(OutboxMessage.chat_id == old_chat_id, ~clash)
+        .values(chat_id=new_chat_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def outbox_counts(session: AsyncSession) -> dict[str, int]:
+    """Rows per status; every status is present, zero when there are none."""
+    counts = dict.fromkeys(STATUSES, 0)
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(OutboxMessage.status)
+    )
+    for status, count in rows:
+        counts[status] = int(count)
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """What is left to do: rows due now, the earliest later retry, rows leased out."""
+
+    due: int
+    next_available_at: datetime | None
+    leased: int
+    next_lease_end: datetime | None
+
+    @property
+    def empty(self) -> bool:
+        return self.due == 0 and self.next_available_at is None and self.leased == 0
+
+
+async def backlog(session: AsyncSession, *, now: datetime) -> OutboxBacklog:
+    """Whether a worker draining the outbox has anything left to wait for."""
+    pending_due = await session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.status == PENDING, OutboxMessage.available_at <= now
+        )
+    )
+    next_available = await session.scalar(
+        select(func.min(OutboxMessage.available_at)).where(
+            OutboxMessage.status == PENDING, OutboxMessage.available_at > now
+        )
+    )
+    leased, lease_end = (
+        await session.execute(
+            select(func.count(OutboxMessage.id), func.min(OutboxMessage.lease_until)).where(
+                OutboxMessage.status == SENDING
+            )
+        )
+    ).one()
+    return OutboxBacklog(
+        due=int(pending_due or 0),
+        next_available_at=_aware(next_available),
+        leased=int(leased or 0),
+        next_lease_end=_aware(lease_end),
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
