@@ -3,7 +3,9 @@
 Limits (about 30 messages per second per bot, 1 per second to one chat, 20 per minute to
 one group) are kept by pacing, not discovered through errors: one schedule of send slots
 shared by every concurrent request, and a per-chat earliest-next-send time. A few requests
-are in flight at once so that network latency does not eat into the rate.
+are in flight at once, as many as the measured round trip needs, so that network latency
+does not eat into the rate. The limits are per process: several processes sending for one
+bot need a shared limiter.
 
 Outcomes: a 429 pauses every send for its retry_after and puts the message back; 403 marks
 the chat inactive (its settings stay; /start reactivates it) and skips its other messages;
