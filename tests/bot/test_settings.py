@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 
 from bot.logs import TokenRedactingFilter
 from bot.settings import SettingsError, load_settings
@@ -39,7 +40,10 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.default_timezone == "Asia/Omsk"
     assert settings.default_digest_time == "09:00"
     assert settings.poll_interval_minutes == 15
-    assert settings.telegram_api_url == "https://api.telegram.org"
+    default_server = TelegramAPIServer.from_base(settings.telegram_api_url)
+    assert default_server.api_url(token=TOKEN, method="getMe") == PRODUCTION.api_url(
+        token=TOKEN, method="getMe"
+    )
 
 
 def test_admin_ids_and_dotenv(tmp_path: Path) -> None:
@@ -117,7 +121,7 @@ def test_token_never_reaches_log_output() -> None:
         logging.ERROR,
         __file__,
         1,
-        "POST https://api.telegram.org/bot%s/getUpdates failed",
+        "POST http://127.0.0.1:8081/bot%s/getUpdates failed",
         (TOKEN,),
         None,
     )

@@ -1,7 +1,7 @@
 """A local Telegram Bot API server for tests and benchmarks.
 
-``BotApiEmulator`` speaks the Bot API over HTTP on 127.0.0.1 the way ``api.telegram.org``
-does for the methods the bot uses, with Telegram's validation (HTML entity parsing, text and
+``BotApiEmulator`` speaks the Bot API over HTTP on 127.0.0.1 the way Telegram's own
+server does for the methods the bot uses, with Telegram's validation (HTML entity parsing, text and
 caption limits, inline keyboards, edits), its rate limits and its error answers, so that the
 real bot (aiogram) can be run against it unchanged::
 
