@@ -28,6 +28,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import gettext_for
 from bot.schedule import (
     is_valid_timezone,
     local_digest_date,
@@ -65,11 +66,6 @@ MAX_CACHED_DIGESTS = 20_000
 MORE_CALLBACK_PREFIX = "more:"
 DIGEST_KIND = "digest"
 EMPTY_KIND = "empty"
-
-_EMPTY_DIGEST_TEXT = {
-    "ru": "Новых материалов по выбранным странам за это время не было.",
-    "en": "No new articles on your countries since the last digest.",
-}
 
 
 @dataclass
@@ -173,8 +169,8 @@ def more_keyboard_json(more_buttons: Sequence[tuple[str, int]], labels: Labels) 
 
 
 def empty_digest_text(language: str) -> str:
-    english = language.lower().startswith("en")
-    return _EMPTY_DIGEST_TEXT["en" if english else "ru"]
+    _ = gettext_for(language)
+    return _("No new articles on your countries since the last digest.")
 
 
 def _plan(chat: ChatRecord, now: datetime, catchup: timedelta) -> _Plan:
