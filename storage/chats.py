@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,27 +48,43 @@ class ChatRecord:
     topics: frozenset[str]
 
 
+async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRecord]:
+    """Chats with their countries and topics, read in two queries whatever their number."""
+    ids = [chat.id for chat in chats]
+    countries: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
+    topics: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
+    for chat_id, code in await session.execute(
+        select(ChatCountry.chat_id, ChatCountry.country).where(ChatCountry.chat_id.in_(ids))
+    ):
+        countries[chat_id].add(code)
+    for chat_id, topic in await session.execute(
+        select(ChatTopic.chat_id, ChatTopic.topic).where(ChatTopic.chat_id.in_(ids))
+    ):
+        topics[chat_id].add(topic)
+    return [
+        ChatRecord(
+            id=chat.id,
+            type=chat.type,
+            title=chat.title,
+            language=chat.language,
+            timezone=chat.timezone,
+            digest_time=chat.digest_time,
+            next_digest_at=chat.next_digest_at,
+            last_digest_at=chat.last_digest_at,
+            notify_empty=chat.notify_empty,
+            subscribed=chat.subscribed,
+            active=chat.active,
+            paused=chat.paused,
+            countries=frozenset(countries[chat.id]),
+            topics=frozenset(topics[chat.id]),
+        )
+        for chat in chats
+    ]
+
+
 async def _record(session: AsyncSession, chat: Chat) -> ChatRecord:
-    countries = await session.scalars(
-        select(ChatCountry.country).where(ChatCountry.chat_id == chat.id)
-    )
-    topics = await session.scalars(select(ChatTopic.topic).where(ChatTopic.chat_id == chat.id))
-    return ChatRecord(
-        id=chat.id,
-        type=chat.type,
-        title=chat.title,
-        language=chat.language,
-        timezone=chat.timezone,
-        digest_time=chat.digest_time,
-        next_digest_at=chat.next_digest_at,
-        last_digest_at=chat.last_digest_at,
-        notify_empty=chat.notify_empty,
-        subscribed=chat.subscribed,
-        active=chat.active,
-        paused=chat.paused,
-        countries=frozenset(countries),
-        topics=frozenset(topics),
-    )
+    (record,) = await _records(session, [chat])
+    return record
 
 
 async def get_chat(session: AsyncSession, chat_id: int) -> ChatRecord | None:
@@ -155,14 +171,14 @@ async def due_chats(session: AsyncSession, now: datetime, *, limit: int = 1000) 
         .order_by(Chat.next_digest_at, Chat.id)
         .limit(limit)
     )
-    return [await _record(session, chat) for chat in await session.scalars(query)]
+    return await _records(session, list(await session.scalars(query)))
 
 
 async def list_chats(session: AsyncSession, *, subscribed_only: bool = True) -> list[ChatRecord]:
     query = select(Chat).order_by(Chat.id)
     if subscribed_only:
         query = query.where(Chat.subscribed.is_(True))
-    return [await _record(session, chat) for chat in await session.scalars(query)]
+    return await _records(session, list(await session.scalars(query)))
 
 
 async def record_sent(session: AsyncSession, chat_id: int, article_ids: Iterable[int]) -> None:
@@ -212,36 +228,7 @@ async def due_chat_batch(
     chats = list(await session.scalars(query.order_by(Chat.next_digest_at, Chat.id).limit(limit)))
     if not chats:
         return []
-    ids = [chat.id for chat in chats]
-    countries: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
-    topics: dict[int, set[str]] = {chat_id: set() for chat_id in ids}
-    for chat_id, code in await session.execute(
-        select(ChatCountry.chat_id, ChatCountry.country).where(ChatCountry.chat_id.in_(ids))
-    ):
-        countries[chat_id].add(code)
-    for chat_id, topic in await session.execute(
-        select(ChatTopic.chat_id, ChatTopic.topic).where(ChatTopic.chat_id.in_(ids))
-    ):
-        topics[chat_id].add(topic)
-    return [
-        ChatRecord(
-            id=chat.id,
-            type=chat.type,
-            title=chat.title,
-            language=chat.language,
-            timezone=chat.timezone,
-            digest_time=chat.digest_time,
-            next_digest_at=chat.next_digest_at,
-            last_digest_at=chat.last_digest_at,
-            notify_empty=chat.notify_empty,
-            subscribed=chat.subscribed,
-            active=chat.active,
-            paused=chat.paused,
-            countries=frozenset(countries[chat.id]),
-            topics=frozenset(topics[chat.id]),
-        )
-        for chat in chats
-    ]
+    return await _records(session, chats)
 
 
 async def lock_digest_schedules(
