@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import UTC
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.clock import start_clock
 from bot.delivery import Sender
+from bot.feed_alerts import queue_feed_alerts
 from bot.i18n import digest_labels
 from bot.settings import Settings, SettingsError
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
@@ -113,7 +114,17 @@ class _Background:
         self._sender = Sender(bot, session_factory, rate=settings.send_rate)
 
     async def _poll_feeds(self) -> object:
-        return await self._pipeline.run_once(due_only=True)
+        outcomes = await self._pipeline.run_once(due_only=True)
+        try:
+            queued = await queue_feed_alerts(
+                self._session_factory, self._settings, now=datetime.now(UTC)
+            )
+        except Exception:
+            logger.exception("could not check the feeds' health; next try after the next poll")
+        else:
+            if queued:
+                self._sender.notify()
+        return outcomes
 
     async def start(self) -> None:
         await setup_bot_commands(self._bot, admin_ids=self._settings.admin_ids)

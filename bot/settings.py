@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     feed_concurrency: int = Field(default=16, ge=1, le=256)
     feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
     feed_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)
+    feed_failing_after: int = Field(default=3, ge=1, le=1000)
+    feed_silent_hours: float = Field(default=48.0, gt=0.0, le=24.0 * 90)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import html
 import io
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, F, Router
@@ -16,10 +17,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.feed_alerts import health_policy
 from bot.middlewares import ACCESS_FLAG, BOT_ADMIN
 from bot.settings import Settings
 from bot.wiring import ingest_config
 from handlers.common import cut_argument, format_moment, quote, split_blocks, with_note
+from ingest.health import FeedCondition, HealthPolicy, feed_condition, silent_since
 from ingest.pipeline import export_opml, parse_opml, probe_feed
 from ingest.urls import canonical_url, is_public_http_url
 from storage.articles import feed_article_counts
@@ -29,39 +32,43 @@ from storage.feeds import FeedRecord, add_feed, list_feeds, remove_feed
 logger = logging.getLogger(__name__)
 BOT_ADMIN_ONLY = {ACCESS_FLAG: BOT_ADMIN}
 HEALTH_WINDOW = timedelta(days=7)
-SILENT_AFTER = timedelta(days=2)
 MAX_OPML_BYTES = 1_000_000
 MAX_OPML_FEEDS = 500
 MAX_ERROR_LENGTH = 200
 OPML_NAMES = (".opml", ".xml")
 
 
-def _feed_status(feed: FeedRecord, now: datetime) -> str:
-    if not feed.active:
-        return "⏸"
-    if feed.consecutive_failures:
-        return "❌"
-    last_new = feed.last_new_item_at or feed.created_at
-    if now - last_new >= SILENT_AFTER:
-        return "⚠️"
-    return "✅"
+STATUS_ICONS = {
+    FeedCondition.FINE: "✅",
+    FeedCondition.SILENT: "⚠️",
+    FeedCondition.FAILING: "❌",
+    FeedCondition.SWITCHED_OFF: "⏸",
+}
 
 
-def feed_block(feed: FeedRecord, new_items: int, now: datetime, timezone: str) -> str:
+def feed_block(
+    feed: FeedRecord, new_items: int, now: datetime, timezone: str, policy: HealthPolicy
+) -> str:
     title = quote(feed.title or feed.url)
+    # The list shows a failed last check at once; warnings wait for a run of failures.
+    condition = feed_condition(feed, now, replace(policy, failing_after=1))
     lines = [
-        f"{_feed_status(feed, now)} <b>#{feed.id}</b> {title}",
+        f"{STATUS_ICONS[condition]} <b>#{feed.id}</b> {title}",
         f"<code>{html.escape(feed.url)}</code>",
     ]
     success = format_moment(feed.last_success_at, timezone) if feed.last_success_at else _("never")
     lines.append(
         _("last success: {moment} · new in 7 days: {count}").format(moment=success, count=new_items)
     )
-    last_new = feed.last_new_item_at or feed.created_at
-    silent_days = (now - last_new).days
-    if silent_days >= SILENT_AFTER.days:
+    silence = now - silent_since(feed)
+    if silence >= policy.silent_after:
+        hours = int(silence.total_seconds() // 3600)
         lines.append(
-            ngettext("silent for {n} day", "silent for {n} days", silent_days).format(n=silent_days)
+            ngettext("silent for {n} hour", "silent for {n} hours", hours).format(n=hours)
+            if hours < 48
+            else ngettext("silent for {n} day", "silent for {n} days", hours // 24).format(
+                n=hours // 24
+            )
         )
     if feed.last_error and feed.last_error_at:
         error = (
@@ -92,12 +99,13 @@ async def feeds(message: Message, session: AsyncSession, settings: Settings) -> 
         await message.answer(_("There are no feeds. Add one: /addfeed URL"))
         return
     counts = await feed_article_counts(session, fetched_since=now - HEALTH_WINDOW)
+    policy = health_policy(settings)
     chat = await get_chat(session, message.chat.id)
     timezone = chat.timezone if chat else settings.default_timezone
     header = ngettext("<b>{n} feed</b>", "<b>{n} feeds</b>", len(records)).format(n=len(records))
     legend = _("✅ fine · ⚠️ silent · ❌ failing · ⏸ switched off")
     blocks = [f"{header}\n{legend}"] + [
-        feed_block(feed, counts.get(feed.id, 0), now, timezone) for feed in records
+        feed_block(feed, counts.get(feed.id, 0), now, timezone, policy) for feed in records
     ]
     for text in split_blocks(blocks):
         await message.answer(text)

@@ -91,6 +91,13 @@ async def upgrade_database(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade_database_sync, url, revision)
 
 
+def head_revision() -> str | None:
+    """The newest migration shipped with the code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
 async def current_revision(url: str) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

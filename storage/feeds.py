@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,8 @@ class FeedRecord:
     total_items: int
     next_check_at: datetime | None
     created_at: datetime
+    alert_state: str | None = None
+    alert_changed_at: datetime | None = None
 
 
 def _record(feed: Feed) -> FeedRecord:
@@ -51,6 +54,8 @@ def _record(feed: Feed) -> FeedRecord:
         total_items=feed.total_items,
         next_check_at=feed.next_check_at,
         created_at=feed.created_at,
+        alert_state=feed.alert_state,
+        alert_changed_at=feed.alert_changed_at,
     )
 
 
@@ -180,3 +185,13 @@ async def record_failure(
     if deactivate:
         values["active"] = False
     await session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+async def set_alert_states(
+    session: AsyncSession, states: Mapping[int, str | None], *, now: datetime
+) -> None:
+    """Records, per feed id, the condition the admins have now been told about."""
+    for feed_id, state in states.items():
+        await session.execute(
+            update(Feed).where(Feed.id == feed_id).values(alert_state=state, alert_changed_at=now)
+        )

@@ -54,6 +54,9 @@ class Feed(Base):
     total_items: Mapped[int] = mapped_column(Integer, default=0)
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The condition the admins were last told about (ingest.health.FeedCondition).
+    alert_state: Mapped[str | None] = mapped_column(String(16))
+    alert_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Article(Base):
