@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.dispatcher.flags import get_flag
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
 from aiogram.utils.i18n import gettext as _
@@ -32,8 +40,15 @@ BOT_ADMIN: Final = "bot_admin"
 GROUP_ANONYMOUS_BOT_ID: Final = 1087968824
 
 
+# The update's session and the task handling the update, for EndTransactionBeforeRequest.
+_UPDATE_SESSION: ContextVar[tuple[AsyncSession, asyncio.Task[Any] | None] | None] = ContextVar(
+    "update_session", default=None
+)
+
+
 class DbSessionMiddleware(BaseMiddleware):
-    """One session per update, committed when the handler returns without an error."""
+    """One session per update, committed when the handler returns without an error, and
+    before each call to Telegram (see EndTransactionBeforeRequest)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
@@ -41,9 +56,38 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
             data["session"] = session
-            result = await handler(event, data)
+            token = _UPDATE_SESSION.set((session, asyncio.current_task()))
+            try:
+                result = await handler(event, data)
+            finally:
+                _UPDATE_SESSION.reset(token)
             await session.commit()
             return result
+
+
+class EndTransactionBeforeRequest(BaseRequestMiddleware):
+    """Commits the update's open transaction before the bot calls Telegram.
+
+    SQLite has one writer at a time and our transactions begin IMMEDIATE, so a handler
+    that read the database and then waited on Telegram would keep every other writer (the
+    feed poller, the sender, other updates) waiting for a network round trip. What a
+    handler wrote before it replies is committed before the reply; what it does after
+    runs in a new transaction. Only the task that owns the session commits: a helper
+    task (a typing indicator) must not touch a session in use by the handler.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        owner = _UPDATE_SESSION.get()
+        if owner is not None:
+            session, task = owner
+            if task is asyncio.current_task() and session.in_transaction():
+                await session.commit()
+        return await make_request(bot, method)
 
 
 class ChatLanguageMiddleware(I18nMiddleware):
