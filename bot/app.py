@@ -24,7 +24,7 @@ from aiogram.types import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import LANGUAGES, N_, create_i18n, digest_labels, gettext_for
-from bot.middlewares import TokenBucket, register_middlewares
+from bot.middlewares import EndTransactionBeforeRequest, TokenBucket, register_middlewares
 from bot.settings import Settings
 from handlers import get_routers
 
@@ -38,6 +38,7 @@ PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("topic", N_("News on a topic: /topic education")),
     ("search", N_("Search the archive")),
     ("digest", N_("The digest right now")),
+    ("stats", N_("Chart: articles per country per week")),
     ("countries", N_("Countries the bot follows")),
     ("settings", N_("Countries, topics, time, time zone")),
     ("pause", N_("Pause the daily digest")),
@@ -61,7 +62,7 @@ SHORT_DESCRIPTION = N_("Regional press on cooperation with partner countries, da
 
 def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot:
     """The bot talking to TELEGRAM_API_URL (or through `session`, e.g. a test double)."""
-    return Bot(
+    bot = Bot(
         token=settings.require_token(),
         session=session
         or AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
@@ -70,6 +71,8 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
             link_preview=LinkPreviewOptions(is_disabled=True),
         ),
     )
+    bot.session.middleware(EndTransactionBeforeRequest())
+    return bot
 
 
 def create_dispatcher(

@@ -16,6 +16,7 @@ def get_routers() -> list[Router]:
         info,
         membership,
         onboarding,
+        stats,
         subscription,
     )
 
@@ -27,6 +28,7 @@ def get_routers() -> list[Router]:
         info,
         archive,
         digest,
+        stats,
         admin,
         fallback,
     )

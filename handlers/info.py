@@ -45,6 +45,7 @@ def help_text(is_admin: bool) -> str:
         _("/topic education Kyrgyzstan: a topic, optionally for one country"),
         _("/search joint venture: search by words, in any word form"),
         _("/digest: the digest right now"),
+        _("/stats 12: a chart of articles per country per week, for 12 weeks (8 by default)"),
         _("/countries: the countries I follow"),
         "",
         _("/settings: countries, topics, time and time zone"),

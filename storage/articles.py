@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -264,6 +264,51 @@ async def country_article_counts(
             Article.published_at >= published_since
         )
     return {code: count for code, count in await session.execute(query)}
+
+
+def _period_index(edges: Sequence[datetime], first: int, last: int) -> ColumnElement[int]:
+    """The index (`first`..`last`) of the period between `edges` that holds an article's
+    `published_at`, as a binary search: each row meets about log2(periods) comparisons
+    instead of one per edge."""
+    if first == last:
+        return literal(first)
+    middle = (first + last + 1) // 2
+    return case(
+        (Article.published_at < edges[middle], _period_index(edges, first, middle - 1)),
+        else_=_period_index(edges, middle, last),
+    )
+
+
+async def country_counts_by_period(
+    session: AsyncSession, edges: Sequence[datetime], *, threshold: float = 0.5
+) -> dict[str, list[int]]:
+    """Country code -> number of articles tagged with it in each period between
+    consecutive `edges` (ascending moments; a period includes its start, not its end).
+
+    Articles count by `published_at`, as everywhere in the archive (ingest stores the
+    fetch time there when a feed gives no date). Countries without articles are absent.
+    """
+    periods = len(edges) - 1
+    if periods < 1:
+        return {}
+    # Counted in the database: the answer is a row per country and period, however many
+    # articles the periods hold. The period is computed in a subquery so that GROUP BY
+    # names a column: PostgreSQL cannot match a repeated expression with bound parameters.
+    period = _period_index(edges, 0, periods - 1)
+    tagged = (
+        select(ArticleTag.value.label("country"), period.label("period"))
+        .join(Article, Article.id == ArticleTag.article_id)
+        .where(ArticleTag.kind == COUNTRY, ArticleTag.score >= threshold)
+        .where(Article.published_at >= edges[0], Article.published_at < edges[-1])
+        .subquery()
+    )
+    query = select(tagged.c.country, tagged.c.period, func.count()).group_by(
+        tagged.c.country, tagged.c.period
+    )
+    counts: dict[str, list[int]] = {}
+    for code, index, count in await session.execute(query):
+        counts.setdefault(code, [0] * periods)[index] += count
+    return counts
 
 
 async def feed_article_counts(session: AsyncSession, *, fetched_since: datetime) -> dict[int, int]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from bot.i18n import country_label
+from digests.chart import HEIGHT, WIDTH
+from digests.stats import MAX_WEEKS, last_weeks
 from handlers.archive import PAGE_SIZE
 from tests.e2e.conftest import E2E_ADMIN_ID, BotProcessFactory
 from tests.support.bot_api_emulator import BotApiEmulator, SentMessage
@@ -139,6 +144,30 @@ async def test_subscriber_session_against_the_real_process(
         query_id = emulator.press_button(USER, answer.message_id, forged)
         reply = await emulator.wait_for_answer(query_id, timeout=20)
         assert reply.get("text") == STALE
+
+    # /stats from a chat without countries (another user: this one has typed a lot in a few
+    # seconds): the countries with the most articles, counted as the database holds them.
+    weeks = last_weeks(datetime.now(UTC), MAX_WEEKS, "Asia/Omsk")
+    since = weeks.edges[0].replace(tzinfo=None).isoformat(sep=" ")
+    counted = process.query(
+        """
+        SELECT value, count(*) AS n FROM article_tags JOIN articles ON articles.id = article_id
+        WHERE kind = 'country' AND score >= ? AND published_at >= ?
+        GROUP BY value ORDER BY n DESC, value LIMIT 6
+        """,
+        (THRESHOLD, since),
+    )
+    (chart,) = await _say(emulator, f"/stats {MAX_WEEKS}", chat=OTHER_USER)
+    if counted:
+        assert chart.method == "sendPhoto", chart.plain_text
+        assert (chart.media[-1]["width"], chart.media[-1]["height"]) == (WIDTH, HEIGHT)
+        lines = (chart.plain_text or "").splitlines()
+        assert lines[0] == "Статьи по странам по неделям"
+        assert lines[3 : 3 + len(counted)] == [
+            f"{country_label(code, 'ru')} — {total}" for code, total in counted
+        ]
+    else:
+        assert chart.method == "sendMessage"
 
     # Admin-only commands (another user: this one has typed a lot in a few seconds).
     (refused,) = await _say(emulator, "/feeds", chat=OTHER_USER)

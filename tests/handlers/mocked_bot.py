@@ -31,9 +31,10 @@ from aiogram.methods import (
     SendChatAction,
     SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
-from aiogram.types import InlineKeyboardMarkup, Update
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Update
 
 BOT_ID = 4242
 BOT_USERNAME = "regdigest_test_bot"
@@ -263,6 +264,25 @@ class MockedSession(BaseSession):
                 "file_size": len(self.files.get(method.file_id, b"")),
                 "file_path": method.file_id,
             }
+        if isinstance(method, SendPhoto):
+            caption = method.caption or ""
+            errors = html_errors(caption)
+            if errors:
+                return 400, "Bad Request: can't parse entities: " + "; ".join(errors)
+            if len(visible_text(caption).encode("utf-16-le")) // 2 > 1024:
+                return 400, "Bad Request: message caption is too long"
+            if not isinstance(method.photo, BufferedInputFile) or not method.photo.data:
+                return 400, "Bad Request: there is no photo in the request"
+            message_id = next(self._message_ids)
+            sent.message_id = message_id
+            message = self._message(method.chat_id, "photo", message_id)
+            del message["text"]
+            message["photo"] = [
+                {"file_id": f"photo-{message_id}", "file_unique_id": "p", "width": 1, "height": 1}
+            ]
+            if caption:
+                message["caption"] = visible_text(caption)
+            return 200, message
         if isinstance(method, SendDocument):
             message_id = next(self._message_ids)
             sent.message_id = message_id
