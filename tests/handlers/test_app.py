@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 
 import pytest
 from aiogram import Bot
@@ -78,8 +79,8 @@ def test_compiled_catalogs_are_up_to_date(language: str) -> None:
 
 
 def _translations(catalog: Catalog) -> dict[tuple[str | None, str], tuple[str, ...]]:
-    def flat(text: object) -> tuple[str, ...]:
-        return (text,) if isinstance(text, str) else tuple(text)  # type: ignore[arg-type]
+    def flat(text: str | Sequence[str]) -> tuple[str, ...]:
+        return (text,) if isinstance(text, str) else tuple(text)
 
     return {
         (message.context, flat(message.id)[0]): flat(message.string)
