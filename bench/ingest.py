@@ -323,7 +323,7 @@ def our_parse_cpu(feeds: Sequence[GeneratedFeed]) -> float:
 
 
 def _spread(runs: Sequence[float]) -> str:
-    """The range of repeated CPU measurements, which vary by tens of percent on shared CPUs."""
+    """The range of repeated CPU measurements, printed beside their median."""
     if len(runs) < 2:
         return ""
     return f"  (runs {min(runs):.2f}–{max(runs):.2f} s)"
@@ -341,6 +341,8 @@ def main() -> int:
         help="runs of the untagged pass and of each parse-only measurement (median reported)",
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
