@@ -269,7 +269,9 @@ async def run_passes(
                     await feed_repo.add_feed(session, base + path, fetch_full_text=False)
                 await session.commit()
             # Every feed is on one host here; in production they are spread over many.
-            config = IngestConfig(concurrency=16, per_host=16, timeout=60)
+            config = IngestConfig(
+                concurrency=16, per_host=16, timeout=60, allow_private_addresses=True
+            )
             pipeline = (
                 IngestPipeline(session_factory, tagger, config)
                 if tagging

@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -20,7 +20,8 @@ from bot.wiring import ingest_config
 from digests.compose import compose_digest
 from digests.model import Subscription
 from digests.render import render_plain
-from ingest.pipeline import IngestPipeline, format_outcomes_table
+from ingest.pipeline import IngestConfig, IngestPipeline, format_outcomes_table
+from ingest.urls import origin_of
 from storage import articles as article_repo
 from storage import feeds as feed_repo
 from storage.db import create_engine, create_session_factory, upgrade_database
@@ -102,7 +103,9 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
                             fetch_full_text=feed.fetch_full_text,
                         )
                     await session.commit()
-                pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+                pipeline = IngestPipeline(
+                    session_factory, tagger, demo_ingest_config(settings, base)
+                )
                 started = time.perf_counter()
                 outcomes = await pipeline.run_once(due_only=False)
                 elapsed = time.perf_counter() - started
@@ -136,6 +139,16 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
         finally:
             await engine.dispose()
     return 0
+
+
+def demo_ingest_config(settings: Settings, base: str) -> IngestConfig:
+    """The demo may fetch from its own server on 127.0.0.1 and from nowhere else private,
+    whatever FEEDS_ALLOW_PRIVATE says."""
+    return replace(
+        ingest_config(settings),
+        allow_private_addresses=False,
+        private_origins=frozenset({origin_of(base)}),
+    )
 
 
 def _remove_database(path: Path) -> None:

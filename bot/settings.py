@@ -20,7 +20,12 @@ class SettingsError(Exception):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # An empty value means unset, so a .env copied from .env.example works as it is.
+        env_ignore_empty=True,
     )
 
     bot_token: SecretStr | None = None
@@ -31,6 +36,7 @@ class Settings(BaseSettings):
     default_digest_time: str = "09:00"
     poll_interval_minutes: int = Field(default=15, ge=1, le=24 * 60)
     feeds_file: Path | None = None
+    feeds_allow_private: bool = False
     log_level: str = "INFO"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

@@ -30,13 +30,13 @@ async def open_storage(settings: Settings) -> AsyncIterator[async_sessionmaker[A
         await engine.dispose()
 
 
-def ingest_config(settings: Settings, *, allow_private_addresses: bool = True) -> IngestConfig:
+def ingest_config(settings: Settings) -> IngestConfig:
     return IngestConfig(
         concurrency=settings.feed_concurrency,
         per_host=settings.feed_per_host_concurrency,
         timeout=settings.feed_timeout_seconds,
         poll_interval=timedelta(minutes=settings.poll_interval_minutes),
-        allow_private_addresses=allow_private_addresses,
+        allow_private_addresses=settings.feeds_allow_private,
     )
 
 

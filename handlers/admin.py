@@ -122,7 +122,7 @@ async def addfeed(
     if not url:
         await message.answer(_("Send the feed's address: /addfeed https://example.ru/rss"))
         return
-    if not await is_public_http_url(url):
+    if not settings.feeds_allow_private and not await is_public_http_url(url):
         await message.answer(
             with_note(
                 _(
@@ -134,7 +134,7 @@ async def addfeed(
         )
         return
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    probe = await probe_feed(url, ingest_config(settings, allow_private_addresses=False))
+    probe = await probe_feed(url, ingest_config(settings))
     if not probe.ok:
         await message.answer(
             with_note(
@@ -194,7 +194,9 @@ def _is_opml(message: Message) -> bool:
     }
 
 
-async def import_opml(message: Message, session: AsyncSession, bot: Bot) -> None:
+async def import_opml(
+    message: Message, session: AsyncSession, bot: Bot, settings: Settings
+) -> None:
     document = message.document
     assert document is not None
     if document.file_size and document.file_size > MAX_OPML_BYTES:
@@ -213,7 +215,10 @@ async def import_opml(message: Message, session: AsyncSession, bot: Bot) -> None
         await message.answer(_("This is not an OPML feed list I can read."))
         return
     specs = specs[:MAX_OPML_FEEDS]
-    public = await asyncio.gather(*(is_public_http_url(spec.url) for spec in specs))
+    if settings.feeds_allow_private:
+        public = [True] * len(specs)
+    else:
+        public = await asyncio.gather(*(is_public_http_url(spec.url) for spec in specs))
     added = existing = rejected = 0
     for spec, allowed in zip(specs, public, strict=True):
         if not allowed:

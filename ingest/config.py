@@ -19,8 +19,11 @@ class IngestConfig:
     full_text_concurrency: int = 4
     max_failures_before_deactivation: int = 30
     user_agent: str = DEFAULT_USER_AGENT
-    # The admin-facing /addfeed check uses False; the demo and tests serve feeds on 127.0.0.1.
-    allow_private_addresses: bool = True
+    # Every fetch (feed, redirect hop, article page) may reach only public addresses unless
+    # the operator allows private ones (FEEDS_ALLOW_PRIVATE) for an intranet feed.
+    allow_private_addresses: bool = False
+    # `host:port` origins exempt from that rule: the demo's own server on 127.0.0.1.
+    private_origins: frozenset[str] = frozenset()
     # A feed is deactivated only when its failures also span this long: a burst of manual
     # `ingest --once` runs during an outage must not switch a feed off.
     min_failure_span_before_deactivation: timedelta = timedelta(days=2)

@@ -16,7 +16,7 @@ from aiohttp.resolver import DefaultResolver
 from multidict import CIMultiDictProxy
 
 from ingest.config import IngestConfig
-from ingest.urls import host_of, ip_literal, is_http_url, is_public_address
+from ingest.urls import host_of, ip_literal, is_http_url, is_public_address, origin_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,34 +51,57 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g} MB"
 
 
+class NonPublicAddressError(OSError):
+    """A host name resolved to an address the fetcher may not connect to."""
+
+
 class PublicOnlyResolver(AbstractResolver):
     """Resolves host names but refuses any that lead to a non-public address.
 
-    Checking at connect time, not only when a feed is added, keeps DNS tricks and
-    redirects from steering the fetcher into the private network.
+    The connector connects to exactly the addresses returned here, so the address that
+    was checked is the address that is used: a second DNS answer cannot slip in between
+    the check and the connection. Checking every connection, not only when a feed is
+    added, keeps DNS changes and redirects from steering the fetcher into the private
+    network.
     """
 
-    def __init__(self) -> None:
-        self._resolver = DefaultResolver()
+    def __init__(
+        self,
+        *,
+        allowed_origins: frozenset[str] = frozenset(),
+        resolver: AbstractResolver | None = None,
+    ) -> None:
+        self._allowed_origins = allowed_origins
+        self._resolver = resolver or DefaultResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
+        if f"{host.lower()}:{port}" in self._allowed_origins:
+            return results
         for result in results:
             if not is_public_address(result["host"]):
-                raise OSError(f"{host} resolves to a non-public address")
+                logger.warning("refused %s: it resolves to non-public %s", host, result["host"])
+                raise NonPublicAddressError(
+                    f"{host} resolves to non-public address {result['host']}"
+                )
         return results
 
     async def close(self) -> None:
         await self._resolver.close()
 
 
-def create_http_session(config: IngestConfig) -> aiohttp.ClientSession:
-    """One client session for a whole run; callers close it."""
-    resolver: AbstractResolver | None = (
-        None if config.allow_private_addresses else PublicOnlyResolver()
-    )
+def create_http_session(
+    config: IngestConfig, *, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """One client session for a whole run; callers close it.
+
+    `resolver` answers DNS questions in place of the system's (tests use a stub); unless
+    private addresses are allowed, its answers still pass the public-only check.
+    """
+    if not config.allow_private_addresses:
+        resolver = PublicOnlyResolver(allowed_origins=config.private_origins, resolver=resolver)
     connector = aiohttp.TCPConnector(
         limit=config.concurrency + config.full_text_concurrency,
         limit_per_host=0,
@@ -157,11 +180,13 @@ class Fetcher:
     def _check_target(self, url: str) -> None:
         if not is_http_url(url):
             raise FetchError(f"not an http(s) URL: {url[:200]}")
-        if self._config.allow_private_addresses:
+        config = self._config
+        if config.allow_private_addresses or origin_of(url) in config.private_origins:
             return
         # aiohttp skips the resolver for IP literals, so they are checked here.
         literal = ip_literal(host_of(url))
         if literal is not None and not is_public_address(literal):
+            logger.warning("refused %s: non-public address %s", url[:200], literal)
             raise FetchError(f"refusing non-public address {literal}")
 
     @contextmanager
@@ -171,6 +196,8 @@ class Fetcher:
         except TimeoutError:
             raise FetchError(f"timed out after {self._config.timeout:g} s") from None
         except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, NonPublicAddressError):
+                raise FetchError(f"refusing non-public address: {error.os_error}") from None
             reason = error.os_error.strerror or str(error.os_error) or type(error).__name__
             raise FetchError(f"connection failed: {reason}") from None
         except aiohttp.ClientResponseError as error:

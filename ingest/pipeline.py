@@ -26,7 +26,6 @@ from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_h
 from ingest.fulltext import extract_article_text, matches_title
 from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
 from ingest.report import format_outcomes_table
-from ingest.urls import is_public_http_url
 from storage import articles as article_repo
 from storage import feeds as feed_repo
 from storage.articles import NewArticle, TagValue
@@ -414,8 +413,6 @@ class IngestPipeline:
 
 async def probe_feed(url: str, config: IngestConfig) -> ProbeResult:
     """Fetches and parses a feed once without storing anything (admin /addfeed)."""
-    if not config.allow_private_addresses and not await is_public_http_url(url):
-        return ProbeResult(False, None, 0, "the address is not a public http(s) URL")
     async with create_http_session(config) as http:
         fetcher = Fetcher(http, config, HostLimiter(config.per_host))
         try:

@@ -1,4 +1,4 @@
-"""URL normalisation for dedupe, and the public-address check for admin-added feeds."""
+"""URL normalisation for dedupe, and the public-address rule every fetch obeys."""
 
 from __future__ import annotations
 
@@ -94,15 +94,58 @@ def host_of(url: str) -> str:
         return ""
 
 
+# Prefixes whose addresses carry an IPv4 address in their low 32 bits: NAT64 (RFC 6052,
+# RFC 8215) and the deprecated IPv4-compatible form. A gateway or stack that honours them
+# connects to that IPv4 address, so it is the one that has to be public.
+_LOW_BITS_IPV4_NETWORKS = (
+    ipaddress.ip_network("64:ff9b::/96"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("::/96"),
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    for network in _LOW_BITS_IPV4_NETWORKS:
+        if ip in network:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, reserved, multicast and unspecified addresses."""
+    """False for loopback, private, link-local, reserved, multicast and unspecified addresses,
+    and for IPv6 addresses that embed such an IPv4 address (mapped, 6to4, Teredo, NAT64)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return _is_global(embedded)
+    return _is_global(ip)
+
+
+def origin_of(url: str) -> str:
+    """`host:port` of an http(s) URL, the port spelled out; empty for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return ""
+    return f"{parts.hostname.lower()}:{port or DEFAULT_PORTS[scheme]}"
 
 
 def ip_literal(host: str) -> str | None:

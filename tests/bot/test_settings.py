@@ -136,3 +136,13 @@ def test_token_never_reaches_log_output() -> None:
         )
     TokenRedactingFilter((TOKEN,)).filter(failure)
     assert failure.exc_text is not None and TOKEN not in failure.exc_text
+
+
+def test_a_dotenv_copied_from_the_example_works_as_it_is(tmp_path: Path) -> None:
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text("utf-8")
+    (tmp_path / ".env").write_text(example, "utf-8")
+    settings = load_settings()
+    assert settings.feeds_file is None
+    assert settings.webhook_url is None
+    assert settings.feeds_allow_private is False
+    assert settings.admin_ids == frozenset()

@@ -161,6 +161,7 @@ async def bot_process(
             "ADMIN_IDS": str(E2E_ADMIN_ID),
             "POLL_INTERVAL_MINUTES": "1",
             "LOG_LEVEL": "INFO",
+            "FEEDS_ALLOW_PRIVATE": "1",
             **extra_env,
         }
         process = BotProcess(
