@@ -88,9 +88,14 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if action == "add":
             url = args.url.strip()
+            try:
+                feed_repo.check_feed_url(url)
+                address = feed_repo.check_feed_url(canonical_url(url))
+            except feed_repo.FeedUrlTooLong as error:
+                raise CommandError(str(error)) from None
             if not url.startswith(("http://", "https://")):
                 raise CommandError(f"not an http(s) URL: {url}")
-            feed, created = await feed_repo.add_feed(session, canonical_url(url))
+            feed, created = await feed_repo.add_feed(session, address)
             await session.commit()
             print(f"{'added' if created else 'already present'}: {feed.id} {feed.url}")
             return 0

@@ -59,6 +59,10 @@ class MessageLimits:
     entities: int = MAX_ENTITIES
 
 
+# An item of a one-message list keeps at least this much when it has to share the room.
+MIN_ITEM_SHARE = MessageLimits(visible=160, html=480, entities=2)
+
+
 @dataclass(frozen=True)
 class _Size:
     visible: int
@@ -380,10 +384,16 @@ class _Entry:
 
 
 def _pack(
-    title: str, entries: Sequence[_Entry], limits: MessageLimits, *, title_on_every_message: bool
+    title: str,
+    entries: Sequence[_Entry],
+    limits: MessageLimits,
+    *,
+    title_on_every_message: bool,
+    separator: str = "\n",
 ) -> list[RenderedMessage]:
-    """Entries into messages, split only between entries. A message that starts inside a
-    group repeats the group's headings, so that every message reads on its own."""
+    """Entries into messages, split only between entries and joined by `separator`. A
+    message that starts inside a group repeats the group's headings, so that every message
+    reads on its own."""
     messages: list[RenderedMessage] = []
     lines: list[str] = []
     open_headings: tuple[str, ...] = ()
@@ -402,12 +412,12 @@ def _pack(
 
     def flush() -> None:
         if ids:
-            messages.append(RenderedMessage("\n".join(lines), tuple(ids), tuple(buttons)))
+            messages.append(RenderedMessage(separator.join(lines), tuple(ids), tuple(buttons)))
 
     lines = [title] if title else []
     for entry in entries:
         added = new_lines(entry)
-        if ids and not _size("\n".join([*lines, *added])).fits(limits):
+        if ids and not _size(separator.join([*lines, *added])).fits(limits):
             flush()
             lines = [title] if title and title_on_every_message else []
             open_headings, ids, buttons = (), [], []
@@ -421,9 +431,11 @@ def _pack(
     return messages
 
 
-def _fitted(item: str, overhead: Sequence[str], limits: MessageLimits) -> str:
+def _fitted(
+    item: str, overhead: Sequence[str], limits: MessageLimits, *, separator: str = "\n"
+) -> str:
     """`item` shortened so that it fits one message together with `overhead` lines."""
-    return fit_html(item, _budget(limits, "\n".join([*overhead, "", ""])))
+    return fit_html(item, _budget(limits, separator.join([*overhead, "", ""])))
 
 
 # ---------------------------------------------------------------- public renderings
@@ -493,6 +505,47 @@ def render_article_pages(
     return _pack(title, entries, limits, title_on_every_message=True)
 
 
+def _fair_shares(sizes: Sequence[int], budget: int, floor: int) -> list[int]:
+    """Allowances of items that share `budget`: an item within its fair share keeps its
+    size, the longer ones split what is left evenly, none below `floor`."""
+    shares = [0] * len(sizes)
+    left, remaining = budget, len(sizes)
+    for index in sorted(range(len(sizes)), key=lambda index: sizes[index]):
+        share = max(min(sizes[index], left // remaining), min(sizes[index], floor))
+        shares[index] = share
+        left -= share
+        remaining -= 1
+    return shares
+
+
+def _shared_out(items: Sequence[str], title: str, limits: MessageLimits) -> list[str]:
+    """`items` shortened, the longest first, so that all of them fit one message under
+    `title`: one huge item would otherwise push the others out of a list that has no
+    further page for them."""
+    lines = [title, *items] if title else list(items)
+    if not items or _size("\n".join(lines)).fits(limits):
+        return list(items)
+    budget = _budget(limits, "\n".join([title, *([""] * len(items))]))
+    sizes = [_size(item) for item in items]
+    floors = _Size(
+        sum(min(size.visible, MIN_ITEM_SHARE.visible) for size in sizes),
+        sum(min(size.html, MIN_ITEM_SHARE.html) for size in sizes),
+        sum(min(size.entities, MIN_ITEM_SHARE.entities) for size in sizes),
+    )
+    if not floors.fits(budget):
+        # Too many items for one message however short: the caller's "ещё N" line tells.
+        return list(items)
+    visible = _fair_shares([size.visible for size in sizes], budget.visible, MIN_ITEM_SHARE.visible)
+    markup = _fair_shares([size.html for size in sizes], budget.html, MIN_ITEM_SHARE.html)
+    entities = _fair_shares(
+        [size.entities for size in sizes], budget.entities, MIN_ITEM_SHARE.entities
+    )
+    return [
+        fit_html(item, MessageLimits(visible=v, html=h, entities=e))
+        for item, v, h, e in zip(items, visible, markup, entities, strict=True)
+    ]
+
+
 def render_article_list(
     stories_or_articles: Sequence[Story] | Sequence[DigestArticle],
     labels: Labels,
@@ -503,7 +556,8 @@ def render_article_list(
     limits: MessageLimits | None = None,
 ) -> str:
     """One message: `header` (plain text, shown bold) and each item a linked title, source
-    and date. Items that do not fit are left out and counted in a last "ещё N" line."""
+    and date. The longest items are shortened first to make room for all of them; items
+    that still do not fit are left out and counted in a last "ещё N" line."""
     limits = limits or MessageLimits()
     stories = [_as_story(item) for item in stories_or_articles]
     title = _heading(header, "b") if header else ""
@@ -512,11 +566,18 @@ def render_article_list(
         return [html.escape(clean_text(fill(labels.more, n=count)), quote=True)] if count else []
 
     widest_more = more_line(len(stories))
+    items = _shared_out(
+        [
+            _fitted(
+                render_story_item(story, labels, tz=tz, today=today), (title, *widest_more), limits
+            )
+            for story in stories
+        ],
+        title,
+        limits,
+    )
     lines = [title] if title else []
-    for shown, story in enumerate(stories):
-        item = _fitted(
-            render_story_item(story, labels, tz=tz, today=today), (title, *widest_more), limits
-        )
+    for shown, item in enumerate(items):
         candidate = [*lines, item]
         if not _size("\n".join([*candidate, *more_line(len(stories) - shown - 1)])).fits(limits):
             return "\n".join([*lines, *more_line(len(stories) - shown)])
@@ -531,21 +592,28 @@ def split_html_items(
     *,
     html_limit: int = MAX_HTML_LENGTH,
     entity_limit: int = MAX_ENTITIES,
+    separator: str = "\n",
 ) -> list[str]:
-    """Messages of `header` (repeated on each; "" for none) followed by items, one per
-    line. Splits only between items; an item too long for a message on its own is
-    shortened (its longest text, normally the title, cut with "…"), still valid HTML.
-    `header` and `items` must be Telegram HTML already (feed text escaped)."""
+    """Messages of `header` (repeated on each; "" for none) followed by items, joined by
+    `separator` (one per line by default). Splits only between items; an item too long for
+    a message on its own is shortened (its longest text, normally the title, cut with "…"),
+    still valid HTML. `header` and `items` must be Telegram HTML already (feed text
+    escaped)."""
     limits = MessageLimits(visible=limit, html=html_limit, entities=entity_limit)
     if not items:
-        return [header] if header else []
+        return [fit_html(header, limits)] if header else []
     if header:
-        header = fit_html(header, _budget(limits, "\n" + ELLIPSIS * 64))
+        header = fit_html(header, _budget(limits, separator + ELLIPSIS * 64))
     entries = [
-        _Entry(item=_fitted(item, (header,), limits), article_ids=(index,), headings=())
+        _Entry(
+            item=_fitted(item, (header,), limits, separator=separator),
+            article_ids=(index,),
+            headings=(),
+        )
         for index, item in enumerate(items)
     ]
-    return [message.html for message in _pack(header, entries, limits, title_on_every_message=True)]
+    packed = _pack(header, entries, limits, title_on_every_message=True, separator=separator)
+    return [message.html for message in packed]
 
 
 def render_plain(digest: Digest, labels: Labels, *, tz: str, date: date) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import io
 import logging
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -21,13 +21,24 @@ from bot.feed_alerts import health_policy
 from bot.middlewares import ACCESS_FLAG, BOT_ADMIN
 from bot.settings import Settings
 from bot.wiring import ingest_config
-from handlers.common import cut_argument, format_moment, quote, split_blocks, with_note
+from digests.render import split_html_items
+from handlers.common import cut_argument, format_moment, quote
+from ingest.feedlist import OutlineProblem, RefusedOutline, read_opml
 from ingest.health import FeedCondition, HealthPolicy, feed_condition, silent_since
-from ingest.pipeline import export_opml, parse_opml, probe_feed
+from ingest.pipeline import export_opml, probe_feed
 from ingest.urls import canonical_url, is_public_http_url
 from storage.articles import feed_article_counts
 from storage.chats import get_chat
-from storage.feeds import FeedRecord, add_feed, list_feeds, remove_feed
+from storage.feeds import (
+    MAX_FEED_TITLE_LENGTH,
+    MAX_FEED_URL_LENGTH,
+    FeedRecord,
+    FeedUrlTooLong,
+    add_feed,
+    check_feed_url,
+    list_feeds,
+    remove_feed,
+)
 
 logger = logging.getLogger(__name__)
 BOT_ADMIN_ONLY = {ACCESS_FLAG: BOT_ADMIN}
@@ -35,6 +46,7 @@ HEALTH_WINDOW = timedelta(days=7)
 MAX_OPML_BYTES = 1_000_000
 MAX_OPML_FEEDS = 500
 MAX_ERROR_LENGTH = 200
+MAX_LISTED_REFUSALS = 5
 OPML_NAMES = (".opml", ".xml")
 
 
@@ -49,12 +61,12 @@ STATUS_ICONS = {
 def feed_block(
     feed: FeedRecord, new_items: int, now: datetime, timezone: str, policy: HealthPolicy
 ) -> str:
-    title = quote(feed.title or feed.url)
+    title = quote(feed.title or feed.url, MAX_FEED_TITLE_LENGTH)
     # The list shows a failed last check at once; warnings wait for a run of failures.
     condition = feed_condition(feed, now, replace(policy, failing_after=1))
     lines = [
         f"{STATUS_ICONS[condition]} <b>#{feed.id}</b> {title}",
-        f"<code>{html.escape(feed.url)}</code>",
+        f"<code>{quote(feed.url, MAX_FEED_URL_LENGTH)}</code>",
     ]
     success = format_moment(feed.last_success_at, timezone) if feed.last_success_at else _("never")
     lines.append(
@@ -71,14 +83,11 @@ def feed_block(
             )
         )
     if feed.last_error and feed.last_error_at:
-        error = (
-            feed.last_error.strip().splitlines()[0][:MAX_ERROR_LENGTH]
-            if feed.last_error.strip()
-            else ""
-        )
+        error = feed.last_error.strip().splitlines()[0] if feed.last_error.strip() else ""
         lines.append(
             _("last error: {moment}: {error}").format(
-                moment=format_moment(feed.last_error_at, timezone), error=quote(error)
+                moment=format_moment(feed.last_error_at, timezone),
+                error=quote(error, MAX_ERROR_LENGTH),
             )
         )
         if feed.consecutive_failures:
@@ -104,11 +113,15 @@ async def feeds(message: Message, session: AsyncSession, settings: Settings) -> 
     timezone = chat.timezone if chat else settings.default_timezone
     header = ngettext("<b>{n} feed</b>", "<b>{n} feeds</b>", len(records)).format(n=len(records))
     legend = _("✅ fine · ⚠️ silent · ❌ failing · ⏸ switched off")
-    blocks = [f"{header}\n{legend}"] + [
-        feed_block(feed, counts.get(feed.id, 0), now, timezone, policy) for feed in records
-    ]
-    for text in split_blocks(blocks):
+    blocks = [feed_block(feed, counts.get(feed.id, 0), now, timezone, policy) for feed in records]
+    for text in split_html_items(f"{header}\n{legend}", blocks, separator="\n\n"):
         await message.answer(text)
+
+
+def _too_long_text(error: FeedUrlTooLong) -> str:
+    return _("The address is too long (length {length}); {max} characters at most.").format(
+        length=error.length, max=MAX_FEED_URL_LENGTH
+    )
 
 
 async def addfeed(
@@ -118,35 +131,36 @@ async def addfeed(
     settings: Settings,
     bot: Bot,
 ) -> None:
-    url, note = cut_argument(command.args)
+    # The address is taken whole: cut to the usual argument length it would be another one.
+    url = " ".join((command.args or "").split())
     if not url:
         await message.answer(_("Send the feed's address: /addfeed https://example.ru/rss"))
         return
+    try:
+        check_feed_url(url)
+        address = check_feed_url(canonical_url(url))
+    except FeedUrlTooLong as error:
+        await message.answer(_too_long_text(error))
+        return
     if not settings.feeds_allow_private and not await is_public_http_url(url):
         await message.answer(
-            with_note(
-                _(
-                    "«{url}» is not a public http(s) address. Local and private network "
-                    "addresses are not allowed."
-                ).format(url=quote(url)),
-                note,
-            )
+            _(
+                "«{url}» is not a public http(s) address. Local and private network "
+                "addresses are not allowed."
+            ).format(url=quote(url))
         )
         return
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
     probe = await probe_feed(url, ingest_config(settings))
     if not probe.ok:
         await message.answer(
-            with_note(
-                _("Could not add «{url}»: {error}").format(
-                    url=quote(url), error=quote(str(probe.error or _("not a feed")))
-                ),
-                note,
+            _("Could not add «{url}»: {error}").format(
+                url=quote(url), error=quote(str(probe.error or _("not a feed")), MAX_ERROR_LENGTH)
             )
         )
         return
-    feed, created = await add_feed(session, canonical_url(url), title=probe.title or None)
-    title = quote(feed.title or feed.url)
+    feed, created = await add_feed(session, address, title=probe.title or None)
+    title = quote(feed.title or feed.url, MAX_FEED_TITLE_LENGTH)
     if created:
         text = _("Added feed #{id} «{title}»: {items} items in it now.").format(
             id=feed.id, title=title, items=probe.items
@@ -155,13 +169,13 @@ async def addfeed(
         text = _("Feed #{id} «{title}» is already on the list (switched on).").format(
             id=feed.id, title=title
         )
-    await message.answer(with_note(text, note))
+    await message.answer(text)
 
 
 async def delfeed(message: Message, command: CommandObject, session: AsyncSession) -> None:
     text, _note = cut_argument(command.args)
     raw = text.removeprefix("#")
-    if not raw.isdigit() or len(raw) > 9:
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
         await message.answer(_("Send the feed's number from /feeds: /delfeed 3"))
         return
     if not await remove_feed(session, int(raw)):
@@ -209,12 +223,13 @@ async def import_opml(
         await message.answer(_("The file is too large for a feed list (1 MB at most)."))
         return
     try:
-        specs = parse_opml(content)
+        found = read_opml(content)
     except ValueError as error:
         logger.info("rejected OPML file: %s", error)
         await message.answer(_("This is not an OPML feed list I can read."))
         return
-    specs = specs[:MAX_OPML_FEEDS]
+    specs = found.feeds[:MAX_OPML_FEEDS]
+    refused = list(found.refused)
     if settings.feeds_allow_private:
         public = [True] * len(specs)
     else:
@@ -224,17 +239,39 @@ async def import_opml(
         if not allowed:
             rejected += 1
             continue
-        _feed, created = await add_feed(session, canonical_url(spec.url), title=spec.title)
+        try:
+            _feed, created = await add_feed(session, canonical_url(spec.url), title=spec.title)
+        except FeedUrlTooLong:
+            refused.append(RefusedOutline(spec.url, OutlineProblem.TOO_LONG))
+            continue
         if created:
             added += 1
         else:
             existing += 1
-    await message.answer(
-        _(
-            "Feed list imported: {added} new, {existing} already there, {rejected} rejected "
-            "(not public http(s) addresses)."
-        ).format(added=added, existing=existing, rejected=rejected)
-    )
+    summary = _(
+        "Feed list imported: {added} new, {existing} already there, {rejected} rejected "
+        "(not public http(s) addresses)."
+    ).format(added=added, existing=existing, rejected=rejected)
+    await message.answer("\n".join([summary, *_refusal_lines(refused)]))
+
+
+def _problem_text(problem: OutlineProblem) -> str:
+    if problem is OutlineProblem.TOO_LONG:
+        return _("the address is longer than {max} characters").format(max=MAX_FEED_URL_LENGTH)
+    return _("not an http(s) address")
+
+
+def _refusal_lines(refused: list[RefusedOutline]) -> list[str]:
+    """One line per outline left out of an import, the first few of them."""
+    if not refused:
+        return []
+    lines = [_("Left out:")] + [
+        f"• «{quote(item.url)}»: {_problem_text(item.problem)}"
+        for item in refused[:MAX_LISTED_REFUSALS]
+    ]
+    if len(refused) > MAX_LISTED_REFUSALS:
+        lines.append(_("and {n} more").format(n=len(refused) - MAX_LISTED_REFUSALS))
+    return lines
 
 
 def create_router() -> Router:

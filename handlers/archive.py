@@ -23,6 +23,7 @@ from digests.render import MessageLimits, local_date, render_article_list
 from handlers.common import (
     country_name,
     cut_argument,
+    echo_text,
     edit_or_send,
     labels,
     quote,
@@ -131,7 +132,7 @@ def request_header(request: ArchiveRequest, chat_countries: Sequence[str]) -> st
         return _("{topic} · {scope}").format(
             topic=topic_name(request.topic), scope=_scope_name(request, chat_countries)
         )
-    return _("Search: {query}").format(query=request.query)
+    return _("Search: {query}").format(query=echo_text(request.query))
 
 
 def _empty_text(request: ArchiveRequest) -> str:

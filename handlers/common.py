@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -15,11 +16,14 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import country_label, digest_labels, topic_label
 from digests.model import Labels
-from digests.render import MAX_MESSAGE_LENGTH, visible_length
+from digests.render import clean_text, shorten
 
 logger = logging.getLogger(__name__)
 
 MAX_ARGUMENT_LENGTH = 200
+# What a reply quotes back of someone's input: enough to recognise it, too little to post
+# an arranged text through the bot.
+MAX_ECHO_LENGTH = 64
 
 
 def current_language() -> str:
@@ -59,25 +63,18 @@ def with_note(text: str, note: str | None) -> str:
     return f"<i>{html.escape(note)}</i>\n\n{text}" if note else text
 
 
-def quote(text: str) -> str:
-    """User input shown back inside a reply, escaped for Telegram HTML."""
-    return html.escape(text, quote=False)
+def echo_text(text: str, limit: int = MAX_ECHO_LENGTH) -> str:
+    """Outside text made fit to be shown back, as plain text: no control or format
+    characters (direction overrides and isolates, marks, zero-width characters), whitespace
+    collapsed to single spaces, at most `limit` characters with "…" when cut."""
+    visible = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    return shorten(clean_text(visible), limit)
 
 
-def split_blocks(blocks: Sequence[str], *, separator: str = "\n\n") -> list[str]:
-    """Joins blocks into as few messages as fit Telegram's limit, never splitting a block."""
-    messages: list[str] = []
-    current = ""
-    for block in blocks:
-        candidate = f"{current}{separator}{block}" if current else block
-        if current and visible_length(candidate) > MAX_MESSAGE_LENGTH:
-            messages.append(current)
-            current = block
-        else:
-            current = candidate
-    if current:
-        messages.append(current)
-    return messages
+def quote(text: str, limit: int = MAX_ECHO_LENGTH) -> str:
+    """User input (or other outside text) shown back inside a reply: echo_text, escaped
+    for Telegram HTML."""
+    return html.escape(echo_text(text, limit), quote=False)
 
 
 def zone_or_utc(name: str | None) -> ZoneInfo:

@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from enum import StrEnum
 from pathlib import Path
 
 from ingest.urls import is_http_url
-from storage.feeds import FeedRecord
+from storage.feeds import MAX_FEED_URL_LENGTH, FeedRecord, feed_title
 
-_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _MAX_REPORTED_ERRORS = 5
+_SHOWN_URL_LENGTH = 80
+
+# A byte order mark names the encoding whatever the declaration says. UTF-32 LE comes
+# before UTF-16 LE: its mark begins with the same two bytes.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Without a mark, "<" or "<?" in UTF-16 or UTF-32 (XML 1.0, appendix F).
+_UNMARKED_WIDE = (
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+)
+_DECLARED_ENCODING = re.compile(
+    rb"""\s*<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]{0,39})["']"""
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,32 +46,112 @@ class FeedSpec:
     title: str | None = None
 
 
+class OutlineProblem(StrEnum):
+    NOT_HTTP = "not an http(s) URL"
+    TOO_LONG = f"URL longer than {MAX_FEED_URL_LENGTH} characters"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedOutline:
+    url: str
+    problem: OutlineProblem
+
+    def __str__(self) -> str:
+        return f"outline {shown_url(self.url)!r}: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeeds:
+    """The outlines of an OPML file that can be feeds, and those that cannot, with why."""
+
+    feeds: list[FeedSpec] = field(default_factory=list)
+    refused: list[RefusedOutline] = field(default_factory=list)
+
+
+def shown_url(url: str) -> str:
+    """The start of a refused address, enough to recognise it in a one-line error."""
+    url = " ".join(url.split())
+    return url if len(url) <= _SHOWN_URL_LENGTH else url[: _SHOWN_URL_LENGTH - 1] + "…"
+
+
+def url_problem(url: str) -> OutlineProblem | None:
+    """Why `url` cannot be a feed's address, or None when it can."""
+    if len(url) > MAX_FEED_URL_LENGTH:
+        return OutlineProblem.TOO_LONG
+    if not is_http_url(url):
+        return OutlineProblem.NOT_HTTP
+    return None
+
+
 def _local_name(tag: str) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
-def _summarise(errors: list[str]) -> str:
-    shown = "; ".join(errors[:_MAX_REPORTED_ERRORS])
+def _summarise(errors: Sequence[object]) -> str:
+    shown = "; ".join(str(error) for error in errors[:_MAX_REPORTED_ERRORS])
     more = len(errors) - _MAX_REPORTED_ERRORS
     return shown + (f"; and {more} more" if more > 0 else "")
 
 
-def parse_opml(data: bytes) -> list[FeedSpec]:
-    """Feed URLs and titles of every outline with an xmlUrl, nested outlines included.
+def _xml_encoding(data: bytes) -> tuple[str, int]:
+    """The codec of an XML document and the length of its byte order mark."""
+    for mark, codec in _BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return codec, len(mark)
+    for start, codec in _UNMARKED_WIDE:
+        if data.startswith(start):
+            return codec, 0
+    declared = _DECLARED_ENCODING.match(data)
+    if declared is None:
+        return "utf-8", 0
+    name = declared.group(1).decode("ascii")
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"not a valid OPML file: unknown encoding {name!r}") from None
+    if codec.startswith(("utf-16", "utf-32")):
+        raise ValueError(f"not a valid OPML file: declared {name} but written in one byte")
+    return codec, 0
 
-    Documents with a DTD are refused outright: the standard library parser would expand
-    internal entities, and an OPML file never needs them.
+
+def decode_xml(data: bytes) -> str:
+    """The text of an XML document: its byte order mark, else its declared encoding,
+    else UTF-8. Raises ValueError with one line when the bytes do not decode."""
+    codec, mark = _xml_encoding(data)
+    try:
+        return data[mark:].decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        raise ValueError(f"not a valid OPML file: not {codec} text") from None
+
+
+def _looks_like_xml(data: bytes) -> bool:
+    """An XML document in any encoding read_opml knows, rather than a text feed list."""
+    wide_starts = [mark for mark, _codec in _BYTE_ORDER_MARKS if mark != codecs.BOM_UTF8]
+    wide_starts += [start for start, _codec in _UNMARKED_WIDE]
+    if data.startswith(tuple(wide_starts)):
+        return True
+    return data.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<")
+
+
+def read_opml(data: bytes) -> OpmlFeeds:
+    """Feed URLs and titles of every outline with an xmlUrl, nested outlines included,
+    and the outlines whose address cannot be a feed's. Raises ValueError with one line
+    when the file as a whole is not OPML.
+
+    The DTD check runs on the decoded text, the text that is then parsed: a DTD in UTF-16
+    is invisible to a search of the raw bytes. Documents with one are refused outright:
+    the parser would expand internal entities, and an OPML file never needs them.
     """
-    if _DTD.search(data):
+    text = decode_xml(data)
+    if _DTD.search(text):
         raise ValueError("OPML with a DOCTYPE or ENTITY declaration is not accepted")
     try:
-        root = ElementTree.fromstring(data)
+        root = ElementTree.fromstring(text)
     except ElementTree.ParseError as error:
         raise ValueError(f"not a valid OPML file: {error}") from None
     if _local_name(root.tag) != "opml":
         raise ValueError(f"not an OPML file: root element is <{_local_name(root.tag)}>")
-    specs: list[FeedSpec] = []
-    errors: list[str] = []
+    found = OpmlFeeds()
     seen: set[str] = set()
     for outline in root.iter():
         if _local_name(outline.tag) != "outline":
@@ -57,17 +160,25 @@ def parse_opml(data: bytes) -> list[FeedSpec]:
         url = (attributes.get("xmlurl") or "").strip()
         if not url:
             continue
-        if not is_http_url(url):
-            errors.append(f"outline {url[:80]!r} is not an http(s) URL")
+        problem = url_problem(url)
+        if problem is not None:
+            found.refused.append(RefusedOutline(url, problem))
             continue
         if url in seen:
             continue
         seen.add(url)
-        title = (attributes.get("title") or attributes.get("text") or "").strip() or None
-        specs.append(FeedSpec(url, title))
-    if errors:
-        raise ValueError(f"invalid OPML: {_summarise(errors)}")
-    return specs
+        title = feed_title(attributes.get("title") or attributes.get("text"))
+        found.feeds.append(FeedSpec(url, title))
+    return found
+
+
+def parse_opml(data: bytes) -> list[FeedSpec]:
+    """The feeds of an OPML file (see read_opml); any outline that cannot be a feed makes
+    the whole file an error, one line naming the first few."""
+    found = read_opml(data)
+    if found.refused:
+        raise ValueError(f"invalid OPML: {_summarise(found.refused)}")
+    return found.feeds
 
 
 def parse_feed_lines(text: str, *, name: str = "feed list") -> list[FeedSpec]:
@@ -80,13 +191,14 @@ def parse_feed_lines(text: str, *, name: str = "feed list") -> list[FeedSpec]:
         if not line or line.startswith("#"):
             continue
         url, _, title = line.partition(" ")
-        if not is_http_url(url):
-            errors.append(f"line {number}: not an http(s) URL: {url[:80]!r}")
+        problem = url_problem(url)
+        if problem is not None:
+            errors.append(f"line {number}: {problem}: {shown_url(url)!r}")
             continue
         if url in seen:
             continue
         seen.add(url)
-        specs.append(FeedSpec(url, title.strip() or None))
+        specs.append(FeedSpec(url, feed_title(title)))
     if errors:
         raise ValueError(f"{name}: {_summarise(errors)}")
     return specs
@@ -101,7 +213,7 @@ def load_feed_list(path: Path) -> list[FeedSpec]:
         data = path.read_bytes()
     except OSError as error:
         raise ValueError(f"{path}: cannot read: {error.strerror or error}") from None
-    if path.suffix.lower() in {".opml", ".xml"} or data.lstrip().startswith(b"<"):
+    if path.suffix.lower() in {".opml", ".xml"} or _looks_like_xml(data):
         try:
             return parse_opml(data)
         except ValueError as error:

@@ -11,6 +11,45 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Feed
 
+# A feed's title is shown as one line of /feeds and as the source of its articles.
+MAX_FEED_TITLE_LENGTH = 200
+# The width of the url column, and more than any real feed address needs.
+MAX_FEED_URL_LENGTH = 2048
+ELLIPSIS = "…"
+
+
+class FeedUrlTooLong(ValueError):
+    """A feed address longer than MAX_FEED_URL_LENGTH; the message is one line."""
+
+    def __init__(self, url: str) -> None:
+        self.length = len(url)
+        super().__init__(
+            f"feed URL is too long: {self.length} characters, at most {MAX_FEED_URL_LENGTH}"
+        )
+
+
+def check_feed_url(url: str) -> str:
+    """`url` when it is short enough to be a feed's address; otherwise FeedUrlTooLong."""
+    if len(url) > MAX_FEED_URL_LENGTH:
+        raise FeedUrlTooLong(url)
+    return url
+
+
+def feed_title(title: str | None) -> str | None:
+    """A feed title as it is stored: one line, at most MAX_FEED_TITLE_LENGTH characters,
+    cut at a word boundary with "…" when longer; None when nothing is left."""
+    text = " ".join((title or "").split())
+    if not text:
+        return None
+    if len(text) <= MAX_FEED_TITLE_LENGTH:
+        return text
+    room = MAX_FEED_TITLE_LENGTH - len(ELLIPSIS)
+    # One character more than fits shows whether a word ends right at the limit.
+    space = text.rfind(" ", 0, room + 1)
+    # A title of one endless word, or of a few very long ones, is cut where it must be.
+    cut = text[:space] if space >= room // 2 else text[:room]
+    return (cut.rstrip(" ,.;:-–—") or cut) + ELLIPSIS
+
 
 @dataclass(frozen=True, slots=True)
 class FeedRecord:
@@ -62,7 +101,11 @@ def _record(feed: Feed) -> FeedRecord:
 async def add_feed(
     session: AsyncSession, url: str, *, title: str | None = None, fetch_full_text: bool = True
 ) -> tuple[FeedRecord, bool]:
-    """Adds a feed, or reactivates the existing one; returns it and whether it was new."""
+    """Adds a feed, or reactivates the existing one; returns it and whether it was new.
+
+    The title is capped (feed_title); an over-long URL raises FeedUrlTooLong."""
+    check_feed_url(url)
+    title = feed_title(title)
     existing = await session.scalar(select(Feed).where(Feed.url == url))
     if existing is not None:
         if not existing.active:
@@ -137,6 +180,7 @@ async def record_success(
     }
     if new_items:
         values["last_new_item_at"] = now
+    title = feed_title(title)
     if title:
         # A title set by an admin or an earlier poll wins over the feed's own.
         values["title"] = func.coalesce(Feed.title, title)

@@ -146,3 +146,22 @@ async def test_export_opml_sends_a_document(admin: Conversation, session_factory
     assert document.document.filename == "feeds.opml"
     assert b'xmlUrl="https://bk55.ru/rss"' in document.document.data
     assert document.caption == "1 лента"
+
+
+async def test_opml_import_names_the_outlines_it_left_out(
+    admin: Conversation, session_factory: Sessions
+) -> None:
+    scripts = "".join(
+        f'<outline text="Скрипт {n}" xmlUrl="javascript:alert({n})\u202e"/>' for n in range(7)
+    )
+    opml = (
+        '<opml version="2.0"><body><outline text="БК55" xmlUrl="http://93.184.216.34/rss"/>'
+        f"{scripts}</body></opml>"
+    ).encode()
+    (text,) = texts(await admin.send_document("feeds.opml", opml))
+    lines = text.split("\n")
+    assert lines[0].startswith("Список лент загружен: новых — 1, уже были — 0, отклонено — 0")
+    assert lines[1] == "Не добавлены:"
+    assert lines[2:7] == [f"• «javascript:alert({n})»: не адрес http(s)" for n in range(5)]
+    assert lines[7:] == ["и ещё 2"]
+    assert await _feeds(session_factory) == ["http://93.184.216.34/rss"]

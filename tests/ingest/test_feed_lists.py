@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from ingest.feedlist import OutlineProblem, parse_feed_lines, read_opml
 from ingest.pipeline import (
     FeedOutcome,
     FeedSpec,
@@ -15,7 +17,7 @@ from ingest.pipeline import (
     parse_opml,
 )
 from ingest.urls import is_public_http_url
-from storage.feeds import FeedRecord
+from storage.feeds import MAX_FEED_TITLE_LENGTH, MAX_FEED_URL_LENGTH, FeedRecord
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -166,3 +168,133 @@ def test_outcomes_table_lists_every_feed_and_the_totals() -> None:
 )
 async def test_public_url_check(url: str, public: bool) -> None:
     assert await is_public_http_url(url) is public
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?>\n'
+    '<!DOCTYPE opml [<!ENTITY смех "ха-ха-ха-ха-ха-ха-ха-ха-ха-ха">'
+    + "".join(
+        f'<!ENTITY смех{level} "{("&смех" + (str(level - 1) if level > 1 else "") + ";") * 10}">'
+        for level in range(1, 10)
+    )
+    + ']>\n<opml version="2.0"><head><title>&смех9;</title></head><body>'
+    '<outline text="&смех9;" xmlUrl="https://bk55.example/news.rss"/></body></opml>'
+)
+RUSSIAN_OPML = (
+    '<opml version="2.0"><head><title>Омские издания</title></head><body>'
+    '<outline text="Деловые"><outline text="Бизнес-курс" title="БК55 — деловые новости Омска" '
+    'xmlUrl="https://bk55.example/news.rss"/></outline>'
+    '<outline text="Омская правда: экономика и сотрудничество" '
+    'xmlUrl="https://omskaya-pravda.example/rss"/></body></opml>'
+)
+RUSSIAN_FEEDS = [
+    FeedSpec("https://bk55.example/news.rss", "БК55 — деловые новости Омска"),
+    FeedSpec("https://omskaya-pravda.example/rss", "Омская правда: экономика и сотрудничество"),
+]
+
+
+def _utf16(text: str, order: str) -> bytes:
+    mark = codecs.BOM_UTF16_LE if order == "le" else codecs.BOM_UTF16_BE
+    return mark + text.encode(f"utf-16-{order}")
+
+
+@pytest.mark.parametrize("order", ["le", "be"])
+def test_utf16_opml_with_a_billion_laughs_dtd_is_refused(order: str) -> None:
+    data = _utf16(BILLION_LAUGHS, order)
+    assert b"<!DOCTYPE" not in data
+    with pytest.raises(ValueError) as raised:
+        parse_opml(data)
+    message = str(raised.value)
+    assert message == "OPML with a DOCTYPE or ENTITY declaration is not accepted"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        BILLION_LAUGHS.encode("utf-32"),
+        BILLION_LAUGHS.encode("utf-16-le"),
+        BILLION_LAUGHS.replace('"1.0"?>', '"1.0" encoding="windows-1251"?>').encode("cp1251"),
+        codecs.BOM_UTF8 + BILLION_LAUGHS.encode("utf-8"),
+    ],
+    ids=["utf-32", "utf-16-without-mark", "windows-1251", "utf-8-with-mark"],
+)
+def test_a_dtd_is_found_in_every_encoding(data: bytes) -> None:
+    with pytest.raises(ValueError, match="DOCTYPE"):
+        parse_opml(data)
+
+
+@pytest.mark.parametrize("order", ["le", "be"])
+def test_clean_utf16_opml_is_imported(order: str, tmp_path: Path) -> None:
+    document = '<?xml version="1.0" encoding="UTF-16"?>\n' + RUSSIAN_OPML
+    assert parse_opml(_utf16(document, order)) == RUSSIAN_FEEDS
+    path = tmp_path / "ленты.list"
+    path.write_bytes(_utf16(document, order))
+    assert load_feed_list(path) == RUSSIAN_FEEDS
+
+
+def test_windows_1251_opml_with_russian_titles_is_imported() -> None:
+    document = '<?xml version="1.0" encoding="windows-1251"?>\n' + RUSSIAN_OPML
+    data = document.encode("cp1251")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    assert parse_opml(data) == RUSSIAN_FEEDS
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'<?xml version="1.0" encoding="x-marsian"?><opml/>', "unknown encoding"),
+        (b'<?xml version="1.0" encoding="utf-16"?><opml/>', "declared utf-16"),
+        (
+            '<?xml version="1.0"?><opml><head><title>Омск</title></head></opml>'.encode("cp1251"),
+            "not utf-8 text",
+        ),
+    ],
+)
+def test_opml_that_does_not_decode_is_refused_in_one_line(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as raised:
+        parse_opml(data)
+    assert "\n" not in str(raised.value)
+
+
+def _opml_outlines(*outlines: tuple[str, str]) -> bytes:
+    body = "".join(f'<outline text="{text}" xmlUrl="{url}"/>' for text, url in outlines)
+    return f'<opml version="2.0"><body>{body}</body></opml>'.encode()
+
+
+def test_an_outline_with_an_over_long_url_is_refused_and_the_rest_read() -> None:
+    long_url = "https://bk55.example/" + "novosti/" * 750
+    long_title = ("Омская область и Узбекистан подписали соглашение о сотрудничестве " * 110)[:7000]
+    data = _opml_outlines(
+        (long_title, "https://omskinform.example/rss"), ("Длинный адрес", long_url)
+    )
+    found = read_opml(data)
+    assert [spec.url for spec in found.feeds] == ["https://omskinform.example/rss"]
+    title = found.feeds[0].title
+    assert title is not None and len(title) <= MAX_FEED_TITLE_LENGTH and title.endswith("…")
+    assert title.startswith("Омская область и Узбекистан")
+    ((refused_url, problem),) = [(item.url, item.problem) for item in found.refused]
+    assert refused_url == long_url and problem is OutlineProblem.TOO_LONG
+
+    with pytest.raises(ValueError) as raised:
+        parse_opml(data)
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < 300
+    assert f"longer than {MAX_FEED_URL_LENGTH} characters" in message
+
+
+def test_a_url_of_exactly_the_maximum_is_accepted() -> None:
+    base = "https://ngs55.example/rss?"
+    url = base + "q" * (MAX_FEED_URL_LENGTH - len(base))
+    assert parse_opml(_opml_outlines(("НГС55", url))) == [FeedSpec(url, "НГС55")]
+
+
+def test_text_feed_list_refuses_an_over_long_url_and_caps_titles() -> None:
+    long_url = "https://kvnews.example/" + "lenta/" * 400
+    with pytest.raises(ValueError) as raised:
+        parse_feed_lines(f"https://bk55.example/rss БК55\n{long_url} Коммерческие вести\n")
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < 300
+    assert message.startswith("feed list: line 2: URL longer than 2048 characters")
+    (spec,) = parse_feed_lines("https://bk55.example/rss " + "Бизнес-курс " * 100)
+    assert spec.title is not None and len(spec.title) <= MAX_FEED_TITLE_LENGTH
