@@ -1,6 +1,8 @@
-"""Tagger throughput on one core for 3,000-character articles, and its cold-start time.
+"""Tagger throughput on one core for 3,000-character articles, its cold-start time, and how
+its time grows with the length of one article.
 
     .venv/bin/python bench/tagger_speed.py [--articles 3000] [--chars 3000] [--source PATH]
+                                           [--scaling-only]
 
 Articles are built by joining excerpts of the evaluation set (../shared/eval/dev.jsonl, read
 at run time) in shuffled order and cutting them to the requested length; without that file,
@@ -11,11 +13,18 @@ load on the machine does not distort the figure.
 Two throughput figures are printed: the first pass over the articles, while the word cache
 is still filling (every new word form goes through pymorphy3), and the steady state, which is
 what a long-running bot sees once its vocabulary has been met.
+
+The scaling lines tag single articles of 10,000, 100,000 and 1,000,000 characters, built
+from the sentences written for this script, with the whole text read (the tagger's length
+cap off), and print CPU time per character: tagging is linear when the three figures stay
+within 1.5x of each other.  One shape is an ordinary article; the other is one sentence with
+no full stop at all, the shape on which per-match work proportional to the sentence shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
@@ -28,7 +37,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tagging import Tagger  # noqa: E402
+from tagging import MAX_ARTICLE_CHARACTERS, Tagger  # noqa: E402
 
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 
@@ -110,6 +119,70 @@ def measure(tagger: Tagger, articles: list[str]) -> tuple[float, float]:
     return len(articles) / max(cpu, 1e-9), len(articles) / max(wall, 1e-9)
 
 
+SCALING_SIZES = (10_000, 100_000, 1_000_000)
+# Characters tagged per size and round: small articles are repeated until this much text is
+# read, so that each figure is a CPU time of about half a second, not a few milliseconds.
+SCALING_BUDGET = 1_000_000
+# The best of several rounds: other load on the machine only ever adds time.
+SCALING_ROUNDS = 3
+LINEAR_SPREAD = 1.5
+
+
+def scaling_article(characters: int, *, one_sentence: bool) -> str:
+    """An article of exactly `characters` characters from this script's own sentences: four
+    sentences a paragraph, or, with `one_sentence`, a single sentence of clauses joined by
+    commas, without a full stop or a line break."""
+    rng = random.Random(characters)
+    parts: list[str] = []
+    length = 0
+    while length < characters:
+        sentence = rng.choice(_FALLBACK_SENTENCES)
+        if one_sentence:
+            piece = sentence.rstrip(".") + ", "
+        else:
+            piece = sentence + ("\n" if len(parts) % 4 == 3 else " ")
+        parts.append(piece)
+        length += len(piece)
+    return "".join(parts)[:characters]
+
+
+def seconds_per_character(tagger: Tagger, text: str) -> float:
+    """CPU seconds per character of tagging `text` whole: the best of a few rounds."""
+    repeats = max(1, SCALING_BUDGET // len(text))
+    rates = []
+    for _ in range(SCALING_ROUNDS):
+        gc.collect()
+        started = time.process_time()
+        for _ in range(repeats):
+            tagger.analyse(None, text, max_characters=None)
+        rates.append((time.process_time() - started) / (repeats * len(text)))
+    return min(rates)
+
+
+def report_scaling(tagger: Tagger) -> None:
+    print("Scaling, one article read whole (no length cap), CPU time:")
+    for label, one_sentence in (("article", False), ("one sentence", True)):
+        # The first, small article fills the word cache: every size then meets known words.
+        tagger.analyse(None, scaling_article(SCALING_SIZES[0], one_sentence=one_sentence))
+        rates = [
+            seconds_per_character(tagger, scaling_article(size, one_sentence=one_sentence))
+            for size in SCALING_SIZES
+        ]
+        spread = max(rates) / min(rates)
+        verdict = "linear" if spread <= LINEAR_SPREAD else f"NOT linear (over {LINEAR_SPREAD}x)"
+        figures = "; ".join(
+            f"{size:,} chars {rate * size:.3f} s ({rate * 1e6:.2f} µs/char)"
+            for size, rate in zip(SCALING_SIZES, rates, strict=True)
+        )
+        print(f"  {label:>12}: {figures}; spread {spread:.2f}x: {verdict}")
+    capped = scaling_article(MAX_ARTICLE_CHARACTERS, one_sentence=False)
+    at_cap = seconds_per_character(tagger, capped) * len(capped)
+    print(
+        f"One article at the length cap ({MAX_ARTICLE_CHARACTERS:,} characters of title and "
+        f"text): {at_cap:.3f} s"
+    )
+
+
 def morphology_backend() -> str:
     import importlib.util
 
@@ -123,9 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=3000)
     parser.add_argument("--chars", type=int, default=3000)
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument(
+        "--scaling-only", action="store_true", help="only the time-per-character lines"
+    )
     args = parser.parse_args(argv)
 
     pinning = pin_to_one_cpu()
+    if args.scaling_only:
+        tagger = Tagger()
+        tagger.warm_up()
+        print(f"{pinning}; morphology: {morphology_backend()}")
+        report_scaling(tagger)
+        return 0
     starts = cold_start_seconds()
     print(
         f"Cold start (new process: import + dictionaries + data files + first article): "
@@ -152,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Steady state (words cached):     {cpu_rate:7.0f} articles/s CPU, "
         f"{wall_rate:7.0f} articles/s wall"
     )
+    report_scaling(tagger)
     return 0
 
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -31,7 +31,7 @@ from storage import feeds as feed_repo
 from storage.articles import NewArticle, TagValue
 from storage.feeds import FeedRecord
 from storage.types import utcnow
-from tagging import Tagger, lemmatize_for_search
+from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
 
 __all__ = [
     "FeedOutcome",
@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 OutcomeStatus = Literal["new", "unchanged", "failed"]
 # A teaser this long is taken as the article's text; no page is fetched for it.
 LONG_TEASER_CHARACTERS = 1000
+# Items go to the worker thread in batches of about this much text, so that a stop waits
+# for one batch (a fraction of a second of tagging) rather than for a whole feed.
+ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,34 @@ class _Run:
         self.write_lock = asyncio.Lock()
 
 
+def _within_article_limit(item: FeedItem) -> FeedItem:
+    """The item as it is stored and tagged: title and texts cut to the tagger's limit."""
+    title, full_text = within_article_limit(item.title, item.full_text)
+    _, summary = within_article_limit(item.title, item.summary)
+    if (title, full_text, summary) == (item.title, item.full_text, item.summary):
+        return item
+    return replace(item, title=title, full_text=full_text, summary=summary)
+
+
+def _analysis_batches(items: Sequence[FeedItem]) -> Iterator[Sequence[FeedItem]]:
+    """Consecutive runs of items of at most ANALYSIS_BATCH_CHARACTERS of text, or one item."""
+    batch: list[FeedItem] = []
+    characters = 0
+    for item in items:
+        size = len(item.title) + len(item.text)
+        if batch and characters + size > ANALYSIS_BATCH_CHARACTERS:
+            yield batch
+            batch, characters = [], 0
+        batch.append(item)
+        characters += size
+    if batch:
+        yield batch
+
+
 def _analyse(
     tagger: Tagger, lemmatize: Callable[[str], str], items: Sequence[FeedItem]
 ) -> list[_Analysis]:
-    """Tags and search lemmas for a feed's new items; one worker-thread call per feed."""
+    """Tags and search lemmas for a batch of new items; one worker-thread call per batch."""
     results = tagger.tag_many([(item.title, item.text) for item in items])
     analyses: list[_Analysis] = []
     for item, result in zip(items, results, strict=True):
@@ -232,9 +259,12 @@ class IngestPipeline:
         fresh = await self._unknown_items(parsed.items)
         if fresh and feed.fetch_full_text:
             fresh = await self._complete_full_texts(run, fresh)
-        analyses = (
-            await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, fresh) if fresh else []
-        )
+        fresh = [_within_article_limit(item) for item in fresh]
+        analyses: list[_Analysis] = []
+        for batch in _analysis_batches(fresh):
+            # A stop cancels this task here: the batch in the worker thread runs to its end,
+            # the later ones never start.
+            analyses += await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, batch)
         source = source_name(feed.title or parsed.title, feed.url)
         async with run.write_lock, self._session_factory() as session:
             new_items = await self._store(session, feed, fresh, analyses, source)

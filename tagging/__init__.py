@@ -18,8 +18,10 @@ from tagging.data import (
 )
 from tagging.resolve import CountryResolution, lemmatize_for_search, resolve_country, resolve_topic
 from tagging.tagger import Tag, Tagger, TagResult
+from tagging.text import MAX_ARTICLE_CHARACTERS, within_article_limit
 
 __all__ = [
+    "MAX_ARTICLE_CHARACTERS",
     "Country",
     "CountryResolution",
     "Preset",
@@ -40,4 +42,5 @@ __all__ = [
     "run_tag_command",
     "topic",
     "topics",
+    "within_article_limit",
 ]

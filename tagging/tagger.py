@@ -22,7 +22,15 @@ from typing import Any
 from tagging import data
 from tagging.morph import Lemmatizer, shared_lemmatizer
 from tagging.phrases import Match, Payload, PhraseIndex
-from tagging.text import TOKEN_PATTERN, NoiseRules, content_lines, normalise, split_sentences
+from tagging.text import (
+    MAX_ARTICLE_CHARACTERS,
+    TOKEN_PATTERN,
+    NoiseRules,
+    content_lines,
+    normalise,
+    split_sentences,
+    within_article_limit,
+)
 
 # Layers of the phrase index.
 PLACES, CONTEXT, TOPICS = 0, 1, 2
@@ -105,7 +113,7 @@ class Sentence:
     body_position: int  # 0 for the first body sentence, -1 for the title
     background: bool = False
     tail_from: int = -1  # character offset from which mentions are a cut-off remnant
-    words: Words | None = None
+    word_count: int = 0
     countries: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     regions: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     others: set[str] = field(default_factory=set)
@@ -229,7 +237,8 @@ class Tagger:
     """Tags articles with partner countries, topics and the home Russian region.
 
     Data files load on first use (or on warm_up()); tag() is CPU-bound and thread-safe, so
-    async callers run it in a worker thread."""
+    async callers run it in a worker thread.  Only the first MAX_ARTICLE_CHARACTERS of
+    title and text are read, which bounds the time one article takes."""
 
     def __init__(self, threshold: float = 0.5) -> None:
         if not 0.0 <= threshold <= 1.0:
@@ -277,9 +286,19 @@ class Tagger:
 
     # -- analysis -------------------------------------------------------------------------
 
-    def analyse(self, title: str | None, text: str) -> Analysis:
+    def analyse(
+        self,
+        title: str | None,
+        text: str,
+        *,
+        max_characters: int | None = MAX_ARTICLE_CHARACTERS,
+    ) -> Analysis:
+        """What tag() decides on; `max_characters=None` reads the whole text (benchmarks)."""
         knowledge = self.knowledge
-        sentences = self._sentences(knowledge, title, text or "")
+        title, text = title or "", text or ""
+        if max_characters is not None:
+            title, text = within_article_limit(title, text, max_characters)
+        sentences = self._sentences(knowledge, title, text)
         for sentence in sentences:
             self._read_sentence(knowledge, sentence)
         return _score(knowledge, sentences)
@@ -308,7 +327,9 @@ class Tagger:
     def _read_sentence(self, knowledge: Knowledge, sentence: Sentence) -> None:
         if not sentence.text:
             return
-        sentence.words = words = _words(knowledge.lemmatizer, sentence.text)
+        words = _words(knowledge.lemmatizer, sentence.text)
+        # Only the count outlives the reading: an article's words would all stay in memory.
+        sentence.word_count = len(words.raws)
         places, context, topics = knowledge.index.match(words.keys, words.raws)
         for match in places:
             self._record_place(knowledge, sentence, words, match)
@@ -390,9 +411,27 @@ def _is_venue_name(knowledge: Knowledge, text: str, words: Words, match: Match) 
         return True
     if match.end < len(words.keys) and not words.keys[match.end].isdisjoint(knowledge.venue_after):
         return True
-    before = text[: words.starts[match.start]].rstrip()
-    after = text[words.ends[match.end - 1] :].lstrip()
-    return bool(before and after and before[-1] in _QUOTES_OPEN and after[0] in _QUOTES_CLOSE)
+    # A sentence can be a whole long text: look only at the characters next to the match,
+    # never copy what comes before or after it.
+    before = _visible_before(text, words.starts[match.start])
+    after = _visible_after(text, words.ends[match.end - 1])
+    return bool(before and after and before in _QUOTES_OPEN and after in _QUOTES_CLOSE)
+
+
+def _visible_before(text: str, position: int) -> str:
+    """The last non-space character before `position`, or "" when there is none."""
+    position -= 1
+    while position >= 0 and text[position].isspace():
+        position -= 1
+    return text[position] if position >= 0 else ""
+
+
+def _visible_after(text: str, position: int) -> str:
+    """The first non-space character from `position` on, or "" when there is none."""
+    length = len(text)
+    while position < length and text[position].isspace():
+        position += 1
+    return text[position] if position < length else ""
 
 
 # -- scoring -------------------------------------------------------------------------------
@@ -417,9 +456,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     strong_regions = _strong(s.regions for s in sentences)
     background_weight = w.get("background_article_factor", 0.3)
     russia_salience = 0.0
-    for sentence in sentences:
+    # Once per sentence: a long sentence can name many regions and many countries.
+    russian_sides = [
+        sentence.russia + _region_mass(sentence, strong_regions) for sentence in sentences
+    ]
+    for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
         weight = background_weight if sentence.background else 1.0
-        russian_side = weight * (sentence.russia + _region_mass(sentence, strong_regions))
+        russian_side = weight * sentence_russian_side
         russia_total += russian_side
         russia_salience += russian_side * _position_weight(w, sentence)
         # Substance of cooperation (students, flights, supplies, ...) counts too, less.
@@ -433,14 +476,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     strong = _strong(s.countries for s in sentences)
 
     evidence: dict[str, CountryEvidence] = {}
-    for sentence in sentences:
+    for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
         foreign = {c for c in sentence.countries if c in strong} | sentence.others
         place_mentions = sum(len(sentence.countries.get(c, ())) for c in foreign)
         place_mentions += len(sentence.others)
         # «участники из России, Китая, Казахстана, Белоруссии и Турции», «рейсы в Астану
         # (Казахстан), Ош (Киргизия), Ташкент и Наманган (Узбекистан)»: an enumeration.
-        word_count = len(sentence.words.raws) if sentence.words else 0
-        dense = place_mentions >= 5 and place_mentions >= 0.2 * word_count
+        dense = place_mentions >= 5 and place_mentions >= 0.2 * sentence.word_count
         is_list = (len(foreign) >= 4 or (len(foreign) >= 3 and dense)) and not _is_named_group(
             knowledge, foreign, groups
         )
@@ -476,7 +518,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
                 ev.cooperation_near += near_cooperation
                 if code in sentence.bilateral:
                     ev.cooperation_near += bilateral_weight
-                ev.russia_near += sentence.russia + _region_mass(sentence, strong_regions)
+                ev.russia_near += sentence_russian_side
                 ev.first_sentence = min(ev.first_sentence, sentence.index)
                 ev.in_title = ev.in_title or sentence.in_title
 

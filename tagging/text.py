@@ -89,12 +89,50 @@ def words(text: str) -> list[str]:
     return TOKEN_PATTERN.findall(text)
 
 
+# How much of an article is read and stored: title and text together.  Regional news
+# articles run to 2,000-15,000 characters, so every real article stays whole, while a broken
+# or hostile feed item (megabytes of description) costs no more than a long article does:
+# tagging time is linear in the text, and this much takes well under a second of CPU.
+MAX_ARTICLE_CHARACTERS = 100_000
+
+
+def cut_at_word_boundary(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else its longest beginning within the
+    limit that does not end inside a word (a run of non-space characters); one word longer
+    than the limit is cut at the limit."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    end = limit
+    while end > 0 and not text[end].isspace():
+        end -= 1
+    if end == 0:
+        return text[:limit]
+    return text[:end].rstrip()
+
+
+def within_article_limit(
+    title: str, text: str, limit: int = MAX_ARTICLE_CHARACTERS
+) -> tuple[str, str]:
+    """Title and text cut to `limit` characters together, each at a word boundary; the
+    title is kept first and the text gets the rest.  Applying it to its own result changes
+    nothing, so a text stored already cut is tagged exactly as stored."""
+    kept_title = cut_at_word_boundary(title, limit)
+    return kept_title, cut_at_word_boundary(text, limit - len(kept_title))
+
+
 # Sentence boundaries: terminal punctuation followed by a capital letter or an opening quote.
 _BOUNDARY = re.compile(r"(?<=[.!?…])[\"»”)]*\s*(?=[«\"„(]?[А-ЯЁA-Z0-9])")
-_ABBREVIATION_BEFORE = re.compile(
-    r"(?:\b(?:г|гг|ул|им|обл|р|н|св|т|д|пр|ст|млн|млрд|тыс|руб|проц|корр|ж|др|с|п|пос|кв|"
-    r"просп|пер|наб|м|тел|рис|см|а|о)|\b[А-ЯЁA-Z])\.$"
+# Abbreviations whose full stop does not end a sentence («г. Ташкент», «ул. Ленина»).
+_ABBREVIATIONS = (
+    "г|гг|ул|им|обл|р|н|св|т|д|пр|ст|млн|млрд|тыс|руб|проц|корр|ж|др|с|п|пос|кв|"
+    "просп|пер|наб|м|тел|рис|см|а|о"
 )
+_ABBREVIATION_BEFORE = re.compile(rf"(?:\b(?:{_ABBREVIATIONS})|\b[А-ЯЁA-Z])\.$")
+# How far back from a full stop an abbreviation can start: the longest one and the stop.
+# Looking no further keeps a line with many abbreviations and no sentence end linear.
+_ABBREVIATION_REACH = max(len(word) for word in _ABBREVIATIONS.split("|")) + 1
 
 
 def split_sentences(line: str) -> list[tuple[int, int]]:
@@ -103,8 +141,10 @@ def split_sentences(line: str) -> list[tuple[int, int]]:
     start = 0
     for match in _BOUNDARY.finditer(line):
         cut = match.start()
-        head = line[start:cut].rstrip('"»”) ')
-        if _ABBREVIATION_BEFORE.search(head):
+        # The stop right before `cut` ends the text searched; \b sees the character before
+        # the window, as it would in the whole line.
+        window_start = max(start, cut - _ABBREVIATION_REACH)
+        if _ABBREVIATION_BEFORE.search(line, window_start, cut):
             continue
         if line[start:cut].strip():
             spans.append((start, cut))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import threading
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +20,7 @@ from storage import feeds as feed_repo
 from storage.feeds import FeedRecord
 from storage.models import Article, ArticleTag
 from storage.types import utcnow
-from tagging import Tagger
+from tagging import MAX_ARTICLE_CHARACTERS, Tagger, TagResult
 from tests.ingest.feed_server import FeedServer
 from tests.ingest.parsing_samples import BILLION_LAUGHS
 from tests.ingest.stories import (
@@ -456,3 +459,76 @@ async def test_gzip_bomb_is_cut_at_the_cap_after_decompression(server: FeedServe
         fetcher = Fetcher(http, config, HostLimiter(2))
         with pytest.raises(FetchError, match="cut at the 1 MB cap"):
             await fetcher.fetch(server.url("/bomb.xml.gz"))
+
+
+async def test_an_oversized_item_is_stored_and_tagged_within_the_length_cap(
+    server: FeedServer, session_factory: SessionFactory, tagger: Tagger
+) -> None:
+    sentence = (
+        "Делегация Омской области посетила Узбекистан, в Бухаре стороны подписали "
+        "соглашение о поставках зерна. "
+    )
+    text = sentence * (2 * MAX_ARTICLE_CHARACTERS // len(sentence))
+    server.document("/long.xml", rss("Омские новости", [replace(UZBEK_TEXTILE, text=text)]))
+    await add_feeds(session_factory, server.url("/long.xml"))
+
+    (outcome,) = await IngestPipeline(session_factory, tagger, CONFIG).run_once()
+
+    assert outcome.new_items == 1
+    (article,) = await articles(session_factory)
+    assert article.summary == article.full_text
+    assert len(article.title) + len(article.full_text) <= MAX_ARTICLE_CHARACTERS
+    assert len(article.title) + len(article.full_text) > MAX_ARTICLE_CHARACTERS - 50
+    assert text.startswith(article.full_text) and text[len(article.full_text)] == " "
+    async with session_factory() as session:
+        tags = set(await session.scalars(select(ArticleTag.value)))
+    assert "UZ" in tags
+
+
+class HeldTagger(Tagger):
+    """Holds the first batch it is given until released, and records every batch's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def tag_many(self, items: Iterable[tuple[str | None, str]]) -> list[TagResult]:
+        batch = list(items)
+        self.batch_sizes.append(len(batch))
+        self.holding.set()
+        self.release.wait(timeout=10)
+        self.finished.set()
+        return [TagResult((), (), ()) for _ in batch]
+
+
+async def test_a_stop_waits_for_the_batch_being_tagged_not_for_the_whole_feed(
+    server: FeedServer, session_factory: SessionFactory
+) -> None:
+    sentence = "Делегация Омской области посетила Ташкент. "
+    text = sentence * (MAX_ARTICLE_CHARACTERS * 6 // 10 // len(sentence))
+    stories = [
+        replace(
+            UZBEK_TEXTILE,
+            title=f"{UZBEK_TEXTILE.title}: часть {number}",
+            text=text,
+            link=f"{UZBEK_TEXTILE.link}-{number}",
+        )
+        for number in (1, 2, 3)
+    ]
+    server.document("/long.xml", rss("Омские новости", stories))
+    await add_feeds(session_factory, server.url("/long.xml"))
+    tagger = HeldTagger()
+    polling = asyncio.create_task(IngestPipeline(session_factory, tagger, CONFIG).run_once())
+    assert await asyncio.to_thread(tagger.holding.wait, 10)
+
+    polling.cancel()
+    tagger.release.set()
+
+    with pytest.raises(asyncio.CancelledError):
+        await polling
+    assert await asyncio.to_thread(tagger.finished.wait, 10)
+    assert tagger.batch_sizes == [1]
+    assert await articles(session_factory) == []
