@@ -79,8 +79,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "run":
         settings.require_token()
         from bot.runner import run_bot
+        from storage.guard import StoreLockError
 
-        return asyncio.run(run_bot(settings))
+        try:
+            return asyncio.run(run_bot(settings))
+        except StoreLockError as error:
+            # Not a configuration error: the same settings work once the other run stops.
+            print(f"digestbot: {error}", file=sys.stderr)
+            return 1
     if command == "demo":
         from bot.demo_runner import run_demo
 

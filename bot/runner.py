@@ -7,22 +7,26 @@ import contextlib
 import logging
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.clock import start_clock
-from bot.delivery import Sender
+from bot.delivery import Sender, SendReport
 from bot.feed_alerts import queue_feed_alerts
+from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
 from bot.i18n import digest_labels
 from bot.settings import Settings, SettingsError
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import FeedOutcome, IngestPipeline
+from storage.db import sqlite_file_path
+from storage.guard import RunLock, StoreWatch
 from tagging import Tagger
 
 logger = logging.getLogger(__name__)
@@ -30,9 +34,31 @@ WEBHOOK_PATH = "/telegram/webhook"
 
 
 async def run_bot(settings: Settings) -> int:
+    """Runs until SIGTERM or SIGINT. On a SQLite file, only one `digestbot run` at a time:
+    raises StoreInUse when another one holds the file (see storage.guard)."""
     stop = asyncio.Event()
     _install_stop_signals(stop)
-    async with open_storage(settings) as session_factory:
+    health = ProcessHealth()
+    async with contextlib.AsyncExitStack() as resources:
+        database = sqlite_file_path(settings.database_url)
+        if database is not None:
+            lock = resources.enter_context(RunLock.acquire(database))
+            _announce_new_database(database, lock)
+        session_factory = await resources.enter_async_context(open_storage(settings))
+        engine: AsyncEngine = session_factory.kw["bind"]
+        if database is not None:
+            health.store = StoreWatch(database)
+            health.store.install(engine)
+            watching = asyncio.create_task(
+                health.store.run(settings.store_check_seconds), name="store-watch"
+            )
+            resources.push_async_callback(_cancel, watching)
+        else:
+            health.probe = database_probe(engine)
+        if settings.metrics_port is not None:
+            server = HealthServer(health, settings.metrics_host, settings.metrics_port)
+            await server.start()
+            resources.push_async_callback(server.stop)
         if stop.is_set():
             return 0
         await add_configured_feeds(session_factory, settings)
@@ -40,6 +66,8 @@ async def run_bot(settings: Settings) -> int:
         if stop.is_set():
             return 0
         bot = create_bot(settings)
+        resources.push_async_callback(bot.session.close)
+        bot.session.middleware(PollingConflictWatch(health))
         dispatcher = create_dispatcher(
             settings=settings,
             session_factory=session_factory,
@@ -47,27 +75,56 @@ async def run_bot(settings: Settings) -> int:
             storage=_fsm_storage(settings),
         )
         pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
-        background = _Background(settings, session_factory, bot, pipeline)
+        background = _Background(
+            settings,
+            session_factory,
+            bot,
+            pipeline,
+            store_lost=health.store.lost if health.store is not None else None,
+        )
+        health.send_report = background.send_report
         dispatcher.startup.register(background.start)
         dispatcher.shutdown.register(background.stop)
-        try:
-            if settings.webhook_url:
-                await _serve_webhook(settings, bot, dispatcher, stop)
-            else:
-                await bot.delete_webhook(drop_pending_updates=False)
-                polling = asyncio.create_task(
-                    dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
-                )
-                stopped = asyncio.create_task(stop.wait())
-                await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                if not polling.done():
-                    await dispatcher.stop_polling()
-                stopped.cancel()
-                await polling
-        finally:
-            await bot.session.close()
+        if settings.webhook_url:
+            await _serve_webhook(settings, bot, dispatcher, stop)
+        else:
+            await _poll(bot, dispatcher, stop)
     logger.info("stopped")
     return 0
+
+
+def _announce_new_database(database: Path, lock: RunLock) -> None:
+    """SQLite creates a missing file silently: say so, louder when a bot ran here before."""
+    if database.exists():
+        return
+    if lock.existed_before:
+        logger.warning(
+            "creating a new empty database at %s, although a bot has run on it before (%s "
+            "exists): if the database was deleted, stop now and restore it from a backup",
+            database,
+            lock.path,
+        )
+    else:
+        logger.warning("creating a new empty database at %s", database)
+
+
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    await bot.delete_webhook(drop_pending_updates=False)
+    polling = asyncio.create_task(
+        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+    )
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not polling.done():
+        await dispatcher.stop_polling()
+    stopped.cancel()
+    await polling
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _install_stop_signals(stop: asyncio.Event) -> None:
@@ -105,6 +162,8 @@ class _Background:
         session_factory: async_sessionmaker[AsyncSession],
         bot: Bot,
         pipeline: IngestPipeline,
+        *,
+        store_lost: asyncio.Event | None = None,
     ) -> None:
         self._settings = settings
         self._session_factory = session_factory
@@ -112,9 +171,27 @@ class _Background:
         self._pipeline = pipeline
         self._scheduler: AsyncIOScheduler | None = None
         self._sender = Sender(bot, session_factory, rate=settings.send_rate)
+        self._store_lost = store_lost
+        self._suspender: asyncio.Task[None] | None = None
+        self._polling: asyncio.Future[list[FeedOutcome]] | None = None
+
+    @property
+    def send_report(self) -> SendReport:
+        return self._sender.report
 
     async def _poll_feeds(self) -> object:
-        outcomes = await self._pipeline.run_once(due_only=True)
+        polling = asyncio.ensure_future(self._pipeline.run_once(due_only=True))
+        self._polling = polling
+        try:
+            outcomes = await polling
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            logger.info("feed polling interrupted: the database is lost")
+            return []
+        finally:
+            self._polling = None
         try:
             queued = await queue_feed_alerts(
                 self._session_factory, self._settings, now=datetime.now(UTC)
@@ -139,9 +216,24 @@ class _Background:
             sender=self._sender,
         )
         self._scheduler.start()
+        if self._store_lost is not None:
+            self._suspender = asyncio.create_task(self._suspend_when(self._store_lost))
         logger.info("bot started")
 
+    async def _suspend_when(self, store_lost: asyncio.Event) -> None:
+        """Without its database file every job would fail on every tick, and a message
+        sent could not be recorded as sent: the clock and the sender stop until a restart."""
+        await store_lost.wait()
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.pause()
+        if self._polling is not None:
+            self._polling.cancel()
+        await self._sender.stop()
+        logger.warning("feed polling, digests and delivery are stopped until the bot restarts")
+
     async def stop(self) -> None:
+        if self._suspender is not None:
+            await _cancel(self._suspender)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         await self._sender.stop()

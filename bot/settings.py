@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     redis_url: str | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    store_check_seconds: float = Field(default=10.0, gt=0.0, le=30.0)
     tag_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     digest_catchup_hours: float = Field(default=6.0, ge=0.0, le=24.0)
     digest_check_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)

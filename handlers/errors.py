@@ -9,14 +9,31 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
+from storage.guard import StoreUnavailable
+
 logger = logging.getLogger(__name__)
+
+
+def _store_unavailable(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, StoreUnavailable):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     update = event.update
-    logger.error(
-        "update %s failed: %s", update.update_id, event.exception, exc_info=event.exception
-    )
+    if _store_unavailable(event.exception):
+        # The store's watch already reports the loss in the log, every few minutes.
+        logger.debug("update %s refused: %s", update.update_id, event.exception)
+    else:
+        logger.error(
+            "update %s failed: %s", update.update_id, event.exception, exc_info=event.exception
+        )
     text = _("Something went wrong on my side. Please try again in a minute.")
     chat_id: int | None = None
     if update.message is not None:

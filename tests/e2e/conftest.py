@@ -141,11 +141,12 @@ BotProcessFactory = Callable[..., BotProcess]
 async def bot_process(
     tmp_path: Path, emulator: BotApiEmulator, feeds_file: Path
 ) -> AsyncIterator[BotProcessFactory]:
-    """Builds (not yet started) bot processes; extra keyword arguments become env vars."""
+    """Builds (not yet started) bot processes; extra keyword arguments become env vars.
+    Processes share a database and a log unless given another `name`."""
     created: list[BotProcess] = []
 
-    def make(**extra_env: str) -> BotProcess:
-        database = tmp_path / "e2e.db"
+    def make(name: str = "e2e", **extra_env: str) -> BotProcess:
+        database = tmp_path / f"{name}.db"
         workdir = tmp_path / "work"
         workdir.mkdir(exist_ok=True)
         inherited = {
@@ -165,7 +166,10 @@ async def bot_process(
             **extra_env,
         }
         process = BotProcess(
-            env=dict(env), workdir=workdir, database=database, log_path=tmp_path / "bot.log"
+            env=dict(env),
+            workdir=workdir,
+            database=database,
+            log_path=tmp_path / ("bot.log" if name == "e2e" else f"{name}.log"),
         )
         created.append(process)
         return process

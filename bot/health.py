@@ -1,0 +1,243 @@
+"""What the running bot knows about its own health: `/healthz` and `/metrics` on
+METRICS_PORT, and Telegram's 409 Conflict when another process polls with the same token."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final, cast
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramConflictError
+from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.delivery import SendReport
+from bot.settings import SettingsError
+from storage.guard import STORE_LOST, StoreWatch
+
+logger = logging.getLogger(__name__)
+
+DATABASE_SILENT: Final = "the database does not answer"
+PING_TIMEOUT_SECONDS: Final = 3.0
+CONFLICT_WARN_EVERY_SECONDS: Final = 60.0
+CONFLICT_RETRY_SECONDS: Final = 5.0
+PROMETHEUS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+
+DatabaseProbe = Callable[[], Awaitable[str | None]]
+
+
+@dataclass
+class ProcessHealth:
+    """Filled in by the runner; read by the HTTP endpoints.
+
+    The database is judged by the SQLite file watch when there is one, else by `probe`
+    (a query with a timeout, for PostgreSQL): each returns None or a one-line problem.
+    """
+
+    started_at: float = field(default_factory=time.time)
+    store: StoreWatch | None = None
+    probe: DatabaseProbe | None = None
+    send_report: SendReport | None = None
+    telegram_conflicts: int = 0
+
+    async def database_problem(self) -> tuple[str, str] | None:
+        """None when the database is usable, else (summary, detail)."""
+        if self.store is not None:
+            detail = self.store.problem
+            return None if detail is None else (STORE_LOST, detail)
+        if self.probe is not None:
+            detail = await self.probe()
+            return None if detail is None else (DATABASE_SILENT, detail)
+        return None
+
+    async def healthz(self) -> tuple[int, dict[str, object]]:
+        problem = await self.database_problem()
+        body: dict[str, object] = {
+            "status": "ok" if problem is None else "failing",
+            "database": "ok" if problem is None else problem[0],
+            "uptime_seconds": round(time.time() - self.started_at),
+        }
+        if problem is not None:
+            body["detail"] = problem[1]
+        return (200 if problem is None else 503), body
+
+    async def metrics(self) -> str:
+        store_ok = await self.database_problem() is None
+        report = self.send_report or SendReport()
+        samples: list[tuple[str, str, str, float]] = [
+            ("digestbot_up", "gauge", "The bot process is running.", 1),
+            (
+                "digestbot_start_time_seconds",
+                "gauge",
+                "When the process started, in seconds since the Unix epoch.",
+                self.started_at,
+            ),
+            (
+                "digestbot_store_ok",
+                "gauge",
+                "1 while the database is usable; 0 once its file was deleted or replaced.",
+                int(store_ok),
+            ),
+            (
+                "digestbot_telegram_conflicts_total",
+                "counter",
+                "getUpdates answered 409 Conflict: another process uses the bot token.",
+                self.telegram_conflicts,
+            ),
+            (
+                "digestbot_messages_sent_total",
+                "counter",
+                "Messages the outbox sender delivered.",
+                report.sent,
+            ),
+            (
+                "digestbot_messages_failed_total",
+                "counter",
+                "Outbox messages given up on.",
+                report.failed,
+            ),
+        ]
+        lines: list[str] = []
+        for name, kind, description, value in samples:
+            lines += [
+                f"# HELP {name} {description}",
+                f"# TYPE {name} {kind}",
+                f"{name} {_number(value)}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def database_probe(engine: AsyncEngine, timeout: float = PING_TIMEOUT_SECONDS) -> DatabaseProbe:
+    """A `SELECT 1` that must answer within `timeout` seconds."""
+
+    async def probe() -> str | None:
+        try:
+            async with asyncio.timeout(timeout), engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except TimeoutError:
+            return f"no answer within {timeout:g} s"
+        except Exception as error:
+            first_line = (str(error).splitlines() or [""])[0]
+            return f"{type(error).__name__}: {first_line}"
+        return None
+
+    return probe
+
+
+class HealthServer:
+    """`GET /healthz` (200 or 503, JSON) and `GET /metrics` (Prometheus text format)."""
+
+    def __init__(self, health: ProcessHealth, host: str, port: int) -> None:
+        self.health = health
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listens; a port that cannot be bound is a configuration error naming the setting."""
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as error:
+            await runner.cleanup()
+            reason = error.strerror or str(error)
+            raise SettingsError(
+                f"METRICS_PORT: cannot listen on {self.host}:{self.port}: {reason}"
+            ) from None
+        self._runner = runner
+        self.port = _bound_port(runner, self.port)
+        logger.info("health and metrics on http://%s:%d/healthz and /metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        status, body = await self.health.healthz()
+        return web.json_response(body, status=status, dumps=_compact_json)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=(await self.health.metrics()).encode(),
+            headers={"Content-Type": PROMETHEUS_CONTENT_TYPE},
+        )
+
+
+def _compact_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _bound_port(runner: web.AppRunner, requested: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return requested
+
+
+class PollingConflictWatch(BaseRequestMiddleware):
+    """Telegram answers getUpdates with 409 Conflict when another process polls with the
+    same token (or a webhook is set). aiogram would log an error and a retry line for every
+    attempt, every second or two; this logs one warning a minute at most, counts the
+    conflicts and asks again after `retry_after` seconds, as if no update had come."""
+
+    def __init__(
+        self,
+        health: ProcessHealth,
+        *,
+        retry_after: float = CONFLICT_RETRY_SECONDS,
+        warn_every: float = CONFLICT_WARN_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.health = health
+        self.retry_after = retry_after
+        self.warn_every = warn_every
+        self._clock = clock
+        self._warned_at: float | None = None
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        polling = isinstance(method, GetUpdates)
+        try:
+            return await make_request(bot, method)
+        except TelegramConflictError as error:
+            if not polling:
+                raise
+            self.health.telegram_conflicts += 1
+            now = self._clock()
+            if self._warned_at is None or now - self._warned_at >= self.warn_every:
+                self._warned_at = now
+                logger.warning(
+                    "Telegram refused getUpdates with 409 (%s): another process "
+                    "receives this bot's updates, and each update reaches only one of them; "
+                    "stop the other process (conflicts so far: %d)",
+                    error.message,
+                    self.health.telegram_conflicts,
+                )
+            await asyncio.sleep(self.retry_after)
+            # The session hands a method's result, not the Response, back to its caller.
+            return cast("Response[TelegramType]", [])
