@@ -37,9 +37,9 @@ from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from bot.delivery import Sender, SendReport  # noqa: E402
-from bot.digest_service import compose_due_digests  # noqa: E402
-from bot.i18n import digest_labels  # noqa: E402
+from delivery.digests import compose_due_digests  # noqa: E402
+from delivery.labels import digest_labels  # noqa: E402
+from delivery.sender import Sender, SendReport  # noqa: E402
 from storage import articles as article_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from storage.models import Article, Chat, ChatCountry, ChatTopic, OutboxMessage  # noqa: E402

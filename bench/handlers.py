@@ -30,9 +30,9 @@ from aiogram.methods import SendMessage, TelegramMethod  # noqa: E402
 from aiogram.types import Update  # noqa: E402
 
 from bot.app import create_bot, create_dispatcher  # noqa: E402
-from bot.middlewares import TokenBucket  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from digests.model import TOPIC_ORDER  # noqa: E402
+from handlers.middlewares import TokenBucket  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database_sync  # noqa: E402
 from tests.handlers.mocked_bot import BOT_TOKEN, MockedSession  # noqa: E402
 

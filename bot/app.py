@@ -23,10 +23,12 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import LANGUAGES, N_, create_i18n, digest_labels, gettext_for
-from bot.middlewares import EndTransactionBeforeRequest, TokenBucket, register_middlewares
-from bot.settings import Settings
+from bot.wiring import ingest_config
+from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
+from core.settings import Settings
+from delivery.labels import digest_labels
 from handlers import get_routers
+from handlers.middlewares import EndTransactionBeforeRequest, TokenBucket, register_middlewares
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +87,13 @@ def create_dispatcher(
     callback_bucket: TokenBucket | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,
-    `session_factory`, `tagger`, `i18n`; `session` and `state` per update)."""
+    `ingest_config`, `session_factory`, `tagger`, `i18n`; `session` and `state` per
+    update)."""
     i18n = create_i18n()
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
+        ingest_config=ingest_config(settings),
         session_factory=session_factory,
         tagger=tagger,
         i18n=i18n,

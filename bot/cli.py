@@ -8,11 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, load_settings
-
-
-class CommandError(Exception):
-    """A command could not do what was asked; the message is shown as one line."""
+from bot.errors import CommandError
+from core.settings import Settings, SettingsError, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.settings import Settings
 from bot.wiring import ingest_config
+from core.settings import Settings
 from digests.compose import compose_digest
 from digests.model import Subscription
 from digests.render import render_plain
-from ingest.pipeline import IngestConfig, IngestPipeline, format_outcomes_table
+from ingest.config import IngestConfig
+from ingest.pipeline import IngestPipeline
+from ingest.report import format_outcomes_table
 from ingest.urls import origin_of
 from storage import articles as article_repo
 from storage import feeds as feed_repo
@@ -80,7 +82,7 @@ async def serve_demo_feeds(host: str = "127.0.0.1", port: int = 0) -> AsyncItera
 
 
 async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
-    from bot.i18n import digest_labels
+    from delivery.labels import digest_labels
     from tagging import Tagger
 
     with tempfile.TemporaryDirectory(prefix="digestbot-demo-") as workdir:
@@ -123,7 +125,7 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
                 language="ru",
                 timezone=settings.default_timezone,
             )
-            from bot.digest_service import to_digest_article
+            from delivery.digests import to_digest_article
 
             digest = compose_digest(
                 [to_digest_article(article) for article in stored],

@@ -8,15 +8,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.settings import Settings
+from bot.errors import CommandError
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
-from ingest.pipeline import (
-    FeedOutcome,
-    IngestPipeline,
-    export_opml,
-    format_outcomes_table,
-    load_feed_list,
-)
+from core.settings import Settings
+from ingest.feedlist import export_opml, load_feed_list
+from ingest.pipeline import IngestPipeline
+from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
 from storage.db import upgrade_database
 
@@ -69,7 +66,6 @@ def _format_time(moment: datetime | None) -> str:
 
 
 async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.cli import CommandError
     from ingest.urls import canonical_url
 
     action: str = args.feeds_command
@@ -127,8 +123,8 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def preview_digest(settings: Settings, chat_id: int) -> int:
-    from bot.digest_service import preview_digest as build_preview
-    from bot.i18n import digest_labels
+    from delivery.digests import preview_digest as build_preview
+    from delivery.labels import digest_labels
 
     async with open_storage(settings) as session_factory:
         text = await build_preview(
@@ -140,7 +136,7 @@ async def preview_digest(settings: Settings, chat_id: int) -> int:
 
 async def send_due_digests(settings: Settings) -> int:
     from bot.app import create_bot
-    from bot.delivery import send_due_now
+    from delivery.sender import send_due_now
 
     async with open_storage(settings) as session_factory:
         bot = create_bot(settings)

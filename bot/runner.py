@@ -17,14 +17,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
-from bot.clock import start_clock
-from bot.delivery import Sender, SendReport
-from bot.feed_alerts import queue_feed_alerts
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
-from bot.i18n import digest_labels
-from bot.settings import Settings, SettingsError
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
-from ingest.pipeline import FeedOutcome, IngestPipeline
+from core.settings import Settings, SettingsError
+from delivery.clock import start_clock
+from delivery.feed_alerts import queue_feed_alerts
+from delivery.labels import digest_labels
+from delivery.sender import Sender, SendReport
+from ingest.pipeline import IngestPipeline
+from ingest.report import FeedOutcome
 from storage.db import sqlite_file_path
 from storage.guard import RunLock, StoreWatch
 from tagging import Tagger

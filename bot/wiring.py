@@ -11,8 +11,9 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
-from ingest.pipeline import FeedSpec, IngestConfig, load_feed_list
+from core.settings import Settings
+from ingest.config import IngestConfig
+from ingest.feedlist import FeedSpec, load_feed_list
 from storage import feeds as feed_repo
 from storage.db import create_engine, create_session_factory, upgrade_database
 

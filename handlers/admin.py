@@ -17,15 +17,15 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.feed_alerts import health_policy
-from bot.middlewares import ACCESS_FLAG, BOT_ADMIN
-from bot.settings import Settings
-from bot.wiring import ingest_config
+from core.settings import Settings
+from delivery.feed_alerts import health_policy
 from digests.render import split_html_items
 from handlers.common import cut_argument, format_moment, quote
-from ingest.feedlist import OutlineProblem, RefusedOutline, read_opml
+from handlers.middlewares import ACCESS_FLAG, BOT_ADMIN
+from ingest.config import IngestConfig
+from ingest.feedlist import OutlineProblem, RefusedOutline, export_opml, read_opml
 from ingest.health import FeedCondition, HealthPolicy, feed_condition, silent_since
-from ingest.pipeline import export_opml, probe_feed
+from ingest.pipeline import probe_feed
 from ingest.urls import canonical_url, is_public_http_url
 from storage.articles import feed_article_counts
 from storage.chats import get_chat
@@ -128,7 +128,7 @@ async def addfeed(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
-    settings: Settings,
+    ingest_config: IngestConfig,
     bot: Bot,
 ) -> None:
     # The address is taken whole: cut to the usual argument length it would be another one.
@@ -142,7 +142,7 @@ async def addfeed(
     except FeedUrlTooLong as error:
         await message.answer(_too_long_text(error))
         return
-    if not settings.feeds_allow_private and not await is_public_http_url(url):
+    if not ingest_config.allow_private_addresses and not await is_public_http_url(url):
         await message.answer(
             _(
                 "«{url}» is not a public http(s) address. Local and private network "
@@ -151,7 +151,7 @@ async def addfeed(
         )
         return
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    probe = await probe_feed(url, ingest_config(settings))
+    probe = await probe_feed(url, ingest_config)
     if not probe.ok:
         await message.answer(
             _("Could not add «{url}»: {error}").format(
@@ -209,7 +209,7 @@ def _is_opml(message: Message) -> bool:
 
 
 async def import_opml(
-    message: Message, session: AsyncSession, bot: Bot, settings: Settings
+    message: Message, session: AsyncSession, bot: Bot, ingest_config: IngestConfig
 ) -> None:
     document = message.document
     assert document is not None
@@ -230,7 +230,7 @@ async def import_opml(
         return
     specs = found.feeds[:MAX_OPML_FEEDS]
     refused = list(found.refused)
-    if settings.feeds_allow_private:
+    if ingest_config.allow_private_addresses:
         public = [True] * len(specs)
     else:
         public = await asyncio.gather(*(is_public_http_url(spec.url) for spec in specs))

@@ -16,8 +16,8 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_service import to_digest_article
-from bot.settings import Settings
+from core.settings import Settings
+from delivery.digests import to_digest_article
 from digests.cluster import cluster_stories
 from digests.render import MessageLimits, local_date, render_article_list
 from handlers.common import (

@@ -14,7 +14,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import country_label, digest_labels, topic_label
+from delivery.labels import country_label, digest_labels, topic_label
 from digests.model import Labels
 from digests.render import clean_text, shorten
 

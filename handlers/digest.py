@@ -10,13 +10,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_service import (
+from core.settings import Settings
+from delivery.digests import (
     MORE_CALLBACK_PREFIX,
     build_digest_now,
     more_keyboard_json,
     record_digest_sent,
 )
-from bot.settings import Settings
 from digests.render import RenderedMessage
 from handlers.archive import DEFAULT_NEWS_DAYS, NEWS, ArchiveRequest, build_page
 from handlers.common import labels

@@ -13,10 +13,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import LANGUAGES
-from bot.middlewares import ACCESS_FLAG, CHAT_ADMIN
-from bot.settings import Settings
+from core.i18n import LANGUAGES
+from core.settings import Settings
 from handlers.common import country_name, edit_or_send
+from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from handlers.onboarding import PRESET_NAMES, callback_chat, open_chat
 from storage.articles import country_article_counts
 from storage.chats import get_chat, update_chat

@@ -28,11 +28,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.digest_service import to_digest_article
-from bot.i18n import N_
-from bot.middlewares import ACCESS_FLAG, CHAT_ADMIN
-from bot.schedule import next_digest_at, parse_time, parse_timezone
-from bot.settings import Settings
+from core.i18n import N_
+from core.settings import Settings
+from delivery.digests import to_digest_article
+from delivery.schedule import next_digest_at, parse_time, parse_timezone
 from digests.cluster import cluster_stories
 from digests.render import local_date, render_article_list
 from handlers.common import (
@@ -46,6 +45,7 @@ from handlers.common import (
     topic_name,
     utc_offset_label,
 )
+from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from storage.articles import find_articles_page
 from storage.chats import (
     ChatRecord,

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.settings import Settings
+from core.settings import Settings
 from digests.chart import ChartText, render_weekly_chart
 from digests.render import visible_length
 from digests.stats import DEFAULT_WEEKS, MAX_WEEKS, WeeklyCounts, last_weeks, weekly_counts

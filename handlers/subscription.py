@@ -13,9 +13,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.middlewares import ACCESS_FLAG, CHAT_ADMIN
-from bot.schedule import next_digest_at
+from delivery.schedule import next_digest_at
 from handlers.common import edit_or_send, format_moment
+from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from storage.chats import delete_chat, get_chat, update_chat
 
 ADMIN_ONLY = {ACCESS_FLAG: CHAT_ADMIN}

@@ -11,21 +11,19 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.config import IngestConfig
-from ingest.feedlist import FeedSpec, export_opml, load_feed_list, parse_feed_lines, parse_opml
 from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_http_session
 from ingest.fulltext import extract_article_text, matches_title
 from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
-from ingest.report import format_outcomes_table
+from ingest.report import FeedOutcome, OutcomeStatus
 from storage import articles as article_repo
 from storage import feeds as feed_repo
 from storage.articles import NewArticle, TagValue
@@ -33,43 +31,13 @@ from storage.feeds import FeedRecord
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
 
-__all__ = [
-    "FeedOutcome",
-    "FeedSpec",
-    "IngestConfig",
-    "IngestPipeline",
-    "ProbeResult",
-    "export_opml",
-    "format_outcomes_table",
-    "load_feed_list",
-    "parse_feed_lines",
-    "parse_opml",
-    "probe_feed",
-]
-
 logger = logging.getLogger(__name__)
 
-OutcomeStatus = Literal["new", "unchanged", "failed"]
 # A teaser this long is taken as the article's text; no page is fetched for it.
 LONG_TEASER_CHARACTERS = 1000
 # Items go to the worker thread in batches of about this much text, so that a stop waits
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
-
-
-@dataclass(frozen=True)
-class FeedOutcome:
-    feed_id: int
-    url: str
-    status: OutcomeStatus
-    new_items: int
-    seen_items: int
-    skipped_items: int
-    error: str | None
-    seconds: float
-    skip_reasons: Mapping[str, int] = field(default_factory=dict)
-    warning: str | None = None
-    deactivated: bool = False
 
 
 @dataclass(frozen=True)

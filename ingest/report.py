@@ -1,15 +1,29 @@
-"""The per-feed summary the CLI prints after a poll."""
+"""What a poll did to each feed, and the per-feed summary the CLI prints."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
-if TYPE_CHECKING:
-    from ingest.pipeline import FeedOutcome
-
+OutcomeStatus = Literal["new", "unchanged", "failed"]
 _MAX_URL = 60
 _MAX_NOTE = 120
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    feed_id: int
+    url: str
+    status: OutcomeStatus
+    new_items: int
+    seen_items: int
+    skipped_items: int
+    error: str | None
+    seconds: float
+    skip_reasons: Mapping[str, int] = field(default_factory=dict)
+    warning: str | None = None
+    deactivated: bool = False
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -18,7 +18,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates
 from sqlalchemy import event
 
-from bot.delivery import SendReport
+from delivery.sender import SendReport
 from bot.health import (
     DATABASE_SILENT,
     PROMETHEUS_CONTENT_TYPE,
@@ -27,7 +27,7 @@ from bot.health import (
     ProcessHealth,
     database_probe,
 )
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from storage.db import create_engine
 from storage.guard import STORE_LOST, StoreWatch
 from tests.support.bot_api_emulator import BotApiEmulator

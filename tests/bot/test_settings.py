@@ -10,7 +10,7 @@ import pytest
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 
 from bot.logs import TokenRedactingFilter
-from bot.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -12,7 +12,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.schedule import next_digest_at
+from delivery.schedule import next_digest_at
 from storage import articles as article_repo
 from storage import chats as chat_repo
 from storage import outbox

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.clock import COMPOSE_DIGESTS_JOB, POLL_FEEDS_JOB, start_clock
-from bot.delivery import Sender
-from bot.i18n import digest_labels
-from bot.settings import Settings
+from core.settings import Settings
+from delivery.clock import COMPOSE_DIGESTS_JOB, POLL_FEEDS_JOB, start_clock
+from delivery.labels import digest_labels
+from delivery.sender import Sender
 from storage import chats as chat_repo
 from tests.delivery.helpers import HEADLINES, SessionFactory, add_article, add_chat, statuses
 from tests.support.bot_api_emulator import BotApiEmulator

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.digest_service import (
+from delivery.digests import (
     build_digest_now,
     compose_due_digests,
     preview_digest,
     record_digest_sent,
 )
-from bot.i18n import digest_labels
+from delivery.labels import digest_labels
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
 from storage.models import SentArticle

@@ -29,7 +29,7 @@ async def start_sender(database_url: str, api_url: str) -> asyncio.subprocess.Pr
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.delivery",
+        "delivery.sender",
         "--database-url",
         database_url,
         "--api-url",

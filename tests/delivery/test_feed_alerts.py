@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from aiogram import Bot
 from sqlalchemy import select, update
 
-from bot.delivery import Sender
-from bot.feed_alerts import ALERT_KIND, queue_feed_alerts
-from bot.settings import Settings
+from core.settings import Settings
+from delivery.feed_alerts import ALERT_KIND, queue_feed_alerts
+from delivery.sender import Sender
 from digests.render import MAX_MESSAGE_LENGTH, visible_length
 from ingest.config import IngestConfig
 from ingest.pipeline import IngestPipeline

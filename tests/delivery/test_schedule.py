@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.schedule import (
+from delivery.schedule import (
     local_digest_date,
     next_digest_at,
     parse_time,

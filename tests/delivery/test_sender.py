@@ -10,9 +10,9 @@ import pytest
 from aiogram import Bot
 from sqlalchemy import select
 
-from bot.delivery import ChatPacing, Sender, SendPacer, TokenRejected
-from bot.digest_service import more_keyboard_json
-from bot.i18n import digest_labels
+from delivery.digests import more_keyboard_json
+from delivery.labels import digest_labels
+from delivery.sender import ChatPacing, Sender, SendPacer, TokenRejected
 from storage import chats as chat_repo
 from storage import outbox
 from storage.models import Chat, SentArticle

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.demo_runner import demo_feeds, serve_demo_feeds
-from bot.settings import Settings
+from core.settings import Settings
 from tests.support.bot_api_emulator import BotApiEmulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

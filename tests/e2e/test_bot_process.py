@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.i18n import country_label
+from delivery.labels import country_label
 from digests.chart import HEIGHT, WIDTH
 from digests.stats import MAX_WEEKS, last_weeks
 from handlers.archive import PAGE_SIZE

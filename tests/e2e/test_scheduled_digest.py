@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedule import next_digest_at
+from delivery.schedule import next_digest_at
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
 from tests.e2e.conftest import BotProcess, BotProcessFactory

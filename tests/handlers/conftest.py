@@ -13,8 +13,8 @@ from aiogram import Bot, Dispatcher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher
-from bot.middlewares import TokenBucket
-from bot.settings import Settings
+from core.settings import Settings
+from handlers.middlewares import TokenBucket
 from storage.articles import NewArticle, TagValue, insert_article, save_tags
 from storage.db import create_engine, create_session_factory, upgrade_database_sync
 from tagging import lemmatize_for_search

@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_dispatcher
-from bot.middlewares import TokenBucket
-from bot.settings import Settings
+from core.settings import Settings
+from handlers.middlewares import TokenBucket
 from tests.handlers.conftest import ConversationFactory, generous_bucket
 from tests.handlers.mocked_bot import Conversation, MockedSession, answers, calls, texts
 

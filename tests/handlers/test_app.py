@@ -12,16 +12,10 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 
 from bot.app import create_bot, setup_bot_commands
-from bot.i18n import (
-    LANGUAGES,
-    _po_path,
-    _read_catalog,
-    digest_labels,
-    gettext_for,
-    missing_translations,
-    normalize_language,
-)
-from bot.settings import Settings
+from core.catalogs import missing_translations, po_path, read_catalog
+from core.i18n import LANGUAGES, gettext_for, normalize_language
+from core.settings import Settings
+from delivery.labels import digest_labels
 from tests.handlers.mocked_bot import MockedSession, calls
 
 
@@ -72,9 +66,9 @@ def test_catalogs_are_complete(language: str) -> None:
 def test_compiled_catalogs_are_up_to_date(language: str) -> None:
     # Compared message by message: the header names the Babel version that compiled it.
     fresh = io.BytesIO()
-    write_mo(fresh, _read_catalog(language), use_fuzzy=False)
+    write_mo(fresh, read_catalog(language), use_fuzzy=False)
     fresh.seek(0)
-    with _po_path(language).with_suffix(".mo").open("rb") as committed:
+    with po_path(language).with_suffix(".mo").open("rb") as committed:
         assert _translations(read_mo(committed)) == _translations(read_mo(fresh))
 
 

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from ingest.feedlist import OutlineProblem, parse_feed_lines, read_opml
-from ingest.pipeline import (
-    FeedOutcome,
+from ingest.feedlist import (
     FeedSpec,
+    OutlineProblem,
     export_opml,
-    format_outcomes_table,
     load_feed_list,
+    parse_feed_lines,
     parse_opml,
+    read_opml,
 )
+from ingest.report import FeedOutcome, format_outcomes_table
 from ingest.urls import is_public_http_url
 from storage.feeds import MAX_FEED_TITLE_LENGTH, MAX_FEED_URL_LENGTH, FeedRecord
 

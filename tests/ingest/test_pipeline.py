@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.config import IngestConfig
 from ingest.fetch import Fetcher, FetchError, HostLimiter, create_http_session
-from ingest.pipeline import FeedOutcome, IngestPipeline, probe_feed
+from ingest.pipeline import IngestPipeline, probe_feed
+from ingest.report import FeedOutcome
 from storage import feeds as feed_repo
 from storage.feeds import FeedRecord
 from storage.models import Article, ArticleTag

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.demo_runner import demo_ingest_config
-from bot.settings import load_settings
 from bot.wiring import ingest_config
+from core.settings import load_settings
 from ingest.config import IngestConfig
 from ingest.fetch import (
     Fetcher,

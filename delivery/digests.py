@@ -6,7 +6,7 @@ it is not too late, otherwise skipped to the next day), composes it from the art
 seen since the chat's last digest, and writes in one transaction the chat's messages, the
 articles as sent and its next digest time, so that a crash leaves either all of it or none
 (chats are handled in batches that share a transaction; a failing batch is retried chat by
-chat). The delivery engine (bot.delivery) then drains the outbox.
+chat). The delivery engine (delivery.sender) then drains the outbox.
 
 Composition is pure and CPU-bound: it runs in a worker thread, and subscribers whose
 digests would be identical (same articles, countries, topics, zone and language, as with
@@ -28,8 +28,8 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import gettext_for
-from bot.schedule import (
+from core.i18n import gettext_for
+from delivery.schedule import (
     is_valid_timezone,
     local_digest_date,
     next_digest_at,

@@ -18,7 +18,7 @@ transaction right after Telegram confirms it. A process that dies leaves its cla
 to be claimed again when the lease ends, so nothing due is lost; only the requests that
 were in flight at that moment can arrive twice.
 
-`python -m bot.delivery --database-url … --api-url …` drains the outbox once and exits.
+`python -m delivery.sender --database-url … --api-url …` drains the outbox once and exits.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from storage import outbox
 from storage.outbox import OutboxItem
 
 if TYPE_CHECKING:
-    from bot.settings import Settings
+    from core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -684,8 +684,8 @@ async def send_due_now(
     bot: Bot, session_factory: async_sessionmaker[AsyncSession], settings: Settings
 ) -> SendDueReport:
     """Composes every due digest, then sends until the outbox is drained."""
-    from bot.digest_service import compose_due_digests
-    from bot.i18n import digest_labels
+    from delivery.digests import compose_due_digests
+    from delivery.labels import digest_labels
 
     composed = await compose_due_digests(
         session_factory,
@@ -706,7 +706,7 @@ async def send_due_now(
 
 def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.delivery", description="Send every due outbox row, then exit."
+        prog="python -m delivery.sender", description="Send every due outbox row, then exit."
     )
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--api-url", required=True, help="Bot API server base URL")
@@ -752,7 +752,7 @@ async def _drain(arguments: argparse.Namespace) -> SendReport:
 def main(argv: list[str] | None = None) -> int:
     arguments = _parse_arguments(argv)
     if not arguments.token:
-        print("bot.delivery: BOT_TOKEN: missing; pass --token or set BOT_TOKEN", file=sys.stderr)
+        print("delivery.sender: BOT_TOKEN: missing; pass --token or set BOT_TOKEN", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     report = asyncio.run(_drain(arguments))

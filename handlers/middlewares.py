@@ -26,7 +26,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import normalize_language
+from core.i18n import normalize_language
 from storage.chats import chat_language
 
 logger = logging.getLogger(__name__)

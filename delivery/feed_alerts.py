@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import gettext_for, ngettext_for
-from bot.settings import Settings
+from core.i18n import gettext_for, ngettext_for
+from core.settings import Settings
 from digests.render import split_html_items
 from ingest.health import FeedCondition, HealthChange, HealthPolicy, health_changes, silent_since
 from storage import chats as chat_repo

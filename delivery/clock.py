@@ -14,9 +14,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.delivery import Sender
-from bot.digest_service import compose_due_digests
-from bot.settings import Settings
+from core.settings import Settings
+from delivery.digests import compose_due_digests
+from delivery.sender import Sender
 from digests.model import Labels
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Below every stage: settings from the environment and translations."""
