@@ -26,6 +26,7 @@ from digests.model import DigestArticle, Story, Subscription  # noqa: E402
 from digests.render import render_digest  # noqa: E402
 from tests.digests.conftest import (  # noqa: E402
     LABELS_RU,
+    TOPIC_ORDER,
     load_story_fixture,
     merge_counts,
     realistic_articles,
@@ -134,6 +135,7 @@ def main() -> int:
         )
     articles = realistic_articles(2000)
     sub = Subscription(
+        topic_order=TOPIC_ORDER,
         countries=frozenset({"UZ", "KZ", "TJ", "BY", "CN", "KG", "MN", "AM", "AZ", "TM"}),
         topics=frozenset(),
     )

@@ -37,7 +37,7 @@ from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from delivery.digests import compose_due_digests  # noqa: E402
+from delivery.daily import compose_due_digests  # noqa: E402
 from delivery.labels import digest_labels  # noqa: E402
 from delivery.sender import Sender, SendReport  # noqa: E402
 from storage import articles as article_repo  # noqa: E402

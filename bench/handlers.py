@@ -31,15 +31,15 @@ from aiogram.types import Update  # noqa: E402
 
 from bot.app import create_bot, create_dispatcher  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from digests.model import TOPIC_ORDER  # noqa: E402
 from handlers.middlewares import TokenBucket  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database_sync  # noqa: E402
+from tagging import topics  # noqa: E402
 from tests.handlers.mocked_bot import BOT_TOKEN, MockedSession  # noqa: E402
 
 COUNTRIES = ("UZ", "TJ", "KZ", "KG", "TM", "BY", "CN", "MN", "AZ", "AM", "GE", "TR", "IR", "IN")
 # Share of articles about each country: a few partners dominate the regional press.
 COUNTRY_WEIGHTS = (14, 8, 20, 6, 3, 10, 12, 3, 3, 3, 2, 4, 2, 3)
-TOPICS = TOPIC_ORDER
+TOPICS = tuple(topic.id for topic in topics())
 QUERIES = ("Узбекистан", "узбекистане", "Казахстан", "kz", "Киргизия", "Китай", "Беларусь")
 WORDS = [
     "омский",

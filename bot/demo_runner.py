@@ -83,6 +83,8 @@ async def serve_demo_feeds(host: str = "127.0.0.1", port: int = 0) -> AsyncItera
 
 async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
     from delivery.labels import digest_labels
+    from delivery.planner import topic_order
+    from delivery.window import to_digest_article
     from tagging import Tagger
 
     with tempfile.TemporaryDirectory(prefix="digestbot-demo-") as workdir:
@@ -124,8 +126,8 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
                 threshold=settings.tag_threshold,
                 language="ru",
                 timezone=settings.default_timezone,
+                topic_order=topic_order(),
             )
-            from delivery.digests import to_digest_article
 
             digest = compose_digest(
                 [to_digest_article(article) for article in stored],

@@ -123,25 +123,28 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def preview_digest(settings: Settings, chat_id: int) -> int:
-    from delivery.digests import preview_digest as build_preview
     from delivery.labels import digest_labels
+    from delivery.on_demand import preview_digest as build_preview
 
     async with open_storage(settings) as session_factory:
         text = await build_preview(
             session_factory, chat_id, datetime.now(UTC), digest_labels, settings.tag_threshold
         )
+    if text is None:
+        raise CommandError(f"no chat with id {chat_id}")
     print(text)
     return 0
 
 
 async def send_due_digests(settings: Settings) -> int:
     from bot.app import create_bot
-    from delivery.sender import send_due_now
+    from delivery.daily import send_due_now
+    from delivery.labels import digest_labels
 
     async with open_storage(settings) as session_factory:
         bot = create_bot(settings)
         try:
-            report = await send_due_now(bot, session_factory, settings)
+            report = await send_due_now(bot, session_factory, settings, digest_labels)
         finally:
             await bot.session.close()
     print(report)

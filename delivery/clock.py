@@ -15,7 +15,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
-from delivery.digests import compose_due_digests
+from delivery.daily import compose_due_digests
 from delivery.sender import Sender
 from digests.model import Labels
 

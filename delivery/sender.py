@@ -36,7 +36,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -62,7 +62,7 @@ from storage import outbox
 from storage.outbox import OutboxItem
 
 if TYPE_CHECKING:
-    from core.settings import Settings
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -665,40 +665,6 @@ class Sender:
             )
             await session.commit()
         self._held.pop(item.id, None)
-
-
-@dataclass
-class SendDueReport:
-    """`digestbot digest --send-due`: what was composed, then what was sent."""
-
-    composed: object
-    sent: SendReport
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        counts = ", ".join(f"{status} {count}" for status, count in self.counts.items())
-        return f"composed: {self.composed}\ndelivered: {self.sent}\noutbox: {counts}"
-
-
-async def send_due_now(
-    bot: Bot, session_factory: async_sessionmaker[AsyncSession], settings: Settings
-) -> SendDueReport:
-    """Composes every due digest, then sends until the outbox is drained."""
-    from delivery.digests import compose_due_digests
-    from delivery.labels import digest_labels
-
-    composed = await compose_due_digests(
-        session_factory,
-        now=utc_now(),
-        labels_for=digest_labels,
-        threshold=settings.tag_threshold,
-        catchup=timedelta(hours=settings.digest_catchup_hours),
-    )
-    sender = Sender(bot, session_factory, rate=settings.send_rate)
-    sent = await sender.run_until_empty()
-    async with session_factory() as session:
-        counts = await outbox.outbox_counts(session)
-    return SendDueReport(composed=composed, sent=sent, counts=counts)
 
 
 # ---------------------------------------------------------------------- module entry

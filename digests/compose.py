@@ -70,7 +70,7 @@ def story_topic(story: Story, sub: Subscription) -> str | None:
     topics: set[str] = set()
     for article in story.articles:
         topics.update(subscribed_topics(article.topics, sub))
-    return min(topics, key=topic_sort_key) if topics else None
+    return min(topics, key=lambda topic: topic_sort_key(topic, sub.topic_order)) if topics else None
 
 
 def _newest_first(story: Story) -> tuple[float, int]:
@@ -89,7 +89,7 @@ def group_stories(stories: Iterable[Story], sub: Subscription) -> tuple[DigestSe
     def topic_position(topic: str | None) -> tuple[int, tuple[int, str]]:
         if topic is None:
             return (1, (0, ""))
-        return (0, topic_sort_key(topic))
+        return (0, topic_sort_key(topic, sub.topic_order))
 
     sections: list[tuple[int, DigestSection]] = []
     cap = sub.per_country_cap

@@ -6,22 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-TOPIC_ORDER: tuple[str, ...] = (
-    "agreements",
-    "trade",
-    "industry",
-    "investment",
-    "education_science",
-    "youth",
-    "culture_tourism",
-    "agriculture",
-    "transport_logistics",
-    "energy",
-    "health",
-    "visits_events",
-    "migration_labor",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class DigestArticle:
@@ -39,7 +23,9 @@ class DigestArticle:
 @dataclass(frozen=True, slots=True)
 class Subscription:
     """What one chat asked for. An empty `countries` set matches nothing; an empty
-    `topics` set means every topic. A `per_country_cap` of 0 or less means no cap."""
+    `topics` set means every topic. A `per_country_cap` of 0 or less means no cap.
+    `topic_order` is the product's order of topics within a country (from the topic
+    data file); topics it does not list come after, alphabetically."""
 
     countries: frozenset[str]
     topics: frozenset[str] = frozenset()
@@ -47,6 +33,7 @@ class Subscription:
     language: str = "ru"
     timezone: str = "Asia/Omsk"
     per_country_cap: int = 7
+    topic_order: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

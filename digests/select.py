@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from digests.model import TOPIC_ORDER, DigestArticle, Subscription
+from digests.model import DigestArticle, Subscription
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -37,14 +37,14 @@ def subscribed_topics(topics: Mapping[str, float], sub: Subscription) -> list[st
         for topic, score in topics.items()
         if score >= sub.threshold and (not wanted or topic.lower() in wanted)
     }
-    return sorted(matches, key=topic_sort_key)
+    return sorted(matches, key=lambda topic: topic_sort_key(topic, sub.topic_order))
 
 
-def topic_sort_key(topic: str) -> tuple[int, str]:
+def topic_sort_key(topic: str, order: Sequence[str]) -> tuple[int, str]:
     try:
-        return (TOPIC_ORDER.index(topic), "")
+        return (order.index(topic), "")
     except ValueError:
-        return (len(TOPIC_ORDER), topic)
+        return (len(order), topic)
 
 
 def matches_subscription(article: DigestArticle, sub: Subscription) -> bool:

@@ -17,7 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from delivery.digests import to_digest_article
+from delivery.window import to_digest_article
 from digests.cluster import cluster_stories
 from digests.render import MessageLimits, local_date, render_article_list
 from handlers.common import (

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from delivery.digests import (
-    MORE_CALLBACK_PREFIX,
-    build_digest_now,
-    more_keyboard_json,
-    record_digest_sent,
-)
-from digests.render import RenderedMessage
+from delivery.callbacks import MoreNews, more_keyboard
+from delivery.on_demand import build_digest_now, record_digest_sent
 from handlers.archive import DEFAULT_NEWS_DAYS, NEWS, ArchiveRequest, build_page
 from handlers.common import labels
 from storage.chats import get_chat
 from tagging import countries
-
-
-def _keyboard(message: RenderedMessage) -> InlineKeyboardMarkup | None:
-    markup = more_keyboard_json(message.more_buttons, labels())
-    return InlineKeyboardMarkup.model_validate_json(markup) if markup else None
 
 
 async def digest_now(message: Message, session: AsyncSession, settings: Settings) -> None:
@@ -47,15 +37,15 @@ async def digest_now(message: Message, session: AsyncSession, settings: Settings
         return
     sent: list[int] = []
     for part in rendered:
-        await message.answer(part.html, reply_markup=_keyboard(part))
+        await message.answer(part.html, reply_markup=more_keyboard(part.more_buttons, labels()))
         sent.extend(part.article_ids)
     await record_digest_sent(session, chat.id, sent)
 
 
 async def more_of_country(
-    callback: CallbackQuery, session: AsyncSession, settings: Settings
+    callback: CallbackQuery, callback_data: MoreNews, session: AsyncSession, settings: Settings
 ) -> None:
-    code = (callback.data or "").removeprefix(MORE_CALLBACK_PREFIX).upper()
+    code = callback_data.country.upper()
     if callback.message is None or code not in {item.code for item in countries()}:
         await callback.answer(_("This button is out of date. Send the command again."))
         return
@@ -72,5 +62,5 @@ def create_router() -> Router:
     router = Router(name="digest")
     router.message.register(digest_now, Command("digest"))
     router.channel_post.register(digest_now, Command("digest"))
-    router.callback_query.register(more_of_country, F.data.startswith(MORE_CALLBACK_PREFIX))
+    router.callback_query.register(more_of_country, MoreNews.filter())
     return router

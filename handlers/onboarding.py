@@ -30,8 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import N_
 from core.settings import Settings
-from delivery.digests import to_digest_article
 from delivery.schedule import next_digest_at, parse_time, parse_timezone
+from delivery.window import to_digest_article
 from digests.cluster import cluster_stories
 from digests.render import local_date, render_article_list
 from handlers.common import (

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
-from storage.models import Chat, ChatCountry, ChatTopic, SentArticle
+from storage.models import Article, Chat, ChatCountry, ChatTopic, SentArticle
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -196,6 +196,25 @@ async def sent_article_ids(
             return set()
         query = query.where(SentArticle.article_id.in_(list(candidates)))
     return set(await session.scalars(query))
+
+
+async def sent_in_window(
+    session: AsyncSession, chat_ids: Collection[int], since: datetime
+) -> dict[int, set[int]]:
+    """Per chat, the articles first seen after `since` that were already sent to it."""
+    sent: dict[int, set[int]] = {}
+    ids = list(chat_ids)
+    window = select(Article.id).where(Article.fetched_at > since)
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(SentArticle.chat_id, SentArticle.article_id).where(
+                SentArticle.chat_id.in_(ids[start : start + 500]),
+                SentArticle.article_id.in_(window),
+            )
+        )
+        for chat_id, article_id in rows:
+            sent.setdefault(chat_id, set()).add(article_id)
+    return sent
 
 
 async def chat_language(session: AsyncSession, chat_id: int) -> str | None:

@@ -5,15 +5,13 @@ import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
-from delivery.digests import (
-    build_digest_now,
-    compose_due_digests,
-    preview_digest,
-    record_digest_sent,
-)
+from delivery import daily
+from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
+from delivery.on_demand import build_digest_now, preview_digest, record_digest_sent
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
 from storage.models import SentArticle
@@ -330,7 +328,7 @@ async def test_preview_shows_the_next_digest_and_writes_nothing(
     assert "<" not in text.replace("<token>", "")
     assert await outbox_rows(session_factory) == []
     assert await sent_ids(session_factory, 51) == set()
-    assert "no chat" in await preview_digest(session_factory, 999, NINE_IN_OMSK, digest_labels)
+    assert await preview_digest(session_factory, 999, NINE_IN_OMSK, digest_labels) is None
 
 
 async def test_chats_with_the_same_subscription_share_a_composition_not_a_digest(
@@ -363,3 +361,39 @@ async def test_chats_with_the_same_subscription_share_a_composition_not_a_digest
     assert ids_of(rows[64].article_ids) == set(ids[1:])
     assert HEADLINES[0] not in rows[64].text
     assert {row.digest_key for row in rows.values()} == {"2026-11-20", "2026-11-19"}
+
+
+async def test_articles_sent_between_planning_and_storing_are_not_sent_again(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_chat(session_factory, 61, countries=["UZ"], next_at=NINE_IN_OMSK)
+    first, second = [
+        await add_article(
+            session_factory,
+            title,
+            countries={"UZ": 0.9},
+            first_seen_at=NINE_IN_OMSK - timedelta(hours=2 + index),
+        )
+        for index, title in enumerate(HEADLINES[:2])
+    ]
+    original_apply = daily._apply
+
+    async def digest_command_lands_first(*args: object, **kwargs: object) -> None:
+        # The subscriber's /digest sends the first article while the pass is planning.
+        async with session_factory() as session:
+            await record_digest_sent(session, 61, [first])
+            await session.commit()
+        monkeypatch.setattr(daily, "_apply", original_apply)
+        await original_apply(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(daily, "_apply", digest_command_lands_first)
+    report = await compose(session_factory, NINE_IN_OMSK)
+    assert (report.due, report.digests, report.conflicts) == (1, 0, 1)  # type: ignore[attr-defined]
+    assert await outbox_rows(session_factory) == []
+
+    # The chat stayed due; the next tick sends what it has not seen.
+    again = await compose(session_factory, NINE_IN_OMSK + timedelta(seconds=30))
+    assert (again.due, again.digests) == (1, 1)  # type: ignore[attr-defined]
+    (row,) = await outbox_rows(session_factory)
+    assert ids_of(row.article_ids) == {second}
+    assert await sent_ids(session_factory, 61) == {first, second}

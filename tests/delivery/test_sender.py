@@ -10,7 +10,7 @@ import pytest
 from aiogram import Bot
 from sqlalchemy import select
 
-from delivery.digests import more_keyboard_json
+from delivery.callbacks import more_keyboard_json
 from delivery.labels import digest_labels
 from delivery.sender import ChatPacing, Sender, SendPacer, TokenRejected
 from storage import chats as chat_repo

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from digests.model import DigestArticle, Labels, Story
+from tagging import topics
 
 DATA = Path(__file__).parent / "data"
+# The product's order, as the topic data file gives it and delivery passes it in.
+TOPIC_ORDER = tuple(topic.id for topic in topics())
 
 MONTHS_RU = (
     "января", "февраля", "марта", "апреля", "мая", "июня",

@@ -5,11 +5,14 @@ from datetime import datetime, timedelta
 
 from digests.compose import Digest, compose_digest
 from digests.model import DigestArticle, Subscription
+from tests.digests.conftest import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 Loader = Callable[[str], tuple[list[DigestArticle], dict[int, str]]]
 
-ALL_TOPICS = Subscription(countries=frozenset({"UZ", "KZ", "TJ"}), topics=frozenset())
+ALL_TOPICS = Subscription(
+    topic_order=TOPIC_ORDER, countries=frozenset({"UZ", "KZ", "TJ"}), topics=frozenset()
+)
 
 
 def layout(digest: Digest) -> list[tuple[str, list[tuple[str | None, list[int]]], int]]:
@@ -63,7 +66,9 @@ def test_topics_in_product_order_untagged_last_newest_first(article_factory: Fac
 
 
 def test_topic_filter_decides_the_group(article_factory: Factory) -> None:
-    sub = Subscription(countries=frozenset({"UZ"}), topics=frozenset({"trade", "youth"}))
+    sub = Subscription(
+        topic_order=TOPIC_ORDER, countries=frozenset({"UZ"}), topics=frozenset({"trade", "youth"})
+    )
     articles = [article_factory(1, topics={"agreements": 0.9, "youth": 0.8, "trade": 0.4})]
     assert layout(compose_digest(articles, sub, None, ())) == [("UZ", [("youth", [1])], 0)]
 
@@ -79,7 +84,12 @@ def test_a_story_appears_once_under_its_strongest_country(article_factory: Facto
 
 
 def test_per_country_cap_counts_what_is_left_out(article_factory: Factory) -> None:
-    sub = Subscription(countries=frozenset({"UZ", "KZ"}), topics=frozenset(), per_country_cap=3)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ", "KZ"}),
+        topics=frozenset(),
+        per_country_cap=3,
+    )
     articles = [
         article_factory(n, topics={"agreements" if n % 2 else "trade": 0.9}, hours=n)
         for n in range(1, 7)
@@ -95,7 +105,9 @@ def test_per_country_cap_counts_what_is_left_out(article_factory: Factory) -> No
 
 
 def test_zero_cap_means_no_cap(article_factory: Factory) -> None:
-    sub = Subscription(countries=frozenset({"UZ"}), topics=frozenset(), per_country_cap=0)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER, countries=frozenset({"UZ"}), topics=frozenset(), per_country_cap=0
+    )
     articles = [article_factory(n, hours=n) for n in range(1, 21)]
     digest = compose_digest(articles, sub, None, ())
     assert len(digest.stories) == 20
@@ -104,7 +116,11 @@ def test_zero_cap_means_no_cap(article_factory: Factory) -> None:
 
 def test_merged_story_records_every_outlet_as_sent(story_fixture: Loader) -> None:
     articles, _ = story_fixture("stories_tuning.json")
-    sub = Subscription(countries=frozenset({"KZ"}), topics=frozenset({"transport_logistics"}))
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"KZ"}),
+        topics=frozenset({"transport_logistics"}),
+    )
     digest = compose_digest(articles, sub, None, ())
     assert layout(digest) == [("KZ", [("transport_logistics", [116, 112])], 0)]
     assert digest.article_ids == frozenset({112, 113, 114, 115, 116})
@@ -129,7 +145,9 @@ def test_nothing_new_gives_an_empty_digest(article_factory: Factory) -> None:
 
 def test_realistic_digest_for_uzbekistan_and_tajikistan(story_fixture: Loader) -> None:
     articles, _ = story_fixture("stories_tuning.json")
-    sub = Subscription(countries=frozenset({"UZ", "TJ"}), topics=frozenset())
+    sub = Subscription(
+        topic_order=TOPIC_ORDER, countries=frozenset({"UZ", "TJ"}), topics=frozenset()
+    )
     digest = compose_digest(articles, sub, None, ())
     assert layout(digest) == [
         (

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from digests.cluster import cluster_stories
 from digests.compose import compose_digest
-from digests.model import TOPIC_ORDER, DigestArticle, Labels, Subscription
+from digests.model import DigestArticle, Labels, Subscription
 from digests.render import (
     MAX_ENTITIES,
     MAX_HTML_LENGTH,
@@ -28,6 +28,7 @@ from digests.render import (
     visible_length,
 )
 from digests.select import select_articles
+from tests.digests.conftest import TOPIC_ORDER
 
 Checker = Callable[[str], list[str]]
 
@@ -138,6 +139,7 @@ def test_any_digest_renders_to_valid_messages_holding_each_article_once(
     articles = data.draw(article_sets())
     chosen_labels = data.draw(label_sets(labels))
     sub = Subscription(
+        topic_order=TOPIC_ORDER,
         countries=frozenset(data.draw(st.sets(st.sampled_from(["UZ", "KZ", "TJ"])))),
         topics=frozenset(data.draw(st.sets(st.sampled_from(TOPIC_ORDER[:4]), max_size=2))),
         per_country_cap=data.draw(st.integers(0, 8)),

@@ -26,13 +26,16 @@ from digests.render import (
     split_html_items,
     visible_length,
 )
+from tests.digests.conftest import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 Checker = Callable[[str], list[str]]
 Loader = Callable[[str], tuple[list[DigestArticle], dict[int, str]]]
 
 DAY = date(2026, 11, 21)
-EVERYTHING = Subscription(countries=frozenset({"UZ", "KZ", "TJ"}), topics=frozenset())
+EVERYTHING = Subscription(
+    topic_order=TOPIC_ORDER, countries=frozenset({"UZ", "KZ", "TJ"}), topics=frozenset()
+)
 
 
 def one_section(stories: list[Story], country: str = "UZ", topic: str = "trade") -> Digest:
@@ -139,7 +142,12 @@ def test_digest_layout_and_title(
     story_fixture: Loader, labels: Labels, check_html: Checker
 ) -> None:
     articles, _ = story_fixture("stories_tuning.json")
-    sub = Subscription(countries=frozenset({"UZ", "TJ"}), topics=frozenset(), per_country_cap=4)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ", "TJ"}),
+        topics=frozenset(),
+        per_country_cap=4,
+    )
     digest = compose_digest(articles, sub, None, ())
     [message] = render_digest(digest, labels, tz="Asia/Omsk", date=DAY)
     lines = message.html.split("\n")
@@ -170,7 +178,12 @@ def test_long_digest_splits_between_items_and_repeats_headings(
         )
         for n in range(1, 90)
     ]
-    sub = Subscription(countries=frozenset({"UZ", "KZ"}), topics=frozenset(), per_country_cap=0)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ", "KZ"}),
+        topics=frozenset(),
+        per_country_cap=0,
+    )
     digest = compose_digest(articles, sub, None, ())
     messages = render_digest(digest, labels, tz="Asia/Omsk", date=DAY)
     assert len(messages) >= 3
@@ -197,7 +210,12 @@ def test_entity_limit_splits_short_items(
     articles = [
         article_factory(n, title=str(n), url=f"https://a.ru/{n}", hours=n) for n in range(300)
     ]
-    digest = compose_digest(articles, Subscription(frozenset({"UZ"}), per_country_cap=0), None, ())
+    digest = compose_digest(
+        articles,
+        Subscription(frozenset({"UZ"}), per_country_cap=0, topic_order=TOPIC_ORDER),
+        None,
+        (),
+    )
     messages = render_digest(digest, labels, tz="UTC", date=DAY)
     assert all(entity_count(m.html) <= MAX_ENTITIES for m in messages)
     assert all(visible_length(m.html) < MAX_MESSAGE_LENGTH for m in messages)
@@ -210,7 +228,12 @@ def test_more_button_goes_with_the_section_end(article_factory: Factory, labels:
         article_factory(n, title="Заголовок " + "слово " * 150, hours=n, countries={"UZ": 0.9})
         for n in range(1, 41)
     ] + [article_factory(100, countries={"KZ": 0.9})]
-    sub = Subscription(countries=frozenset({"UZ", "KZ"}), topics=frozenset(), per_country_cap=30)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ", "KZ"}),
+        topics=frozenset(),
+        per_country_cap=30,
+    )
     messages = render_digest(compose_digest(articles, sub, None, ()), labels, tz="UTC", date=DAY)
     with_button = [m for m in messages if m.more_buttons]
     assert len(with_button) == 1
@@ -301,7 +324,12 @@ def test_plain_rendering_for_the_terminal(
     evil = article_factory(
         999, title="Взлом \x1b[2J\x1b]0;title\x07 терминала", countries={"KZ": 1.0}, hours=48
     )
-    sub = Subscription(countries=frozenset({"UZ", "KZ"}), topics=frozenset(), per_country_cap=2)
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ", "KZ"}),
+        topics=frozenset(),
+        per_country_cap=2,
+    )
     digest = compose_digest([*articles, evil], sub, None, ())
     text = render_plain(digest, labels, tz="Asia/Omsk", date=DAY)
     assert text.startswith("Дайджест за 21 ноября\n=====")

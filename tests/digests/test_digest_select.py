@@ -5,10 +5,11 @@ from datetime import datetime, timedelta
 
 from digests.model import DigestArticle, Subscription
 from digests.select import select_articles
+from tests.digests.conftest import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 
-UZ_TJ = Subscription(countries=frozenset({"UZ", "TJ"}), topics=frozenset())
+UZ_TJ = Subscription(topic_order=TOPIC_ORDER, countries=frozenset({"UZ", "TJ"}), topics=frozenset())
 
 
 def ids(articles: list[DigestArticle]) -> list[int]:
@@ -60,7 +61,9 @@ def test_country_threshold_is_inclusive(article_factory: Factory) -> None:
 
 
 def test_subscription_threshold_is_respected(article_factory: Factory) -> None:
-    strict = Subscription(countries=frozenset({"UZ"}), topics=frozenset(), threshold=0.8)
+    strict = Subscription(
+        topic_order=TOPIC_ORDER, countries=frozenset({"UZ"}), topics=frozenset(), threshold=0.8
+    )
     articles = [article_factory(1, countries={"UZ": 0.79}), article_factory(2)]
     assert ids(select_articles(articles, strict, since=None, already_sent=())) == [2]
 
@@ -68,7 +71,11 @@ def test_subscription_threshold_is_respected(article_factory: Factory) -> None:
 def test_topic_filter_requires_a_subscribed_topic_above_threshold(
     article_factory: Factory,
 ) -> None:
-    sub = Subscription(countries=frozenset({"UZ"}), topics=frozenset({"agreements", "youth"}))
+    sub = Subscription(
+        topic_order=TOPIC_ORDER,
+        countries=frozenset({"UZ"}),
+        topics=frozenset({"agreements", "youth"}),
+    )
     articles = [
         article_factory(1, topics={"agreements": 0.7}),
         article_factory(2, topics={"trade": 0.95}),
@@ -85,13 +92,15 @@ def test_empty_topic_set_means_every_topic_even_untagged(article_factory: Factor
 
 
 def test_empty_country_set_matches_nothing(article_factory: Factory) -> None:
-    nothing = Subscription(countries=frozenset(), topics=frozenset())
+    nothing = Subscription(topic_order=TOPIC_ORDER, countries=frozenset(), topics=frozenset())
     articles = [article_factory(1, countries={"UZ": 1.0, "KZ": 1.0})]
     assert select_articles(articles, nothing, since=None, already_sent=()) == []
 
 
 def test_country_codes_compare_case_insensitively(article_factory: Factory) -> None:
-    lower = Subscription(countries=frozenset({"uz"}), topics=frozenset({"TRADE"}))
+    lower = Subscription(
+        topic_order=TOPIC_ORDER, countries=frozenset({"uz"}), topics=frozenset({"TRADE"})
+    )
     assert ids(select_articles([article_factory(1)], lower, since=None, already_sent=())) == [1]
 
 
