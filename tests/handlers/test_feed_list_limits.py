@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher
-from bot.settings import Settings
+from core.settings import Settings
 from storage.feeds import MAX_FEED_TITLE_LENGTH, MAX_FEED_URL_LENGTH, list_feeds
 from storage.models import Feed
 from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, generous_bucket
