@@ -15,6 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.errors import CommandError
 from bot.wiring import ingest_config
 from core.settings import Settings
 from digests.compose import compose_digest
@@ -82,6 +83,10 @@ async def serve_demo_feeds(host: str = "127.0.0.1", port: int = 0) -> AsyncItera
 
 
 async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
+    """Raises CommandError when `keep` names anything that exists: the demo never
+    replaces a file, least of all a real database."""
+    if keep is not None:
+        _refuse_existing(keep)
     from delivery.labels import digest_labels
     from delivery.planner import topic_order
     from delivery.window import to_digest_article
@@ -89,8 +94,6 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="digestbot-demo-") as workdir:
         database = keep or Path(workdir) / "demo.db"
-        if keep is not None:
-            await asyncio.to_thread(_remove_database, keep)
         url = f"sqlite+aiosqlite:///{database}"
         await upgrade_database(url)
         engine = create_engine(url)
@@ -155,9 +158,15 @@ def demo_ingest_config(settings: Settings, base: str) -> IngestConfig:
     )
 
 
-def _remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+def _refuse_existing(path: Path) -> None:
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))):
+        if candidate.exists() or candidate.is_symlink():
+            raise CommandError(
+                f"--keep {path}: {candidate} already exists; "
+                "give a new path (the demo never replaces a file)"
+            )
+    if not path.parent.is_dir():
+        raise CommandError(f"--keep {path}: no such directory: {path.parent}")
 
 
 def format_count_table(counts: dict[tuple[str, str], int], total: int) -> str:

@@ -97,3 +97,22 @@ def test_demo_tags_match_gold_labels_of_bundled_feeds(demo_run: DemoRun) -> None
 
     assert f1(*country) >= 0.95, f"country tp/fp/fn {country}"
     assert f1(*topic) >= 0.85, f"topic tp/fp/fn {topic}"
+
+
+@pytest.mark.parametrize("existing", ["notes.txt", "digest.db", "digest.db-wal"])
+def test_demo_keep_refuses_a_path_that_exists(tmp_path: Path, existing: str) -> None:
+    kept = tmp_path / existing
+    kept.write_bytes("Заметки редактора: не удалять.\n".encode())
+    target = tmp_path / existing.removesuffix("-wal")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--keep", str(target)],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "already exists" in result.stderr
+    assert kept.read_bytes() == "Заметки редактора: не удалять.\n".encode()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [existing]
