@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.errors import CommandError
+from bot.errors import CommandError, RuntimeFailure
 from core.settings import Settings, SettingsError, load_settings
 
 
@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, CommandError) as error:
         print(f"digestbot: {error}", file=sys.stderr)
         return 2
+    except RuntimeFailure as error:
+        print(f"digestbot: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -69,12 +72,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
     configure_logging(settings.log_level, secrets=(token,))
     command: str = args.command
+    if command == "run" or (command == "digest" and args.send_due):
+        # Before any heavy import: a missing token is known at once.
+        settings.require_token()
     if command == "tag":
         from tagging import run_tag_command
 
         return run_tag_command(sys.stdin, sys.stdout, sys.stderr, threshold=settings.tag_threshold)
     if command == "run":
-        settings.require_token()
         from bot.runner import run_bot
         from storage.guard import StoreLockError
 

@@ -8,10 +8,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.errors import CommandError
+from bot.errors import CommandError, RuntimeFailure
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings
-from ingest.feedlist import export_opml, load_feed_list
+from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
@@ -52,6 +52,8 @@ async def ingest_once(settings: Settings) -> int:
         finally:
             progress.close()
     print(format_outcomes_table(outcomes))
+    if outcomes and all(outcome.status == "failed" for outcome in outcomes):
+        raise RuntimeFailure(f"every feed failed ({len(outcomes)} of {len(outcomes)})")
     return 0
 
 
@@ -66,8 +68,6 @@ def _format_time(moment: datetime | None) -> str:
 
 
 async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
-    from ingest.urls import canonical_url
-
     action: str = args.feeds_command
     async with open_storage(settings) as session_factory, session_factory() as session:
         if action == "list":
@@ -83,14 +83,10 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
                 )
             return 0
         if action == "add":
-            url = args.url.strip()
             try:
-                feed_repo.check_feed_url(url)
-                address = feed_repo.check_feed_url(canonical_url(url))
-            except feed_repo.FeedUrlTooLong as error:
-                raise CommandError(str(error)) from None
-            if not url.startswith(("http://", "https://")):
-                raise CommandError(f"not an http(s) URL: {url}")
+                address = feed_address(args.url)
+            except FeedAddressError as error:
+                raise CommandError(f"{shown_url(args.url)!r}: {error}") from None
             feed, created = await feed_repo.add_feed(session, address)
             await session.commit()
             print(f"{'added' if created else 'already present'}: {feed.id} {feed.url}")
@@ -131,7 +127,7 @@ async def preview_digest(settings: Settings, chat_id: int) -> int:
             session_factory, chat_id, datetime.now(UTC), digest_labels, settings.tag_threshold
         )
     if text is None:
-        raise CommandError(f"no chat with id {chat_id}")
+        raise RuntimeFailure(f"no such chat: {chat_id}")
     print(text)
     return 0
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SOURCE_LANGUAGE, shared_i18n
+from core.i18n import DOMAIN, LANGUAGES, LOCALES_DIR, SOURCE_LANGUAGE, translations
 
 if TYPE_CHECKING:
     from babel.messages.catalog import Catalog
@@ -137,7 +137,7 @@ def compile_catalogs(languages: Sequence[str] = LANGUAGES) -> list[Path]:
         with target.open("wb") as file:
             write_mo(file, catalog, use_fuzzy=False)
         written.append(target)
-    shared_i18n.cache_clear()
+    translations.cache_clear()
     return written
 
 

@@ -6,11 +6,14 @@ maintains them (extract, check, compile).
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiogram.utils.i18n import I18n
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "messages"
@@ -27,33 +30,27 @@ def normalize_language(code: str | None) -> str:
 
 
 def create_i18n() -> I18n:
+    """The catalogs for aiogram's per-update translation (the bot's middleware)."""
+    from aiogram.utils.i18n import I18n
+
     return I18n(path=LOCALES_DIR, default_locale=DEFAULT_LANGUAGE, domain=DOMAIN)
 
 
 @cache
-def shared_i18n() -> I18n:
-    return create_i18n()
+def translations(language: str) -> gettext.NullTranslations:
+    """One language's compiled catalog, read with the standard library: code outside an
+    update (digests, alerts, the command line) translates without loading aiogram."""
+    locale = normalize_language(language)
+    return gettext.translation(DOMAIN, localedir=LOCALES_DIR, languages=[locale], fallback=True)
 
 
 def gettext_for(language: str) -> Callable[[str], str]:
     """A translation function bound to one language, usable outside an update."""
-    i18n = shared_i18n()
-    locale = normalize_language(language)
-
-    def translate(message: str) -> str:
-        return i18n.gettext(message, locale=locale)
-
-    return translate
+    return translations(language).gettext
 
 
 def ngettext_for(language: str) -> Callable[[str, str, int], str]:
-    i18n = shared_i18n()
-    locale = normalize_language(language)
-
-    def translate(singular: str, plural: str, n: int) -> str:
-        return i18n.gettext(singular, plural, n, locale=locale)
-
-    return translate
+    return translations(language).ngettext
 
 
 def N_(message: str) -> str:

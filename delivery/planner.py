@@ -17,7 +17,6 @@ from functools import cache
 from typing import Literal
 
 from core.i18n import gettext_for
-from delivery.callbacks import more_keyboard_json
 from delivery.schedule import local_digest_date, plan_after_downtime, previous_digest_at
 from delivery.subscriptions import next_digest_for, usable_timezone
 from digests.compose import Digest, compose_digest
@@ -232,6 +231,10 @@ class DigestComposer:
 def _outbox_messages(
     plan: ChatPlan, composed: ComposedDigest, labels: Labels
 ) -> tuple[NewOutboxMessage, ...]:
+    # Buttons need aiogram, which takes seconds to import: the command line's preview
+    # never gets here.
+    from delivery.callbacks import more_keyboard_json
+
     digest, rendered = composed
     chat = plan.chat
     key = plan.digest_date.isoformat()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,8 +12,9 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ingest.urls import is_http_url
+from ingest.urls import canonical_url, ip_literal
 from storage.feeds import MAX_FEED_URL_LENGTH, FeedRecord, feed_title
 
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -47,8 +49,20 @@ class FeedSpec:
 
 
 class OutlineProblem(StrEnum):
+    """Why an address cannot be a feed's: the one set of rules for the command line,
+    /addfeed, OPML and text feed lists."""
+
     NOT_HTTP = "not an http(s) URL"
     TOO_LONG = f"URL longer than {MAX_FEED_URL_LENGTH} characters"
+    SPACES = "spaces or control characters in the URL"
+    BAD_PORT = "port out of range (1-65535)"
+    BAD_HOST = "no valid host name"
+
+
+class FeedAddressError(ValueError):
+    def __init__(self, problem: OutlineProblem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +88,52 @@ def shown_url(url: str) -> str:
     return url if len(url) <= _SHOWN_URL_LENGTH else url[: _SHOWN_URL_LENGTH - 1] + "…"
 
 
-def url_problem(url: str) -> OutlineProblem | None:
-    """Why `url` cannot be a feed's address, or None when it can."""
-    if len(url) > MAX_FEED_URL_LENGTH:
-        return OutlineProblem.TOO_LONG
-    if not is_http_url(url):
-        return OutlineProblem.NOT_HTTP
-    return None
+def feed_address(url: str) -> str:
+    """The form in which a feed address is stored (see canonical_url), from what a person
+    typed or a list holds; raises FeedAddressError saying what is wrong with it.
+
+    The scheme and host may be in any case; the port must be 1-65535; an address with
+    spaces or control characters inside, or without a valid host name, is refused.
+    """
+    text = url.strip()
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in text):
+        raise FeedAddressError(OutlineProblem.SPACES)
+    if len(text) > MAX_FEED_URL_LENGTH:
+        raise FeedAddressError(OutlineProblem.TOO_LONG)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise FeedAddressError(
+            OutlineProblem.BAD_PORT if ":" in text else OutlineProblem.NOT_HTTP
+        ) from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise FeedAddressError(OutlineProblem.NOT_HTTP)
+    if port == 0:
+        raise FeedAddressError(OutlineProblem.BAD_PORT)
+    if not _valid_host(parts.hostname or ""):
+        raise FeedAddressError(OutlineProblem.BAD_HOST)
+    address = canonical_url(text)
+    if len(address) > MAX_FEED_URL_LENGTH:
+        raise FeedAddressError(OutlineProblem.TOO_LONG)
+    return address
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _valid_host(host: str) -> bool:
+    if not host:
+        return False
+    if ip_literal(host) is not None:
+        return True
+    try:
+        ascii_host = host.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and all(
+        _HOST_LABEL.match(label) for label in ascii_host.lower().split(".")
+    )
 
 
 def _local_name(tag: str) -> str:
@@ -160,9 +213,10 @@ def read_opml(data: bytes) -> OpmlFeeds:
         url = (attributes.get("xmlurl") or "").strip()
         if not url:
             continue
-        problem = url_problem(url)
-        if problem is not None:
-            found.refused.append(RefusedOutline(url, problem))
+        try:
+            url = feed_address(url)
+        except FeedAddressError as error:
+            found.refused.append(RefusedOutline(url, error.problem))
             continue
         if url in seen:
             continue
@@ -191,9 +245,10 @@ def parse_feed_lines(text: str, *, name: str = "feed list") -> list[FeedSpec]:
         if not line or line.startswith("#"):
             continue
         url, _, title = line.partition(" ")
-        problem = url_problem(url)
-        if problem is not None:
-            errors.append(f"line {number}: {problem}: {shown_url(url)!r}")
+        try:
+            url = feed_address(url)
+        except FeedAddressError as error:
+            errors.append(f"line {number}: {error.problem}: {shown_url(url)!r}")
             continue
         if url in seen:
             continue

@@ -1,0 +1,131 @@
+"""The command line as cron, monitoring and an operator at a terminal use it: real
+processes, exit codes (0 done, 1 failed at run time, 2 bad usage or configuration) and
+one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.ingest.feed_server import FeedServer
+from tests.ingest.stories import KAZAKH_GRAIN, rss
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def digestbot(tmp_path: Path) -> Run:
+    database = tmp_path / "cli.db"
+
+    def run(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            **environment,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *arguments],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    return run
+
+
+def feed_urls(tmp_path: Path) -> list[str]:
+    database = tmp_path / "cli.db"
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as connection:
+        return [row[0] for row in connection.execute("SELECT url FROM feeds ORDER BY id")]
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("digestbot: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("https://", "no valid host name"),
+        ("http:// spaces in url/", "spaces or control characters"),
+        ("http://example.com:99999/rss", "port out of range"),
+        ("ftp://example.com/rss", "not an http(s) URL"),
+        ("http://exa mple.com/rss", "spaces or control characters"),
+    ],
+)
+def test_feeds_add_refuses_what_cannot_be_a_feed_address(
+    digestbot: Run, tmp_path: Path, url: str, reason: str
+) -> None:
+    result = digestbot("feeds", "add", url)
+    assert result.returncode == 2
+    assert reason in one_line_error(result)
+    assert feed_urls(tmp_path) == []
+
+
+def test_feeds_add_takes_any_case_and_stores_one_form(digestbot: Run, tmp_path: Path) -> None:
+    first = digestbot("feeds", "add", "HTTP://Example.COM/rss")
+    again = digestbot("feeds", "add", "http://example.com:80/rss?utm_source=tg")
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr + again.stderr
+    assert first.stdout.startswith("added: 1 http://example.com/rss")
+    assert again.stdout.startswith("already present: 1")
+    assert feed_urls(tmp_path) == ["http://example.com/rss"]
+
+
+def test_preview_of_a_chat_that_does_not_exist_fails(digestbot: Run) -> None:
+    result = digestbot("digest", "--preview", "999")
+    assert result.returncode == 1
+    assert one_line_error(result) == "digestbot: no such chat: 999"
+
+
+def test_send_due_without_a_token_is_a_configuration_error(digestbot: Run) -> None:
+    result = digestbot("digest", "--send-due")
+    assert result.returncode == 2
+    assert one_line_error(result).startswith("digestbot: BOT_TOKEN: missing")
+
+
+async def test_ingest_once_fails_when_every_feed_failed(digestbot: Run, tmp_path: Path) -> None:
+    async with FeedServer() as server:
+        server.status("/broken.xml", 503)
+        server.document("/feed.xml", rss("Омские новости", [KAZAKH_GRAIN]))
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(f"{server.url('/broken.xml')} Сломанная\n", "utf-8")
+        failed = await _in_thread(
+            digestbot, "ingest", "--once", FEEDS_FILE=str(feeds), FEEDS_ALLOW_PRIVATE="1"
+        )
+        assert failed.returncode == 1
+        assert one_line_error(failed) == "digestbot: every feed failed (1 of 1)"
+        assert "HTTP 503" in failed.stdout
+
+        feeds.write_text(
+            f"{server.url('/broken.xml')} Сломанная\n{server.url('/feed.xml')} Рабочая\n",
+            "utf-8",
+        )
+        partly = await _in_thread(
+            digestbot, "ingest", "--once", FEEDS_FILE=str(feeds), FEEDS_ALLOW_PRIVATE="1"
+        )
+        assert partly.returncode == 0, partly.stderr
+        assert server.seen.hits["/feed.xml"] == 1
+
+
+async def _in_thread(
+    run: Run, *arguments: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    # The feed server runs on this event loop; the command waits in a thread.
+    return await asyncio.to_thread(run, *arguments, **environment)
