@@ -10,6 +10,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         admin,
         archive,
+        chat_settings,
         digest,
         errors,
         fallback,
@@ -24,6 +25,7 @@ def get_routers() -> list[Router]:
         errors,
         membership,
         onboarding,
+        chat_settings,
         subscription,
         info,
         archive,

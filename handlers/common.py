@@ -14,9 +14,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
+from core.i18n import normalize_language
 from delivery.labels import country_label, digest_labels, topic_label
 from digests.model import Labels
 from digests.render import clean_text, shorten
+from tagging import Preset
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,11 @@ def country_name(code: str) -> str:
 
 def topic_name(topic_id: str) -> str:
     return topic_label(topic_id, current_language())
+
+
+def preset_name(preset: Preset) -> str:
+    """ "Центральная Азия" or "Central Asia": a country group's name from the data file."""
+    return preset.name_en if normalize_language(current_language()) == "en" else preset.name_ru
 
 
 def join_names(names: Iterable[str]) -> str:

@@ -1,4 +1,4 @@
-"""/help, /countries and /language."""
+"""/help and /countries."""
 
 from __future__ import annotations
 
@@ -6,28 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 from aiogram import Router
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import I18n
+from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.i18n import LANGUAGES
 from core.settings import Settings
-from handlers.common import country_name, edit_or_send
-from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
-from handlers.onboarding import PRESET_NAMES, callback_chat, open_chat
+from handlers.common import country_name, preset_name
+from handlers.screens import offered_presets
 from storage.articles import country_article_counts
-from storage.chats import get_chat, update_chat
-from tagging import countries, presets
+from storage.chats import get_chat
+from tagging import countries
 
-ADMIN_ONLY = {ACCESS_FLAG: CHAT_ADMIN}
 COUNTS_WINDOW_DAYS = 30
-
-
-class LanguagePick(CallbackData, prefix="lang"):
-    code: str
 
 
 def help_text(is_admin: bool) -> str:
@@ -94,11 +84,9 @@ async def countries_command(message: Message, session: AsyncSession, settings: S
         lines.append(
             f"{country_name(item.code)} ({item.code.lower()}) — {counts.get(item.code, 0)}{mark}"
         )
-    available = presets()
     groups = [
-        f"{_(name)}: " + ", ".join(code.lower() for code in available[preset])
-        for preset, name in PRESET_NAMES.items()
-        if preset in available
+        f"{preset_name(preset)}: " + ", ".join(code.lower() for code in preset.codes)
+        for preset in offered_presets()
     ]
     if groups:
         lines += ["", _("<b>Groups</b> (in /settings)"), *groups]
@@ -106,49 +94,9 @@ async def countries_command(message: Message, session: AsyncSession, settings: S
     await message.answer("\n".join(lines))
 
 
-def language_prompt() -> str:
-    return _("Choose the language of the bot in this chat:")
-
-
-def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text="🇷🇺 Русский", callback_data=LanguagePick(code="ru"))
-    builder.button(text="🇬🇧 English", callback_data=LanguagePick(code="en"))
-    builder.adjust(2)
-    return builder.as_markup()
-
-
-async def language_command(message: Message) -> None:
-    await message.answer(language_prompt(), reply_markup=language_keyboard())
-
-
-async def pick_language(
-    callback: CallbackQuery,
-    callback_data: LanguagePick,
-    session: AsyncSession,
-    settings: Settings,
-    i18n: I18n,
-) -> None:
-    telegram_chat = callback_chat(callback)
-    if telegram_chat is None or callback_data.code not in LANGUAGES:
-        await callback.answer(_("This button is out of date. Send the command again."))
-        return
-    chat, _created = await open_chat(session, telegram_chat, callback.from_user, settings)
-    await update_chat(session, chat.id, language=callback_data.code)
-    with i18n.use_locale(callback_data.code):
-        await callback.answer()
-        await edit_or_send(
-            callback,
-            _("Done: I speak English in this chat now. /help lists the commands."),
-        )
-
-
 def create_router() -> Router:
     router = Router(name="info")
     router.message.register(help_command, Command("help"))
     router.channel_post.register(help_command, Command("help"))
     router.message.register(countries_command, Command("countries"))
-    router.message.register(language_command, Command("language"), flags=ADMIN_ONLY)
-    router.channel_post.register(language_command, Command("language"), flags=ADMIN_ONLY)
-    router.callback_query.register(pick_language, LanguagePick.filter(), flags=ADMIN_ONLY)
     return router

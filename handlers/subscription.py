@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -13,10 +11,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.schedule import next_digest_at
+from delivery import subscriptions
 from handlers.common import edit_or_send, format_moment
 from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
-from storage.chats import delete_chat, get_chat, update_chat
+from storage.chats import delete_chat, get_chat
 
 ADMIN_ONLY = {ACCESS_FLAG: CHAT_ADMIN}
 
@@ -45,7 +43,7 @@ async def pause(message: Message, session: AsyncSession) -> None:
     if chat.paused:
         await message.answer(_("The digest is already paused. /resume turns it back on."))
         return
-    await update_chat(session, chat.id, paused=True)
+    await subscriptions.pause(session, chat)
     await message.answer(
         _(
             "⏸ The daily digest is paused. Commands such as /news still work. "
@@ -59,16 +57,19 @@ async def resume(message: Message, session: AsyncSession) -> None:
     if chat is None or not chat.subscribed:
         await message.answer(_not_subscribed())
         return
-    when = next_digest_at(chat.digest_time, chat.timezone, datetime.now(UTC))
-    await update_chat(session, chat.id, paused=False, active=True, next_digest_at=when)
-    text = (
+    resumed = await subscriptions.resume(session, chat)
+    lines = [
         _("▶️ The digest is on again.")
         if chat.paused
         else _("The digest is not paused; it keeps coming.")
-    )
-    await message.answer(
-        text + "\n" + _("Next digest: {moment}").format(moment=format_moment(when, chat.timezone))
-    )
+    ]
+    if resumed.next_digest_at is not None:
+        lines.append(
+            _("Next digest: {moment}").format(
+                moment=format_moment(resumed.next_digest_at, resumed.timezone)
+            )
+        )
+    await message.answer("\n".join(lines))
 
 
 async def stop(message: Message, session: AsyncSession) -> None:

@@ -57,10 +57,14 @@ class Country:
 
 @dataclass(frozen=True, slots=True)
 class Preset:
+    """A country group. The tagger knows every group by its aliases; only the `offered`
+    ones are buttons on the bot's country keyboard."""
+
     id: str
     name_ru: str
     name_en: str
     codes: tuple[str, ...]
+    offered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +136,14 @@ def country(code: str) -> Country | None:
 
 @cache
 def preset_list() -> tuple[Preset, ...]:
-    """Country groups offered as one tap (Central Asia, EAEU, CIS, ...), with display names."""
+    """Country groups (Central Asia, EAEU, CIS, ...) in the file's order, with display names."""
     return tuple(
         Preset(
             id=entry["id"],
             name_ru=entry["name_ru"],
             name_en=entry["name_en"],
             codes=tuple(entry["codes"]),
+            offered=bool(entry.get("offered", False)),
         )
         for entry in country_data()["presets"]
     )

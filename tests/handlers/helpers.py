@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.onboarding import CountryPick, TimePick, TopicPick, ZonePick
+from handlers.screens import CountryPick, TimePick, TopicPick, ZonePick
 from storage.chats import ChatRecord, get_chat
 from tests.handlers.mocked_bot import Conversation
 

@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 from handlers.common import MAX_ECHO_LENGTH, echo_text, quote
-from handlers.onboarding import TimePick, ZonePick
+from handlers.screens import TimePick, ZonePick
 from tests.handlers.conftest import ADMIN_ID, ConversationFactory
 from tests.handlers.mocked_bot import Conversation, texts
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from aiogram.methods import GetChatMember, SendMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.onboarding import CountryPick
+from handlers.screens import CountryPick
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import load_chat, subscribe
 from tests.handlers.mocked_bot import (

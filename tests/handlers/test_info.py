@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.info import LanguagePick
+from handlers.screens import LanguagePick
 from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import load_chat, subscribe
 from tests.handlers.mocked_bot import Conversation, answers, keyboard, texts
@@ -35,6 +35,19 @@ async def test_countries_lists_all_with_counts_and_marks_mine(
     assert "🇰🇿 Казахстан (kz) — 1 ✅" in text
     assert "🇻🇳 Вьетнам (vn) — 0" in text
     assert "Центральная Азия: uz, tj, kz, kg, tm" in text
+
+
+async def test_countries_lists_the_offered_groups_in_english(
+    conversation: ConversationFactory,
+) -> None:
+    text = texts(await conversation(2002, language_code="en").send("/countries"))[0]
+
+    groups = text.split("Groups (in /settings)\n")[1].split("\n\n")[0].splitlines()
+    assert groups == [
+        "Central Asia: uz, tj, kz, kg, tm",
+        "EAEU: kz, kg, by, am",
+        "CIS: az, am, by, kz, kg, tj, tm, uz",
+    ]
 
 
 async def test_language_switch(private: Conversation, session_factory: Sessions) -> None:

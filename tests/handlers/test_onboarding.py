@@ -1,16 +1,28 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from aiogram.methods import EditMessageText
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.onboarding import CountryPick, SettingsMenu, TimePick, TopicPick, ZonePick
+from handlers import screens
+from handlers.screens import CountryPick, SettingsMenu, TimePick, TopicPick, ZonePick
 from storage.chats import sent_article_ids
+from tagging import preset_list
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import load_chat
-from tests.handlers.mocked_bot import Conversation, answers, button, calls, keyboard, texts
+from tests.handlers.mocked_bot import (
+    Conversation,
+    Sent,
+    answers,
+    button,
+    calls,
+    keyboard,
+    texts,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -67,6 +79,53 @@ async def test_preset_selects_and_deselects_its_countries(
     assert "✅ Центральная Азия" in [text for text, _ in keyboard(selected)]
 
     await private.press(button(selected, "Центральная Азия"))
+    chat = await load_chat(session_factory, private.chat_id)
+    assert chat is not None and chat.countries == frozenset()
+
+
+def _preset_buttons(sent: list[Sent]) -> list[str]:
+    return [text for text, data in keyboard(sent) if data.startswith("oc:p:")]
+
+
+async def test_preset_buttons_are_named_from_the_data_file(
+    conversation: ConversationFactory,
+) -> None:
+    offered = [preset for preset in preset_list() if preset.offered]
+
+    russian = await conversation(2001, language_code="ru").send("/start")
+    assert _preset_buttons(russian) == [preset.name_ru for preset in offered]
+    assert _preset_buttons(russian) == ["Центральная Азия", "ЕАЭС", "СНГ"]
+
+    english = await conversation(2002, language_code="en").send("/start")
+    assert _preset_buttons(english) == [preset.name_en for preset in offered]
+    assert _preset_buttons(english) == ["Central Asia", "EAEU", "CIS"]
+
+
+async def test_a_preset_the_data_file_offers_gets_a_button(
+    private: Conversation, session_factory: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = tuple(
+        dataclasses.replace(preset, offered=True) if preset.id == "caucasus" else preset
+        for preset in preset_list()
+    )
+    monkeypatch.setattr(screens, "preset_list", lambda: every)
+
+    start = await private.send("/start")
+    assert _preset_buttons(start)[-1] == "Закавказье"
+    selected = await private.press(button(start, "Закавказье"))
+
+    assert "✅ Закавказье" in _preset_buttons(selected)
+    chat = await load_chat(session_factory, private.chat_id)
+    assert chat is not None and chat.countries == {"AZ", "AM", "GE"}
+
+
+async def test_a_preset_the_data_file_does_not_offer_is_refused(
+    private: Conversation, session_factory: Sessions
+) -> None:
+    await private.send("/start")
+    sent = await private.press(CountryPick(action="p", value="sco"))
+
+    assert answers(sent)[0].text == "Эта кнопка устарела. Отправьте команду ещё раз."
     chat = await load_chat(session_factory, private.chat_id)
     assert chat is not None and chat.countries == frozenset()
 

@@ -68,6 +68,11 @@ def test_presets() -> None:
         assert set(preset.codes) <= known
 
 
+def test_the_offered_presets_are_marked_in_the_data_file() -> None:
+    assert [p.id for p in preset_list() if p.offered] == ["central_asia", "eaeu", "cis"]
+    assert all(isinstance(entry.get("offered", False), bool) for entry in country_data()["presets"])
+
+
 def test_topics_in_display_order() -> None:
     assert [t.id for t in topics()] == [
         "agreements",
