@@ -131,8 +131,8 @@ def test_cli_feeds_add_refuses_an_over_long_url_in_one_line(
     url = "https://bk55.example/rss?" + "лента=омск&" * repeats
     assert main(["feeds", "add", url]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("digestbot: feed URL is too long: ")
-    assert error.endswith(f"characters, at most {MAX_FEED_URL_LENGTH}\n")
+    assert error.startswith("digestbot: 'https://bk55.example/rss?")
+    assert error.endswith(f"': URL longer than {MAX_FEED_URL_LENGTH} characters\n")
     assert error.count("\n") == 1
     assert main(["feeds", "list"]) == 0
     assert capsys.readouterr().out == "no feeds\n"
