@@ -23,8 +23,8 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from delivery.sender import SendReport
 from core.settings import SettingsError
+from delivery.sender import SendReport
 from storage.guard import STORE_LOST, StoreWatch
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates
 from sqlalchemy import event
 
-from delivery.sender import SendReport
 from bot.health import (
     DATABASE_SILENT,
     PROMETHEUS_CONTENT_TYPE,
@@ -28,6 +27,7 @@ from bot.health import (
     database_probe,
 )
 from core.settings import SettingsError, load_settings
+from delivery.sender import SendReport
 from storage.db import create_engine
 from storage.guard import STORE_LOST, StoreWatch
 from tests.support.bot_api_emulator import BotApiEmulator
