@@ -23,19 +23,24 @@ from digests.render import split_html_items
 from handlers.common import cut_argument, format_moment, quote
 from handlers.middlewares import ACCESS_FLAG, BOT_ADMIN
 from ingest.config import IngestConfig
-from ingest.feedlist import OutlineProblem, RefusedOutline, export_opml, read_opml
+from ingest.feedlist import (
+    FeedAddressError,
+    OutlineProblem,
+    RefusedOutline,
+    export_opml,
+    feed_address,
+    read_opml,
+)
 from ingest.health import FeedCondition, HealthPolicy, feed_condition, silent_since
 from ingest.pipeline import probe_feed
-from ingest.urls import canonical_url, is_public_http_url
+from ingest.urls import is_public_http_url
 from storage.articles import feed_article_counts
 from storage.chats import get_chat
 from storage.feeds import (
     MAX_FEED_TITLE_LENGTH,
     MAX_FEED_URL_LENGTH,
     FeedRecord,
-    FeedUrlTooLong,
     add_feed,
-    check_feed_url,
     list_feeds,
     remove_feed,
 )
@@ -118,10 +123,23 @@ async def feeds(message: Message, session: AsyncSession, settings: Settings) -> 
         await message.answer(text)
 
 
-def _too_long_text(error: FeedUrlTooLong) -> str:
-    return _("The address is too long (length {length}); {max} characters at most.").format(
-        length=error.length, max=MAX_FEED_URL_LENGTH
+def _address_refusal(url: str, problem: OutlineProblem) -> str:
+    if problem is OutlineProblem.TOO_LONG:
+        return _("The address is too long (length {length}); {max} characters at most.").format(
+            length=len(url), max=MAX_FEED_URL_LENGTH
+        )
+    if problem is OutlineProblem.NOT_HTTP:
+        return _not_public_text(url)
+    return _("«{url}» cannot be a feed's address: {reason}.").format(
+        url=quote(url), reason=_problem_text(problem)
     )
+
+
+def _not_public_text(url: str) -> str:
+    return _(
+        "«{url}» is not a public http(s) address. Local and private network "
+        "addresses are not allowed."
+    ).format(url=quote(url))
 
 
 async def addfeed(
@@ -137,21 +155,15 @@ async def addfeed(
         await message.answer(_("Send the feed's address: /addfeed https://example.ru/rss"))
         return
     try:
-        check_feed_url(url)
-        address = check_feed_url(canonical_url(url))
-    except FeedUrlTooLong as error:
-        await message.answer(_too_long_text(error))
+        address = feed_address(url)
+    except FeedAddressError as error:
+        await message.answer(_address_refusal(url, error.problem))
         return
-    if not ingest_config.allow_private_addresses and not await is_public_http_url(url):
-        await message.answer(
-            _(
-                "«{url}» is not a public http(s) address. Local and private network "
-                "addresses are not allowed."
-            ).format(url=quote(url))
-        )
+    if not ingest_config.allow_private_addresses and not await is_public_http_url(address):
+        await message.answer(_not_public_text(url))
         return
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    probe = await probe_feed(url, ingest_config)
+    probe = await probe_feed(address, ingest_config)
     if not probe.ok:
         await message.answer(
             _("Could not add «{url}»: {error}").format(
@@ -239,11 +251,7 @@ async def import_opml(
         if not allowed:
             rejected += 1
             continue
-        try:
-            _feed, created = await add_feed(session, canonical_url(spec.url), title=spec.title)
-        except FeedUrlTooLong:
-            refused.append(RefusedOutline(spec.url, OutlineProblem.TOO_LONG))
-            continue
+        _feed, created = await add_feed(session, spec.url, title=spec.title)
         if created:
             added += 1
         else:
@@ -258,6 +266,12 @@ async def import_opml(
 def _problem_text(problem: OutlineProblem) -> str:
     if problem is OutlineProblem.TOO_LONG:
         return _("the address is longer than {max} characters").format(max=MAX_FEED_URL_LENGTH)
+    if problem is OutlineProblem.SPACES:
+        return _("it has spaces or control characters in it")
+    if problem is OutlineProblem.BAD_PORT:
+        return _("the port must be between 1 and 65535")
+    if problem is OutlineProblem.BAD_HOST:
+        return _("it has no valid host name")
     return _("not an http(s) address")
 
 

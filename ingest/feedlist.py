@@ -96,19 +96,20 @@ def feed_address(url: str) -> str:
     spaces or control characters inside, or without a valid host name, is refused.
     """
     text = url.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise FeedAddressError(OutlineProblem.NOT_HTTP) from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise FeedAddressError(OutlineProblem.NOT_HTTP)
     if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in text):
         raise FeedAddressError(OutlineProblem.SPACES)
     if len(text) > MAX_FEED_URL_LENGTH:
         raise FeedAddressError(OutlineProblem.TOO_LONG)
     try:
-        parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise FeedAddressError(
-            OutlineProblem.BAD_PORT if ":" in text else OutlineProblem.NOT_HTTP
-        ) from None
-    if parts.scheme.lower() not in {"http", "https"}:
-        raise FeedAddressError(OutlineProblem.NOT_HTTP)
+        raise FeedAddressError(OutlineProblem.BAD_PORT) from None
     if port == 0:
         raise FeedAddressError(OutlineProblem.BAD_PORT)
     if not _valid_host(parts.hostname or ""):

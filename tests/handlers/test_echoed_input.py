@@ -81,7 +81,7 @@ async def test_search_with_no_results_shows_a_short_query(private: Conversation)
 async def test_addfeed_quotes_a_refused_address_clean(conversation: ConversationFactory) -> None:
     admin = conversation(ADMIN_ID)
     reply = texts(await admin.send(f"/addfeed http://127.0.0.1/{HOSTILE}"))[0]
-    assert "не публичный адрес http(s)" in reply
+    assert "не может быть адресом ленты: в нём есть пробелы или управляющие символы" in reply
     _assert_clean_echo(reply, containing="http://127.0.0.1/адитналтА")
 
 
