@@ -62,6 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeFailure as error:
         print(f"digestbot: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        # Failures of the environment the command ran in, each one line; anything else is
+        # a bug and keeps its traceback.
+        from storage.db import DatabaseConfigError, DatabaseUnavailable
+
+        if isinstance(error, DatabaseConfigError):
+            print(f"digestbot: {error}", file=sys.stderr)
+            return 2
+        if isinstance(error, DatabaseUnavailable):
+            print(f"digestbot: {error}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         return 130
 

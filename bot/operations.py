@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import CommandError, RuntimeFailure
-from bot.wiring import add_configured_feeds, ingest_config, open_storage
+from bot.wiring import add_configured_feeds, ingest_config, migrate, open_storage
 from core.settings import Settings
 from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
-from storage.db import upgrade_database
 
 
 class _Progress:
@@ -58,7 +57,7 @@ async def ingest_once(settings: Settings) -> int:
 
 
 async def db_upgrade(settings: Settings) -> int:
-    await upgrade_database(settings.database_url)
+    await migrate(settings.database_url)
     print("database is up to date")
     return 0
 

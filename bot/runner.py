@@ -6,10 +6,18 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -32,6 +40,8 @@ from tagging import Tagger
 
 logger = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+TELEGRAM_RETRY_FIRST_SECONDS = 1.0
+TELEGRAM_RETRY_MAX_SECONDS = 60.0
 
 
 async def run_bot(settings: Settings) -> int:
@@ -45,7 +55,7 @@ async def run_bot(settings: Settings) -> int:
         if database is not None:
             lock = resources.enter_context(RunLock.acquire(database))
             _announce_new_database(database, lock)
-        session_factory = await resources.enter_async_context(open_storage(settings))
+        session_factory = await resources.enter_async_context(open_storage(settings, until=stop))
         engine: AsyncEngine = session_factory.kw["bind"]
         if database is not None:
             health.store = StoreWatch(database)
@@ -68,6 +78,8 @@ async def run_bot(settings: Settings) -> int:
             return 0
         bot = create_bot(settings)
         resources.push_async_callback(bot.session.close)
+        if not await _until_telegram_answers(bot.get_me, stop, "check the token"):
+            return 0
         bot.session.middleware(PollingConflictWatch(health))
         dispatcher = create_dispatcher(
             settings=settings,
@@ -110,7 +122,10 @@ def _announce_new_database(database: Path, lock: RunLock) -> None:
 
 
 async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
-    await bot.delete_webhook(drop_pending_updates=False)
+    if not await _until_telegram_answers(
+        lambda: bot.delete_webhook(drop_pending_updates=False), stop, "remove the webhook"
+    ):
+        return
     polling = asyncio.create_task(
         dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
     )
@@ -120,6 +135,45 @@ async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
         await dispatcher.stop_polling()
     stopped.cancel()
     await polling
+
+
+async def _until_telegram_answers(
+    call: Callable[[], Awaitable[object]], stop: asyncio.Event, what: str
+) -> bool:
+    """Calls Telegram until it answers: True then, False when a stop came first.
+
+    A refused token or an address that is no Bot API server is a configuration error
+    (SettingsError, exit 2); a server that cannot be reached or fails is waited for with
+    backoff, one log line per try, so a bot started before the network is up just waits.
+    """
+    delay = TELEGRAM_RETRY_FIRST_SECONDS
+    while not stop.is_set():
+        try:
+            await call()
+            return True
+        except TelegramUnauthorizedError:
+            raise SettingsError(
+                "BOT_TOKEN: Telegram refused the token (401 Unauthorized): it was revoked or "
+                "mistyped; get the current one from @BotFather"
+            ) from None
+        except TelegramNotFound:
+            raise SettingsError(
+                "TELEGRAM_API_URL: the server answered 404 Not Found: it is not a Bot API "
+                "server, or the token is wrong"
+            ) from None
+        except TelegramRetryAfter as error:
+            wait = float(error.retry_after)
+            logger.warning("Telegram asked to wait %.0f s before we %s", wait, what)
+        except (TelegramNetworkError, TelegramServerError) as error:
+            wait = delay
+            delay = min(delay * 2, TELEGRAM_RETRY_MAX_SECONDS)
+            reason = " ".join(str(error).split())[:200]
+            logger.warning(
+                "could not %s: Telegram unreachable (%s); retrying in %.0f s", what, reason, wait
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+    return False
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -252,15 +306,29 @@ async def _serve_webhook(
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    await site.start()
-    assert settings.webhook_url is not None
-    await bot.set_webhook(
-        settings.webhook_url.rstrip("/") + WEBHOOK_PATH,
-        secret_token=secret,
-        allowed_updates=dispatcher.resolve_used_update_types(),
-    )
-    logger.info("webhook server listening on %s:%d", settings.webhook_host, settings.webhook_port)
     try:
-        await stop.wait()
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise SettingsError(
+            f"WEBHOOK_PORT: cannot listen on {settings.webhook_host}:{settings.webhook_port}: "
+            f"{error.strerror or error}"
+        ) from None
+    webhook_url = (settings.webhook_url or "").rstrip("/") + WEBHOOK_PATH
+    try:
+        registered = await _until_telegram_answers(
+            lambda: bot.set_webhook(
+                webhook_url,
+                secret_token=secret,
+                allowed_updates=dispatcher.resolve_used_update_types(),
+            ),
+            stop,
+            "register the webhook",
+        )
+        if registered:
+            logger.info(
+                "webhook server listening on %s:%d", settings.webhook_host, settings.webhook_port
+            )
+            await stop.wait()
     finally:
         await runner.cleanup()

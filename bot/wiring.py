@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,21 +11,62 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from ingest.config import IngestConfig
 from ingest.feedlist import FeedSpec, load_feed_list
 from storage import feeds as feed_repo
-from storage.db import create_engine, create_session_factory, upgrade_database
+from storage.db import (
+    DatabaseUnavailable,
+    check_database_url,
+    create_engine,
+    create_session_factory,
+    explain_database_error,
+    upgrade_database,
+)
 
 logger = logging.getLogger(__name__)
 
 
+DATABASE_RETRY_FIRST_SECONDS = 1.0
+DATABASE_RETRY_MAX_SECONDS = 60.0
+
+
+async def migrate(url: str) -> None:
+    """Applies migrations; raises DatabaseConfigError or DatabaseUnavailable, one line."""
+    check_database_url(url)
+    try:
+        await upgrade_database(url)
+    except (SQLAlchemyError, OSError) as error:
+        raise explain_database_error(url, error) from None
+
+
 @asynccontextmanager
-async def open_storage(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Migrates the database, then yields a session factory; disposes the engine after."""
-    await upgrade_database(settings.database_url)
+async def open_storage(
+    settings: Settings, *, until: asyncio.Event | None = None
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Migrates the database, then yields a session factory; disposes the engine after.
+
+    With `until` (the long-running bot), a database server that does not answer is
+    waited for with backoff until it does or `until` is set; one-shot commands fail at once
+    with DatabaseUnavailable.
+    """
+    delay = DATABASE_RETRY_FIRST_SECONDS
+    while True:
+        try:
+            await migrate(settings.database_url)
+            break
+        except DatabaseUnavailable as error:
+            if until is None:
+                raise
+            logger.warning("%s; retrying in %.0f s", error, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), delay)
+            if until.is_set():
+                raise
+            delay = min(delay * 2, DATABASE_RETRY_MAX_SECONDS)
     engine = create_engine(settings.database_url)
     try:
         yield create_session_factory(engine)

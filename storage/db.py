@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseConfigError(Exception):
+    """DATABASE_URL cannot work as it is (no driver, a file that cannot be written, a
+    password refused): the operator has to change something. One line, naming it."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database server did not answer; the same settings may work a moment later."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -37,7 +47,59 @@ def sqlite_file_path(url: str) -> Path | None:
 def _prepare_sqlite_path(url: str) -> None:
     path = sqlite_file_path(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise DatabaseConfigError(f"DATABASE_URL: {parent} is a file, not a directory")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseConfigError(
+                f"DATABASE_URL: cannot create the directory {path.parent}: "
+                f"{error.strerror or error}"
+            ) from None
+
+
+def check_database_url(url: str) -> None:
+    """Raises DatabaseConfigError when the URL cannot work, before anything connects."""
+    backend = make_url(url).get_backend_name()
+    if backend == "postgresql":
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            raise DatabaseConfigError(
+                "DATABASE_URL: PostgreSQL needs the asyncpg driver: "
+                "pip install 'digestbot[postgres]'"
+            ) from None
+        return
+    path = sqlite_file_path(url)
+    if path is None:
+        return
+    _prepare_sqlite_path(url)
+    if path.is_dir():
+        raise DatabaseConfigError(f"DATABASE_URL: {path} is a directory, not a database file")
+    target = path if path.exists() else path.parent
+    if not os.access(target, os.R_OK | os.W_OK):
+        raise DatabaseConfigError(f"DATABASE_URL: {target} is not writable by this user")
+
+
+def explain_database_error(url: str, error: BaseException) -> Exception:
+    """The one-line error for a failure to reach or open the database: DatabaseUnavailable
+    when waiting may help (a server that refuses or does not answer), DatabaseConfigError
+    when the settings must change."""
+    reason = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+    if is_sqlite(url):
+        return DatabaseConfigError(f"DATABASE_URL: cannot open the SQLite database: {reason}")
+    causes: set[str] = set()
+    current: BaseException | None = error
+    while current is not None and len(causes) < 10:
+        causes.add(type(current).__name__)
+        current = getattr(current, "orig", None) or current.__cause__
+    if causes & {"InvalidPasswordError", "InvalidAuthorizationSpecificationError"}:
+        return DatabaseConfigError(f"DATABASE_URL: the server refused the login: {reason}")
+    if "InvalidCatalogNameError" in causes:
+        return DatabaseConfigError(f"DATABASE_URL: no such database: {reason}")
+    host = make_url(url).host or "localhost"
+    return DatabaseUnavailable(f"the database server at {host} did not answer: {reason}")
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -129,3 +129,67 @@ async def _in_thread(
 ) -> subprocess.CompletedProcess[str]:
     # The feed server runs on this event loop; the command waits in a thread.
     return await asyncio.to_thread(run, *arguments, **environment)
+
+
+def test_a_database_path_that_cannot_be_a_file_is_a_configuration_error(
+    digestbot: Run, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("не каталог", "utf-8")
+    in_a_file = digestbot(
+        "feeds", "list", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/notes.txt/digest.db"
+    )
+    assert in_a_file.returncode == 2
+    assert one_line_error(in_a_file) == (
+        f"digestbot: DATABASE_URL: {tmp_path}/notes.txt is a file, not a directory"
+    )
+    a_directory = digestbot("feeds", "list", DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}")
+    assert a_directory.returncode == 2
+    assert "is a directory, not a database file" in one_line_error(a_directory)
+
+
+def test_a_postgresql_server_that_does_not_answer_fails_the_command_in_one_line(
+    digestbot: Run, unused_port: int
+) -> None:
+    result = digestbot(
+        "db", "upgrade", DATABASE_URL=f"postgresql+asyncpg://bot:secret@127.0.0.1:{unused_port}/x"
+    )
+    assert result.returncode == 1
+    assert one_line_error(result).startswith(
+        "digestbot: the database server at 127.0.0.1 did not answer:"
+    )
+
+
+def test_postgresql_without_its_driver_names_the_extra_to_install(tmp_path: Path) -> None:
+    # The interpreter's import system is told asyncpg is missing, as after a plain install.
+    program = (
+        "import sys; sys.modules['asyncpg'] = None\n"
+        "from bot.cli import main\n"
+        "sys.exit(main(['db', 'upgrade']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DATABASE_URL": "postgresql+asyncpg://bot:secret@127.0.0.1:5432/digest",
+        },
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert one_line_error(result) == (
+        "digestbot: DATABASE_URL: PostgreSQL needs the asyncpg driver: "
+        "pip install 'digestbot[postgres]'"
+    )
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A port on 127.0.0.1 with nothing listening (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
