@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply migrations")
+    backup = db_commands.add_parser("backup", help="an online copy of the SQLite store")
+    backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
 
     digest = commands.add_parser("digest", help="digest operations")
     mode = digest.add_mutually_exclusive_group(required=True)
@@ -110,6 +112,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "ingest":
         return asyncio.run(operations.ingest_once(settings))
     if command == "db":
+        if args.db_command == "backup":
+            return operations.db_backup(settings, args.path)
         return asyncio.run(operations.db_upgrade(settings))
     if command == "feeds":
         return asyncio.run(operations.manage_feeds(settings, args))

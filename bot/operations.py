@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_fe
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
+from storage.db import sqlite_file_path
 
 
 class _Progress:
@@ -60,6 +62,45 @@ async def db_upgrade(settings: Settings) -> int:
     await migrate(settings.database_url)
     print("database is up to date")
     return 0
+
+
+def db_backup(settings: Settings, target: Path) -> int:
+    """SQLite's online backup: a consistent copy while the bot keeps running."""
+    source = sqlite_file_path(settings.database_url)
+    if source is None:
+        raise CommandError(
+            "db backup copies a SQLite file; for PostgreSQL use pg_dump "
+            "(pg_dump --format=custom DBNAME > digest.dump; restore with pg_restore)"
+        )
+    if not source.is_file():
+        raise RuntimeFailure(f"no database at {source}")
+    if target.exists() or target.is_symlink():
+        raise CommandError(f"{target} already exists; give a new path")
+    if not target.parent.is_dir():
+        raise CommandError(f"no such directory: {target.parent}")
+    pages = _copy_sqlite(source, target)
+    print(f"backed up {source} to {target} ({pages} pages)")
+    return 0
+
+
+def _copy_sqlite(source: Path, target: Path) -> int:
+    partial = target.with_name(target.name + ".partial")
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        writer = sqlite3.connect(partial)
+        try:
+            reader.backup(writer, pages=1024)
+            (pages,) = writer.execute("PRAGMA page_count").fetchone()
+            (check,) = writer.execute("PRAGMA quick_check").fetchone()
+        finally:
+            writer.close()
+    finally:
+        reader.close()
+    if check != "ok":
+        partial.unlink(missing_ok=True)
+        raise RuntimeFailure(f"the copy failed its integrity check: {check}")
+    partial.rename(target)
+    return int(pages)
 
 
 def _format_time(moment: datetime | None) -> str:

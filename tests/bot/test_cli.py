@@ -193,3 +193,24 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def test_db_backup_copies_a_live_store_and_never_overwrites(digestbot: Run, tmp_path: Path) -> None:
+    assert digestbot("feeds", "add", "https://bk55.ru/rss").returncode == 0
+    # A reader holding the store open, as the running bot would.
+    with sqlite3.connect(tmp_path / "cli.db") as live:
+        live.execute("SELECT count(*) FROM feeds").fetchone()
+        result = digestbot("db", "backup", str(tmp_path / "copy.db"))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "copy.db") as copy:
+        assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert copy.execute("SELECT url FROM feeds").fetchall() == [("https://bk55.ru/rss",)]
+
+    again = digestbot("db", "backup", str(tmp_path / "copy.db"))
+    assert again.returncode == 2
+    assert one_line_error(again) == f"digestbot: {tmp_path}/copy.db already exists; give a new path"
+    postgres = digestbot(
+        "db", "backup", str(tmp_path / "pg.db"), DATABASE_URL="postgresql+asyncpg://u@h/db"
+    )
+    assert postgres.returncode == 2
+    assert "use pg_dump" in one_line_error(postgres)
