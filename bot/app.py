@@ -28,7 +28,12 @@ from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
 from core.settings import Settings
 from delivery.labels import digest_labels
 from handlers import get_routers
-from handlers.middlewares import EndTransactionBeforeRequest, TokenBucket, register_middlewares
+from handlers.middlewares import (
+    EndTransactionBeforeRequest,
+    RideOutFloodControl,
+    TokenBucket,
+    register_middlewares,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +79,7 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
         ),
     )
     bot.session.middleware(EndTransactionBeforeRequest())
+    bot.session.middleware(RideOutFloodControl())
     return bot
 
 

@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
+from handlers.middlewares import callback_answered
 from storage.guard import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -41,13 +42,15 @@ async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     elif update.channel_post is not None:
         chat_id = update.channel_post.chat.id
     elif update.callback_query is not None:
-        try:
-            await update.callback_query.answer(text, show_alert=True)
-            return True
-        except TelegramAPIError:
-            # Already answered before the failure: say it in the chat instead.
-            message = update.callback_query.message
-            chat_id = message.chat.id if message is not None else None
+        query = update.callback_query
+        if not callback_answered(query.id):
+            try:
+                await query.answer(text, show_alert=True)
+                return True
+            except TelegramAPIError as error:
+                logger.info("could not answer callback %s: %s", query.id, error)
+        # Already answered before the failure (a second answer is refused): say it in the chat.
+        chat_id = query.message.chat.id if query.message is not None else None
     if chat_id is not None:
         try:
             await bot.send_message(chat_id, text)

@@ -1,4 +1,5 @@
-"""Middlewares: a DB session per update, the chat's language, flood control, access rules."""
+"""Middlewares: a DB session per update, the chat's language, flood control (ours and
+Telegram's), access rules."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiogram import BaseMiddleware, Bot
@@ -17,8 +18,15 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.flags import get_flag
 from aiogram.enums import ChatMemberStatus, ChatType
-from aiogram.exceptions import TelegramAPIError
-from aiogram.methods import Response, TelegramMethod
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageCaption,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    Response,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, User
 from aiogram.utils.i18n import I18n, I18nMiddleware
@@ -88,6 +96,137 @@ class EndTransactionBeforeRequest(BaseRequestMiddleware):
             if task is asyncio.current_task() and session.in_transaction():
                 await session.commit()
         return await make_request(bot, method)
+
+
+@dataclass(slots=True)
+class _Replies:
+    """What the update being handled has said to Telegram so far."""
+
+    answered_callbacks: set[str] = field(default_factory=set)
+
+
+_REPLIES: ContextVar[_Replies | None] = ContextVar("update_replies", default=None)
+EDIT_METHODS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption)
+
+
+def callback_answered(callback_query_id: str) -> bool:
+    """Whether the update being handled already answered this callback query (Telegram
+    refuses a second answer with "query is too old")."""
+    replies = _REPLIES.get()
+    return replies is not None and callback_query_id in replies.answered_callbacks
+
+
+class TrackReplies(BaseMiddleware):
+    """Marks the handling of an update, so that the bot's requests know they are replies to
+    someone waiting (see RideOutFloodControl) and the error handler knows what was said."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        token = _REPLIES.set(_Replies())
+        try:
+            return await handler(event, data)
+        finally:
+            _REPLIES.reset(token)
+
+
+class RideOutFloodControl(BaseRequestMiddleware):
+    """Replies to a user survive Telegram's flood control instead of being dropped.
+
+    Telegram limits messages and edits per chat (about one a second, short bursts
+    allowed) and answers more with 429 and `retry_after`. A reply made while handling an
+    update waits that long and is sent again, as long as the wait is short; requests to
+    that chat made meanwhile wait too, instead of earning their own 429. An edit of a
+    message that a newer edit of the same message replaced while it waited is not sent:
+    the newer one carries the last state. Requests outside an update (the digest sender)
+    pass through: the sender paces itself and handles 429 for every chat at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_wait: float = 20.0,
+        max_attempts: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.max_wait = max_wait
+        self.max_attempts = max_attempts
+        self._clock = clock
+        self._sleep = sleep
+        self._chat_free_at: dict[int | str, float] = {}
+        self._edit_generation: dict[tuple[int | str, int], int] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        replies = _REPLIES.get()
+        if replies is None:
+            return await make_request(bot, method)
+        chat_id: int | str | None = getattr(method, "chat_id", None)
+        edit_key = self._edit_key(method, chat_id)
+        generation = 0
+        if edit_key is not None:
+            generation = self._edit_generation.get(edit_key, 0) + 1
+            self._edit_generation[edit_key] = generation
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                await self._wait_for_chat(chat_id)
+                if edit_key is not None and self._edit_generation.get(edit_key) != generation:
+                    logger.debug("edit of message %s replaced by a newer one", edit_key)
+                    return Response[TelegramType](ok=True, result=True)
+                try:
+                    response = await make_request(bot, method)
+                except TelegramRetryAfter as error:
+                    if error.retry_after > self.max_wait or attempt >= self.max_attempts:
+                        raise
+                    logger.info(
+                        "flood control on %s to chat %s: waiting %s s",
+                        type(method).__name__,
+                        chat_id,
+                        error.retry_after,
+                    )
+                    if chat_id is None:
+                        await self._sleep(error.retry_after)
+                    else:
+                        self._hold_chat(chat_id, error.retry_after)
+                    continue
+                if isinstance(method, AnswerCallbackQuery):
+                    replies.answered_callbacks.add(method.callback_query_id)
+                return response
+        finally:
+            if edit_key is not None and self._edit_generation.get(edit_key) == generation:
+                del self._edit_generation[edit_key]
+
+    @staticmethod
+    def _edit_key(
+        method: TelegramMethod[Any], chat_id: int | str | None
+    ) -> tuple[int | str, int] | None:
+        message_id: int | None = getattr(method, "message_id", None)
+        if not isinstance(method, EDIT_METHODS) or chat_id is None or message_id is None:
+            return None
+        return (chat_id, message_id)
+
+    def _hold_chat(self, chat_id: int | str, seconds: float) -> None:
+        free_at = self._clock() + seconds
+        self._chat_free_at[chat_id] = max(self._chat_free_at.get(chat_id, 0.0), free_at)
+        if len(self._chat_free_at) > 10_000:
+            now = self._clock()
+            self._chat_free_at = {
+                chat: moment for chat, moment in self._chat_free_at.items() if moment > now
+            }
+
+    async def _wait_for_chat(self, chat_id: int | str | None) -> None:
+        if chat_id is None:
+            return
+        while True:
+            wait = self._chat_free_at.get(chat_id, 0.0) - self._clock()
+            if wait <= 0:
+                return
+            await self._sleep(wait)
 
 
 class ChatLanguageMiddleware(I18nMiddleware):
@@ -281,6 +420,7 @@ def register_middlewares(
     """Order matters: the session comes first (the language is read from the database),
     then the language (so flood and refusal replies are translated), then flood control."""
     language = ChatLanguageMiddleware(i18n)
+    router.update.outer_middleware(TrackReplies())
     router.update.outer_middleware(DbSessionMiddleware(session_factory))
     router.update.outer_middleware(language)
     router.errors.outer_middleware(language)
