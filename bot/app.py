@@ -32,6 +32,7 @@ from handlers.middlewares import (
     EndTransactionBeforeRequest,
     RideOutFloodControl,
     TokenBucket,
+    UpdateStats,
     register_middlewares,
 )
 
@@ -91,6 +92,7 @@ def create_dispatcher(
     storage: BaseStorage | None = None,
     message_bucket: TokenBucket | None = None,
     callback_bucket: TokenBucket | None = None,
+    update_stats: UpdateStats | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,
     `ingest_config`, `session_factory`, `tagger`, `i18n`; `session` and `state` per
@@ -111,6 +113,7 @@ def create_dispatcher(
         admin_ids=settings.admin_ids,
         message_bucket=message_bucket,
         callback_bucket=callback_bucket,
+        update_stats=update_stats,
     )
     dispatcher.include_routers(*get_routers())
     dispatcher.startup.register(_load_lookup_tables)

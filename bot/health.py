@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.settings import SettingsError
 from delivery.sender import SendReport
+from handlers.middlewares import UpdateStats
 from storage.guard import STORE_LOST, StoreWatch
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class ProcessHealth:
     probe: DatabaseProbe | None = None
     send_report: SendReport | None = None
     telegram_conflicts: int = 0
+    updates: UpdateStats = field(default_factory=UpdateStats)
+    # Counts read from the database when /metrics is asked for (the outbox backlog, the
+    # failing feeds); None where there is no database to ask.
+    store_gauges: Callable[[], Awaitable[dict[str, float]]] | None = None
 
     async def database_problem(self) -> tuple[str, str] | None:
         """None when the database is usable, else (summary, detail)."""
@@ -61,6 +66,21 @@ class ProcessHealth:
             detail = await self.probe()
             return None if detail is None else (DATABASE_SILENT, detail)
         return None
+
+    async def _store_samples(self) -> list[tuple[str, str, str, float]]:
+        if self.store_gauges is None or await self.database_problem() is not None:
+            return []
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_SECONDS):
+                values = await self.store_gauges()
+        except Exception as error:
+            logger.warning("metrics: could not read the database: %s", error)
+            return []
+        return [
+            (f"digestbot_{name}", "gauge", description, values[name])
+            for name, description in STORE_GAUGES.items()
+            if name in values
+        ]
 
     async def healthz(self) -> tuple[int, dict[str, object]]:
         problem = await self.database_problem()
@@ -76,6 +96,7 @@ class ProcessHealth:
     async def metrics(self) -> str:
         store_ok = await self.database_problem() is None
         report = self.send_report or SendReport()
+        updates = self.updates
         samples: list[tuple[str, str, str, float]] = [
             ("digestbot_up", "gauge", "The bot process is running.", 1),
             (
@@ -108,7 +129,50 @@ class ProcessHealth:
                 "Outbox messages given up on.",
                 report.failed,
             ),
+            (
+                "digestbot_send_rate_limited_total",
+                "counter",
+                "Times Telegram answered the outbox sender with 429 Too Many Requests.",
+                report.rate_limited,
+            ),
+            (
+                "digestbot_updates_handled_total",
+                "counter",
+                "Updates from Telegram handled without an error.",
+                updates.handled,
+            ),
+            (
+                "digestbot_updates_failed_total",
+                "counter",
+                "Updates whose handling raised an error (the user got an apology).",
+                updates.failed,
+            ),
+            (
+                "digestbot_updates_in_progress",
+                "gauge",
+                "Updates being handled right now (at most UPDATE_CONCURRENCY).",
+                updates.in_progress,
+            ),
+            (
+                "digestbot_update_handling_seconds_total",
+                "counter",
+                "Time spent handling updates, summed.",
+                updates.handling_seconds,
+            ),
+            (
+                "digestbot_message_wait_seconds_total",
+                "counter",
+                "How old messages were when their handling began, summed (queue wait).",
+                updates.delay_seconds,
+            ),
+            (
+                "digestbot_messages_received_total",
+                "counter",
+                "Messages whose wait is counted in digestbot_message_wait_seconds_total.",
+                updates.delayed_messages,
+            ),
         ]
+        samples += await self._store_samples()
         lines: list[str] = []
         for name, kind, description, value in samples:
             lines += [
@@ -117,6 +181,12 @@ class ProcessHealth:
                 f"{name} {_number(value)}",
             ]
         return "\n".join(lines) + "\n"
+
+
+STORE_GAUGES: Final = {
+    "outbox_pending": "Digest messages waiting in the outbox to be sent.",
+    "feeds_failing": "Active feeds whose last check failed.",
+}
 
 
 def _number(value: float) -> str:

@@ -34,7 +34,9 @@ from delivery.labels import digest_labels
 from delivery.sender import Sender, SendReport
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
-from storage.db import sqlite_file_path
+from storage import feeds as feed_repo
+from storage import outbox
+from storage.db import create_engine, create_session_factory, sqlite_file_path
 from storage.guard import RunLock, StoreWatch
 from tagging import Tagger
 
@@ -57,9 +59,15 @@ async def run_bot(settings: Settings) -> int:
             _announce_new_database(database, lock)
         session_factory = await resources.enter_async_context(open_storage(settings, until=stop))
         engine: AsyncEngine = session_factory.kw["bind"]
+        # Background work (clock, composer, sender, poller) has a pool of its own, so that a
+        # surge of chat traffic cannot starve it of connections, nor it the chats.
+        background_engine = create_engine(settings.database_url)
+        resources.push_async_callback(background_engine.dispose)
+        background_sessions = create_session_factory(background_engine)
         if database is not None:
             health.store = StoreWatch(database)
             health.store.install(engine)
+            health.store.install(background_engine)
             watching = asyncio.create_task(
                 health.store.run(settings.store_check_seconds), name="store-watch"
             )
@@ -86,24 +94,41 @@ async def run_bot(settings: Settings) -> int:
             session_factory=session_factory,
             tagger=tagger,
             storage=_fsm_storage(settings),
+            update_stats=health.updates,
         )
-        pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+        pipeline = IngestPipeline(background_sessions, tagger, ingest_config(settings))
         background = _Background(
             settings,
-            session_factory,
+            background_sessions,
             bot,
             pipeline,
             store_lost=health.store.lost if health.store is not None else None,
         )
         health.send_report = background.send_report
+        health.store_gauges = _store_gauges(background_sessions)
         dispatcher.startup.register(background.start)
         dispatcher.shutdown.register(background.stop)
         if settings.webhook_url:
             await _serve_webhook(settings, bot, dispatcher, stop)
         else:
-            await _poll(bot, dispatcher, stop)
+            await _poll(bot, dispatcher, stop, settings.update_concurrency)
     logger.info("stopped")
     return 0
+
+
+def _store_gauges(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> Callable[[], Awaitable[dict[str, float]]]:
+    async def read() -> dict[str, float]:
+        async with session_factory() as session:
+            counts = await outbox.outbox_counts(session)
+            feeds = await feed_repo.list_feeds(session, active_only=True)
+        return {
+            "outbox_pending": counts.get("pending", 0),
+            "feeds_failing": sum(feed.consecutive_failures > 0 for feed in feeds),
+        }
+
+    return read
 
 
 def _announce_new_database(database: Path, lock: RunLock) -> None:
@@ -121,13 +146,20 @@ def _announce_new_database(database: Path, lock: RunLock) -> None:
         logger.warning("creating a new empty database at %s", database)
 
 
-async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, concurrency: int) -> None:
+    """Long polling with at most `concurrency` updates in hand: the next batch is fetched
+    only when there is room, so a surge waits in Telegram's queue, not in our memory."""
     if not await _until_telegram_answers(
         lambda: bot.delete_webhook(drop_pending_updates=False), stop, "remove the webhook"
     ):
         return
     polling = asyncio.create_task(
-        dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
+        dispatcher.start_polling(
+            bot,
+            handle_signals=False,
+            close_bot_session=False,
+            tasks_concurrency_limit=concurrency,
+        )
     )
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({polling, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -299,9 +331,11 @@ async def _serve_webhook(
 ) -> None:
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     app = web.Application()
-    SimpleRequestHandler(dispatcher=dispatcher, bot=bot, secret_token=secret).register(
-        app, path=WEBHOOK_PATH
-    )
+    # Each update is handled before its request is answered, and Telegram keeps at most
+    # max_connections requests open: a surge waits on Telegram's side.
+    SimpleRequestHandler(
+        dispatcher=dispatcher, bot=bot, secret_token=secret, handle_in_background=False
+    ).register(app, path=WEBHOOK_PATH)
     setup_application(app, dispatcher, bot=bot)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -321,6 +355,7 @@ async def _serve_webhook(
                 webhook_url,
                 secret_token=secret,
                 allowed_updates=dispatcher.resolve_used_update_types(),
+                max_connections=settings.update_concurrency,
             ),
             stop,
             "register the webhook",

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     digest_catchup_hours: float = Field(default=6.0, ge=0.0, le=24.0)
     digest_check_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
     send_rate: float = Field(default=28.0, gt=0.0, le=30.0)
+    update_concurrency: int = Field(default=10, ge=1, le=500)
     feed_concurrency: int = Field(default=16, ge=1, le=256)
     feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
     feed_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)

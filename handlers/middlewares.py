@@ -99,13 +99,13 @@ class EndTransactionBeforeRequest(BaseRequestMiddleware):
 
 
 @dataclass(slots=True)
-class _Replies:
+class Replies:
     """What the update being handled has said to Telegram so far."""
 
     answered_callbacks: set[str] = field(default_factory=set)
 
 
-_REPLIES: ContextVar[_Replies | None] = ContextVar("update_replies", default=None)
+_REPLIES: ContextVar[Replies | None] = ContextVar("update_replies", default=None)
 EDIT_METHODS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption)
 
 
@@ -118,10 +118,16 @@ def callback_answered(callback_query_id: str) -> bool:
 
 class TrackReplies(BaseMiddleware):
     """Marks the handling of an update, so that the bot's requests know they are replies to
-    someone waiting (see RideOutFloodControl) and the error handler knows what was said."""
+    someone waiting (see RideOutFloodControl) and the error handler knows what was said.
+
+    Registered for updates and for errors: aiogram handles an error outside the update's
+    middlewares, with the same data, so the error handler sees the same record."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        token = _REPLIES.set(_Replies())
+        replies = data.get("replies")
+        if not isinstance(replies, Replies):
+            replies = data["replies"] = Replies()
+        token = _REPLIES.set(replies)
         try:
             return await handler(event, data)
         finally:
@@ -227,6 +233,45 @@ class RideOutFloodControl(BaseRequestMiddleware):
             if wait <= 0:
                 return
             await self._sleep(wait)
+
+
+@dataclass(slots=True)
+class UpdateStats:
+    """Counts for /metrics: updates handled and failed, in progress, time spent, and how
+    old a message was when its handling began (the wait in Telegram's queue and ours)."""
+
+    handled: int = 0
+    failed: int = 0
+    in_progress: int = 0
+    handling_seconds: float = 0.0
+    delayed_messages: int = 0
+    delay_seconds: float = 0.0
+
+
+class CountUpdates(BaseMiddleware):
+    def __init__(self, stats: UpdateStats, clock: Callable[[], float] = time.time) -> None:
+        self.stats = stats
+        self._clock = clock
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        stats = self.stats
+        started = self._clock()
+        message = getattr(event, "message", None) or getattr(event, "channel_post", None)
+        if isinstance(message, Message):
+            stats.delayed_messages += 1
+            stats.delay_seconds += max(0.0, started - message.date.timestamp())
+        stats.in_progress += 1
+        try:
+            result = await handler(event, data)
+        except Exception:
+            stats.failed += 1
+            raise
+        else:
+            stats.handled += 1
+            return result
+        finally:
+            stats.in_progress -= 1
+            stats.handling_seconds += self._clock() - started
 
 
 class ChatLanguageMiddleware(I18nMiddleware):
@@ -416,11 +461,16 @@ def register_middlewares(
     admin_ids: Collection[int],
     message_bucket: TokenBucket | None = None,
     callback_bucket: TokenBucket | None = None,
+    update_stats: UpdateStats | None = None,
 ) -> None:
     """Order matters: the session comes first (the language is read from the database),
     then the language (so flood and refusal replies are translated), then flood control."""
     language = ChatLanguageMiddleware(i18n)
-    router.update.outer_middleware(TrackReplies())
+    if update_stats is not None:
+        router.update.outer_middleware(CountUpdates(update_stats))
+    replies = TrackReplies()
+    router.update.outer_middleware(replies)
+    router.errors.outer_middleware(replies)
     router.update.outer_middleware(DbSessionMiddleware(session_factory))
     router.update.outer_middleware(language)
     router.errors.outer_middleware(language)
