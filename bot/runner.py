@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
+    TelegramBadRequest,
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
@@ -170,7 +171,11 @@ async def _poll(bot: Bot, dispatcher: Dispatcher, stop: asyncio.Event, concurren
 
 
 async def _until_telegram_answers(
-    call: Callable[[], Awaitable[object]], stop: asyncio.Event, what: str
+    call: Callable[[], Awaitable[object]],
+    stop: asyncio.Event,
+    what: str,
+    *,
+    setting: str = "TELEGRAM_API_URL",
 ) -> bool:
     """Calls Telegram until it answers: True then, False when a stop came first.
 
@@ -193,6 +198,8 @@ async def _until_telegram_answers(
                 "TELEGRAM_API_URL: the server answered 404 Not Found: it is not a Bot API "
                 "server, or the token is wrong"
             ) from None
+        except TelegramBadRequest as error:
+            raise SettingsError(f"{setting}: Telegram refused to {what}: {error.message}") from None
         except TelegramRetryAfter as error:
             wait = float(error.retry_after)
             logger.warning("Telegram asked to wait %.0f s before we %s", wait, what)
@@ -359,6 +366,7 @@ async def _serve_webhook(
             ),
             stop,
             "register the webhook",
+            setting="WEBHOOK_URL",
         )
         if registered:
             logger.info(

@@ -100,6 +100,18 @@ class Settings(BaseSettings):
             raise ValueError(f"expected an http(s) URL, got {value!r}")
         return value.rstrip("/") if value else value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError(
+                "expected 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

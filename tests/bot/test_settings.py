@@ -62,6 +62,7 @@ def test_admin_ids_and_dotenv(tmp_path: Path) -> None:
         ("ADMIN_IDS", "alice", "ADMIN_IDS: expected Telegram user ids"),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: expected sqlite+aiosqlite"),
         ("FEEDS_FILE", "/no/such/feeds.txt", "FEEDS_FILE: no such file"),
+        ("WEBHOOK_SECRET", "секрет с пробелами", "WEBHOOK_SECRET: expected 1-256 characters"),
     ],
 )
 def test_malformed_setting_is_named(
