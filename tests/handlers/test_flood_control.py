@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramRetryAfter
+from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, Response, SendMessage
 
 from handlers.middlewares import RideOutFloodControl, TrackReplies, callback_answered
@@ -142,3 +142,22 @@ async def test_the_update_knows_which_callbacks_it_answered(
 
     assert await in_update(answer_then_check) == (False, True)
     assert callback_answered("cb-1") is False
+
+
+async def test_a_callback_answered_too_late_does_not_fail_the_update(
+    ride_out: RideOutFloodControl, clock: Clock
+) -> None:
+    async def too_old(bot: Bot, method: Any) -> Response[Any]:
+        raise TelegramBadRequest(
+            method=method,
+            message="Bad Request: query is too old and response timeout expired or query ID is "
+            "invalid",
+        )
+
+    async def answer() -> tuple[object, bool]:
+        response = await ride_out(too_old, Bot(TOKEN), AnswerCallbackQuery(callback_query_id="7"))
+        return response.result, callback_answered("7")
+
+    assert await in_update(answer) == (True, True)
+    with pytest.raises(TelegramBadRequest):
+        await in_update(lambda: ride_out(too_old, Bot(TOKEN), SendMessage(chat_id=1, text="x")))

@@ -1,0 +1,345 @@
+"""A surge of new users against the real bot process, while digests fall due.
+
+    .venv/bin/python bench/surge.py [--users 300] [--due-chats 300] [--database-url URL]
+
+Starts the project's Bot API emulator (per-chat flood limits as Telegram has them, no
+global cap on replies), the bundled demo feeds on 127.0.0.1 and `digestbot run` against a
+fresh SQLite file (or the PostgreSQL database given, which is emptied first). When the
+first poll has stored the articles, `--due-chats` subscribers fall due a few seconds into
+the surge; then N users send /start within one second and go through onboarding (two
+countries, all topics, 09:00, Omsk), each waiting for the bot's answer before the next
+tap, as a person does.
+
+Prints: updates per second, reply latency p50/p95/max, failed updates (apologies sent
+and errors logged), users subscribed, digests delivered and how late. Targets (issue
+"From clone to production"): 0 failed, every user subscribed, at least 150 updates/s on
+SQLite, p95 at most 2 s for 300 users, every due digest at most 60 s late.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from bot.demo_runner import demo_feeds, serve_demo_feeds  # noqa: E402
+from storage import chats as chat_repo  # noqa: E402
+from storage.db import create_engine, create_session_factory  # noqa: E402
+from testing.telegram import BotApiEmulator, SentMessage  # noqa: E402
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
+FIRST_USER = 7_000_000
+FIRST_DUE_CHAT = 8_000_000
+APOLOGY = "Что-то пошло не так"
+STEP_TIMEOUT = 180.0
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    updates: int = 0
+    stuck: list[str] = field(default_factory=list)
+    finished: int = 0
+
+
+def button(message: SentMessage, label: str) -> str:
+    for caption, data in zip(message.button_texts(), message.button_data(), strict=True):
+        if label in caption:
+            return data
+    raise LookupError(f"no button {label!r} in {message.button_texts()}")
+
+
+async def timed(tally: Tally, action: Callable[[], Awaitable[SentMessage]]) -> SentMessage:
+    started = time.monotonic()
+    result = await action()
+    tally.latencies.append(time.monotonic() - started)
+    tally.updates += 1
+    return result
+
+
+async def onboard(api: BotApiEmulator, user: int, delay: float, tally: Tally) -> None:
+    await asyncio.sleep(delay)
+
+    async def say(message: str) -> SentMessage:
+        api.send_user_message(user, message)
+        replies = await api.wait_for_reply(user, 2, timeout=STEP_TIMEOUT)
+        return replies[-1]
+
+    async def press(message: SentMessage, label: str) -> SentMessage:
+        api.press_button(user, message.message_id, button(message, label))
+        return await api.wait_for_edit(user, message.message_id, timeout=STEP_TIMEOUT)
+
+    step = "start"
+    try:
+        countries = await timed(tally, lambda: say("/start"))
+        step = "Узбекистан"
+        countries = await timed(tally, lambda: press(countries, "Узбекистан"))
+        step = "Таджикистан"
+        countries = await timed(tally, lambda: press(countries, "Таджикистан"))
+        step = "countries done"
+        topics = await timed(tally, lambda: press(countries, "Далее"))
+        step = "topics done"
+        times = await timed(tally, lambda: press(topics, "Далее"))
+        step = "time"
+        zones = await timed(tally, lambda: press(times, "09:00"))
+        step = "zone"
+        await timed(tally, lambda: press(zones, "Омск"))
+        tally.finished += 1
+    except (TimeoutError, LookupError) as error:
+        tally.stuck.append(f"user {user} at {step}: {str(error)[:160]}")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+async def prepare_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+
+async def subscribe_due_chats(url: str, count: int, due: datetime) -> None:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        for offset in range(count):
+            chat_id = FIRST_DUE_CHAT + offset
+            await chat_repo.ensure_chat(
+                session,
+                chat_id,
+                type="private",
+                title=None,
+                language="ru",
+                timezone="Asia/Omsk",
+                digest_time="09:00",
+            )
+            await chat_repo.set_countries(session, chat_id, ["UZ", "TJ", "KZ"])
+            await chat_repo.update_chat(
+                session, chat_id, subscribed=True, next_digest_at=due, last_digest_at=None
+            )
+        await session.commit()
+    await engine.dispose()
+
+
+async def count_rows(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text(sql))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if await condition():
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def run(arguments: argparse.Namespace) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="digestbot-surge-"))
+    url = arguments.database_url or f"sqlite+aiosqlite:///{workdir / 'surge.db'}"
+    await prepare_database(url)
+    async with (
+        BotApiEmulator(token=TOKEN, global_rate=None) as api,
+        serve_demo_feeds() as feeds_base,
+    ):
+        feeds = workdir / "feeds.txt"
+        feeds.write_text(
+            "".join(f"{feeds_base}/feeds/{feed.file} {feed.title}\n" for feed in demo_feeds()),
+            "utf-8",
+        )
+        log_path = workdir / "bot.log"
+        environment = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(workdir),
+            "PYTHONPATH": str(REPO_ROOT),
+            "BOT_TOKEN": TOKEN,
+            "TELEGRAM_API_URL": api.base_url,
+            "DATABASE_URL": url,
+            "FEEDS_FILE": str(feeds),
+            "FEEDS_ALLOW_PRIVATE": "1",
+            "DIGEST_CHECK_SECONDS": "1",
+            "LOG_LEVEL": "INFO",
+        }
+        if arguments.update_concurrency:
+            environment["UPDATE_CONCURRENCY"] = str(arguments.update_concurrency)
+        log = await asyncio.to_thread(log_path.open, "wb")
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                cwd=workdir,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                return await surge(arguments, api, url, process, log_path)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except TimeoutError:
+                    process.kill()
+        finally:
+            log.close()
+
+
+async def surge(
+    arguments: argparse.Namespace,
+    api: BotApiEmulator,
+    url: str,
+    process: asyncio.subprocess.Process,
+    log_path: Path,
+) -> int:
+    async def articles_stored() -> bool:
+        if process.returncode is not None:
+            return True
+        try:
+            return await count_rows(url, "SELECT count(*) FROM articles") > 0
+        except Exception:
+            return False
+
+    if not await wait_for(articles_stored, 120) or process.returncode is not None:
+        log = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
+        print(f"surge: the bot did not get through its first feed poll\n{log[-2000:]}")
+        return 1
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=arguments.due_after)
+    await subscribe_due_chats(url, arguments.due_chats, due)
+
+    tally = Tally()
+    rng = random.Random(7)
+    bot_cpu_before = process_cpu_seconds(process.pid)
+    own_cpu_before = time.process_time()
+    started = time.monotonic()
+    await asyncio.gather(
+        *(
+            onboard(api, FIRST_USER + index, rng.uniform(0.0, 1.0), tally)
+            for index in range(arguments.users)
+        )
+    )
+    surge_seconds = time.monotonic() - started
+    bot_cpu = process_cpu_seconds(process.pid) - bot_cpu_before
+    own_cpu = time.process_time() - own_cpu_before
+
+    def digest_arrival(chat_id: int) -> float | None:
+        for message in api.messages_for(chat_id):
+            if (message.plain_text or "").startswith("Дайджест за"):
+                return float(message.date)
+        return None
+
+    async def digests_arrived() -> bool:
+        due_ids = range(FIRST_DUE_CHAT, FIRST_DUE_CHAT + arguments.due_chats)
+        return all(digest_arrival(chat_id) is not None for chat_id in due_ids)
+
+    await wait_for(digests_arrived, max(0.0, due.timestamp() + 60 - time.time()) + 5)
+    arrivals = [digest_arrival(FIRST_DUE_CHAT + n) for n in range(arguments.due_chats)]
+    lateness = [arrival - due.timestamp() for arrival in arrivals if arrival is not None]
+
+    subscribed = await count_rows(
+        url,
+        f"SELECT count(*) FROM chats WHERE subscribed AND id >= {FIRST_USER} "
+        f"AND id < {FIRST_USER + arguments.users}",
+    )
+    log = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
+    apologies = sum(
+        APOLOGY in (message.plain_text or "")
+        for user in range(FIRST_USER, FIRST_USER + arguments.users)
+        for message in api.messages_for(user)
+    )
+    failed_in_log = log.count("failed: ")
+    latencies = tally.latencies
+    print(
+        f"users {arguments.users}, due chats {arguments.due_chats}, database "
+        f"{url.split(':', 1)[0]}, update concurrency "
+        f"{arguments.update_concurrency or 'default'}"
+    )
+    print(
+        f"updates {tally.updates} in {surge_seconds:.1f} s: "
+        f"{tally.updates / surge_seconds:.0f} updates/s"
+    )
+    print(
+        f"CPU during the surge: bot {bot_cpu:.1f} s ({1000 * bot_cpu / max(tally.updates, 1):.1f} "
+        f"ms per update), emulator and users {own_cpu:.1f} s"
+    )
+    if latencies:
+        print(
+            f"reply latency p50 {statistics.median(latencies):.2f} s, "
+            f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s"
+        )
+    print(
+        f"failed updates: {apologies} apologies sent, {failed_in_log} errors logged; "
+        f"users stuck {len(tally.stuck)}"
+    )
+    for line in tally.stuck[:5]:
+        print(f"  {line}")
+    print(f"users subscribed {subscribed} of {arguments.users}")
+    if lateness:
+        print(
+            f"digests delivered {len(lateness)} of {arguments.due_chats}, late by "
+            f"p50 {statistics.median(lateness):.1f} s, max {max(lateness):.1f} s"
+        )
+    else:
+        print(f"digests delivered 0 of {arguments.due_chats}")
+    print(f"emulator: {api.stats()['count_429']} answers 429, bot log {log_path}")
+    ok = (
+        not tally.stuck
+        and apologies == 0
+        and subscribed == arguments.users
+        and len(lateness) == arguments.due_chats
+        and max(lateness, default=0) <= 60
+    )
+    return 0 if ok else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=300)
+    parser.add_argument("--due-chats", type=int, default=300)
+    parser.add_argument("--due-after", type=float, default=5.0, help="seconds into the surge")
+    parser.add_argument("--database-url", default=None, help="a PostgreSQL URL to empty and use")
+    parser.add_argument("--update-concurrency", type=int, default=None)
+    arguments = parser.parse_args()
+    if arguments.users < 1 or arguments.due_chats < 0:
+        parser.error("--users must be at least 1 and --due-chats not negative")
+    return asyncio.run(run(arguments))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
