@@ -24,7 +24,7 @@ from digests.cluster import cluster_stories  # noqa: E402
 from digests.compose import compose_digest  # noqa: E402
 from digests.model import DigestArticle, Story, Subscription  # noqa: E402
 from digests.render import render_digest  # noqa: E402
-from tests.digests.conftest import (  # noqa: E402
+from testing.articles import (  # noqa: E402
     LABELS_RU,
     TOPIC_ORDER,
     load_story_fixture,

@@ -131,7 +131,7 @@ async def start_emulator() -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.support.bot_api_emulator",
+        "testing.telegram",
         "--port",
         "0",
         "--global-rate",

@@ -34,7 +34,7 @@ from core.settings import Settings  # noqa: E402
 from handlers.middlewares import TokenBucket  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database_sync  # noqa: E402
 from tagging import topics  # noqa: E402
-from tests.handlers.mocked_bot import BOT_TOKEN, MockedSession  # noqa: E402
+from testing.telegram import BOT_TOKEN, MockedSession  # noqa: E402
 
 COUNTRIES = ("UZ", "TJ", "KZ", "KG", "TM", "BY", "CN", "MN", "AZ", "AM", "GE", "TR", "IR", "IN")
 # Share of articles about each country: a few partners dominate the regional press.

@@ -30,7 +30,7 @@ from core.settings import SettingsError, load_settings
 from delivery.sender import SendReport
 from storage.db import create_engine
 from storage.guard import STORE_LOST, StoreWatch
-from tests.support.bot_api_emulator import BotApiEmulator
+from testing.telegram import BotApiEmulator
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 

@@ -17,7 +17,7 @@ from storage import articles as article_repo
 from storage import chats as chat_repo
 from storage import outbox
 from storage.models import Article, OutboxMessage
-from tests.support.bot_api_emulator import DEFAULT_TOKEN, BotApiEmulator
+from testing.telegram import DEFAULT_TOKEN, BotApiEmulator
 
 SessionFactory = async_sessionmaker[AsyncSession]
 

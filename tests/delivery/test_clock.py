@@ -11,8 +11,8 @@ from delivery.clock import COMPOSE_DIGESTS_JOB, POLL_FEEDS_JOB, start_clock
 from delivery.labels import digest_labels
 from delivery.sender import Sender
 from storage import chats as chat_repo
+from testing.telegram import BotApiEmulator
 from tests.delivery.helpers import HEADLINES, SessionFactory, add_article, add_chat, statuses
-from tests.support.bot_api_emulator import BotApiEmulator
 
 
 async def test_clock_polls_feeds_composes_due_digests_and_sends_them(

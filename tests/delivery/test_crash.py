@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from storage import outbox
 from storage.models import OutboxMessage
+from testing.telegram import DEFAULT_TOKEN, BotApiEmulator
 from tests.delivery.helpers import SessionFactory, add_chats_bulk
-from tests.support.bot_api_emulator import DEFAULT_TOKEN, BotApiEmulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHATS = 2000

@@ -18,9 +18,9 @@ from storage import chats as chat_repo
 from storage import feeds as feed_repo
 from storage.models import Feed, OutboxMessage
 from tagging import Tagger
+from testing.telegram import BotApiEmulator
 from tests.delivery.helpers import SessionFactory
 from tests.ingest.feed_server import FeedServer
-from tests.support.bot_api_emulator import BotApiEmulator
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 SETTINGS = Settings(admin_ids=frozenset({7, 8}), feed_failing_after=3, feed_silent_hours=48)

@@ -16,6 +16,7 @@ from delivery.sender import ChatPacing, Sender, SendPacer, TokenRejected
 from storage import chats as chat_repo
 from storage import outbox
 from storage.models import Chat, SentArticle
+from testing.telegram import BotApiEmulator
 from tests.delivery.helpers import (
     HEADLINES,
     SessionFactory,
@@ -26,7 +27,6 @@ from tests.delivery.helpers import (
     queue_digest,
     statuses,
 )
-from tests.support.bot_api_emulator import BotApiEmulator
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from digests.compose import Digest, compose_digest
 from digests.model import DigestArticle, Subscription
-from tests.digests.conftest import TOPIC_ORDER
+from testing.articles import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 Loader = Callable[[str], tuple[list[DigestArticle], dict[int, str]]]

@@ -28,7 +28,7 @@ from digests.render import (
     visible_length,
 )
 from digests.select import select_articles
-from tests.digests.conftest import TOPIC_ORDER
+from testing.articles import TOPIC_ORDER
 
 Checker = Callable[[str], list[str]]
 

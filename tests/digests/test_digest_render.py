@@ -26,7 +26,7 @@ from digests.render import (
     split_html_items,
     visible_length,
 )
-from tests.digests.conftest import TOPIC_ORDER
+from testing.articles import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 Checker = Callable[[str], list[str]]

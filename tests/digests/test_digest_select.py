@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from digests.model import DigestArticle, Subscription
 from digests.select import select_articles
-from tests.digests.conftest import TOPIC_ORDER
+from testing.articles import TOPIC_ORDER
 
 Factory = Callable[..., DigestArticle]
 

@@ -19,7 +19,7 @@ import pytest
 
 from bot.demo_runner import demo_feeds, serve_demo_feeds
 from core.settings import Settings
-from tests.support.bot_api_emulator import BotApiEmulator
+from testing.telegram import BotApiEmulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 E2E_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"

@@ -10,8 +10,8 @@ from delivery.labels import country_label
 from digests.chart import HEIGHT, WIDTH
 from digests.stats import MAX_WEEKS, last_weeks
 from handlers.archive import PAGE_SIZE
+from testing.telegram import BotApiEmulator, SentMessage
 from tests.e2e.conftest import E2E_ADMIN_ID, BotProcessFactory
-from tests.support.bot_api_emulator import BotApiEmulator, SentMessage
 
 pytestmark = pytest.mark.e2e
 

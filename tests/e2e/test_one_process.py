@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from storage.guard import STORE_LOST
+from testing.telegram import BotApiEmulator
 from tests.e2e.conftest import BotProcess, BotProcessFactory
-from tests.support.bot_api_emulator import BotApiEmulator
 
 pytestmark = pytest.mark.e2e
 

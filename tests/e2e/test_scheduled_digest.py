@@ -13,8 +13,8 @@ import pytest
 from delivery.schedule import next_digest_at
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
+from testing.telegram import BotApiEmulator, SentMessage
 from tests.e2e.conftest import BotProcess, BotProcessFactory
-from tests.support.bot_api_emulator import BotApiEmulator, SentMessage
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,32 +15,16 @@ from bot.app import create_bot, create_dispatcher
 from core.settings import Settings
 from handlers.middlewares import TokenBucket
 from storage.articles import NewArticle, TagValue, insert_article, save_tags
-from storage.db import create_engine, create_session_factory, upgrade_database_sync
 from tagging import lemmatize_for_search
-from tests.handlers.mocked_bot import BOT_TOKEN, Conversation, MockedSession
+from testing.telegram import BOT_TOKEN, Conversation, MockedSession
 
 ADMIN_ID = 777001
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade_database_sync(f"sqlite+aiosqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
-    path = tmp_path / "bot.db"
-    shutil.copy(migrated_template, path)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture
-async def session_factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(database_url)
-    yield create_session_factory(engine)
-    await engine.dispose()
+def database_backend() -> str:
+    """Handler tests run on SQLite only (the database fixtures are in tests/conftest.py)."""
+    return "sqlite"
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.screens import CountryPick, TimePick, TopicPick, ZonePick
 from storage.chats import ChatRecord, get_chat
-from tests.handlers.mocked_bot import Conversation
+from testing.telegram import Conversation
 
 
 async def subscribe(

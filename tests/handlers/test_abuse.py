@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import create_dispatcher
 from core.settings import Settings
 from handlers.middlewares import TokenBucket
+from testing.telegram import Conversation, MockedSession, answers, calls, texts
 from tests.handlers.conftest import ConversationFactory, generous_bucket
-from tests.handlers.mocked_bot import Conversation, MockedSession, answers, calls, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 SLOW_DOWN = "Слишком много запросов. Подождите несколько секунд и попробуйте снова."

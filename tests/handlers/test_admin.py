@@ -8,8 +8,8 @@ from aiogram.types import BufferedInputFile
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.feeds import add_feed, list_feeds, record_failure, record_success
+from testing.telegram import Conversation, calls, texts
 from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, ConversationFactory
-from tests.handlers.mocked_bot import Conversation, calls, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 REFUSAL = "Эта команда доступна только администраторам бота."

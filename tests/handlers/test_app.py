@@ -16,7 +16,7 @@ from core.catalogs import missing_translations, po_path, read_catalog
 from core.i18n import LANGUAGES, gettext_for, normalize_language
 from core.settings import Settings
 from delivery.labels import digest_labels
-from tests.handlers.mocked_bot import MockedSession, calls
+from testing.telegram import MockedSession, calls
 
 
 def test_bot_defaults_to_html_without_link_previews(settings: Settings) -> None:

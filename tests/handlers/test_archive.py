@@ -3,8 +3,7 @@ from __future__ import annotations
 from aiogram.methods import EditMessageText, SendMessage
 
 from handlers.archive import PAGE_SIZE, ArchivePage
-from tests.handlers.conftest import ArticleSeeder
-from tests.handlers.mocked_bot import (
+from testing.telegram import (
     Conversation,
     answers,
     button,
@@ -13,6 +12,7 @@ from tests.handlers.mocked_bot import (
     keyboard,
     texts,
 )
+from tests.handlers.conftest import ArticleSeeder
 
 AGREEMENT = {"agreements": 0.9}
 

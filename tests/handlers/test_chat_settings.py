@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from delivery.subscriptions import next_digest_for
 from handlers.screens import CountryPick, SettingsMenu, ZonePick
+from testing.telegram import Conversation, button, calls, keyboard, texts
 from tests.handlers.helpers import load_chat, subscribe
-from tests.handlers.mocked_bot import Conversation, button, calls, keyboard, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 

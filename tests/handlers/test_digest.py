@@ -3,9 +3,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.chats import sent_article_ids
+from testing.telegram import Conversation, texts
 from tests.handlers.conftest import ArticleSeeder
 from tests.handlers.helpers import subscribe
-from tests.handlers.mocked_bot import Conversation, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -10,8 +10,8 @@ import pytest
 
 from handlers.common import MAX_ECHO_LENGTH, echo_text, quote
 from handlers.screens import TimePick, ZonePick
+from testing.telegram import Conversation, texts
 from tests.handlers.conftest import ADMIN_ID, ConversationFactory
-from tests.handlers.mocked_bot import Conversation, texts
 
 ARRANGING = (
     "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"

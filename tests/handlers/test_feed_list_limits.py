@@ -17,14 +17,14 @@ from bot.app import create_bot, create_dispatcher
 from core.settings import Settings
 from storage.feeds import MAX_FEED_TITLE_LENGTH, MAX_FEED_URL_LENGTH, list_feeds
 from storage.models import Feed
-from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, generous_bucket
-from tests.support.bot_api_emulator import (
+from testing.telegram import (
     DEFAULT_TOKEN,
     MESSAGE_TEXT_LIMIT,
     BotApiEmulator,
     SentMessage,
     utf16_length,
 )
+from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, generous_bucket
 
 Sessions = async_sessionmaker[AsyncSession]
 SENTENCE = "Омская область и Узбекистан подписали соглашение о сотрудничестве в сфере АПК "

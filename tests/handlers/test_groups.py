@@ -4,9 +4,7 @@ from aiogram.methods import GetChatMember, SendMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.screens import CountryPick
-from tests.handlers.conftest import ArticleSeeder, ConversationFactory
-from tests.handlers.helpers import load_chat, subscribe
-from tests.handlers.mocked_bot import (
+from testing.telegram import (
     BOT_USERNAME,
     Conversation,
     MockedSession,
@@ -14,6 +12,8 @@ from tests.handlers.mocked_bot import (
     calls,
     texts,
 )
+from tests.handlers.conftest import ArticleSeeder, ConversationFactory
+from tests.handlers.helpers import load_chat, subscribe
 
 Sessions = async_sessionmaker[AsyncSession]
 GROUP_ID = -1001234567890

@@ -3,9 +3,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.screens import LanguagePick
+from testing.telegram import Conversation, answers, keyboard, texts
 from tests.handlers.conftest import ADMIN_ID, ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import load_chat, subscribe
-from tests.handlers.mocked_bot import Conversation, answers, keyboard, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -12,9 +12,7 @@ from handlers import screens
 from handlers.screens import CountryPick, SettingsMenu, TimePick, TopicPick, ZonePick
 from storage.chats import sent_article_ids
 from tagging import preset_list
-from tests.handlers.conftest import ArticleSeeder, ConversationFactory
-from tests.handlers.helpers import load_chat
-from tests.handlers.mocked_bot import (
+from testing.telegram import (
     Conversation,
     Sent,
     answers,
@@ -23,6 +21,8 @@ from tests.handlers.mocked_bot import (
     keyboard,
     texts,
 )
+from tests.handlers.conftest import ArticleSeeder, ConversationFactory
+from tests.handlers.helpers import load_chat
 
 Sessions = async_sessionmaker[AsyncSession]
 

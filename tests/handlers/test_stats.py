@@ -6,10 +6,10 @@ from aiogram.methods import SendChatAction, SendMessage, SendPhoto
 from aiogram.types import BufferedInputFile
 
 from digests.chart import HEIGHT, WIDTH
+from testing.telegram import Conversation, calls, html_errors, texts, visible_text
+from testing.telegram import Sent as SentCall
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import subscribe
-from tests.handlers.mocked_bot import Conversation, calls, html_errors, texts, visible_text
-from tests.handlers.mocked_bot import Sent as SentCall
 
 RANGE_RU = "Число недель — от 1 до 26, например: /stats 12"
 

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from delivery.subscriptions import next_digest_for
 from handlers.subscription import StopConfirm
 from storage.chats import update_chat
+from testing.telegram import Conversation, texts
 from tests.handlers.helpers import load_chat, subscribe
-from tests.handlers.mocked_bot import Conversation, texts
 
 Sessions = async_sessionmaker[AsyncSession]
 

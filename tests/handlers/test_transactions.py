@@ -9,8 +9,8 @@ import pytest
 from aiogram import Bot
 from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
 
+from testing.telegram import Conversation, MockedSession, button, texts
 from tests.handlers.conftest import ArticleSeeder
-from tests.handlers.mocked_bot import Conversation, MockedSession, button, texts
 
 
 def write_locked(database_url: str) -> bool:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from digests.stats import last_weeks
@@ -21,23 +19,11 @@ from storage.articles import (
     insert_article,
     save_tags,
 )
-from storage.db import create_engine, create_session_factory
-from tests.support.databases import backends, fresh_database
 
 THRESHOLD = 0.5
 START = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 EDGES = (START, START + timedelta(weeks=1), START + timedelta(weeks=2))
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(params=backends())
-async def session_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with fresh_database(request.param, tmp_path) as url:
-        engine = create_engine(url)
-        yield create_session_factory(engine)
-        await engine.dispose()
 
 
 async def _add(

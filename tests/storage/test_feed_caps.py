@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -8,24 +7,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import feeds as feed_repo
-from storage.db import create_engine, create_session_factory
 from storage.feeds import MAX_FEED_TITLE_LENGTH, MAX_FEED_URL_LENGTH, FeedUrlTooLong, feed_title
-from tests.support.databases import backends, fresh_database
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 WORDS = ["Омская", "область", "и", "Бухарский", "вилоят", "обсудили", "поставки", "зерна"]
 WORDY_TITLE = " ".join(WORDS * 150)
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture(params=backends())
-async def session_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[Sessions]:
-    async with fresh_database(request.param, tmp_path) as url:
-        engine = create_engine(url)
-        yield create_session_factory(engine)
-        await engine.dispose()
 
 
 def test_a_long_title_is_cut_after_a_whole_word() -> None:

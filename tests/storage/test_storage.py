@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,25 +11,12 @@ from storage import articles as article_repo
 from storage import chats as chat_repo
 from storage import feeds as feed_repo
 from storage.db import (
-    create_engine,
-    create_session_factory,
     current_revision,
     head_revision,
     upgrade_database,
 )
-from tests.support.databases import backends, fresh_database
 
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=backends())
-async def session_factory(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with fresh_database(request.param, tmp_path) as url:
-        engine = create_engine(url)
-        yield create_session_factory(engine)
-        await engine.dispose()
 
 
 def _article(

@@ -42,7 +42,7 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
-from tests.support.bot_api_emulator import (
+from testing.telegram import (
     DEFAULT_TOKEN,
     NOT_MODIFIED,
     BotApiEmulator,
@@ -635,7 +635,7 @@ async def test_standalone_process_prints_its_base_url() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.support.bot_api_emulator",
+        "testing.telegram",
         "--port",
         "0",
         "--no-rate-limits",

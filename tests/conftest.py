@@ -1,0 +1,53 @@
+"""Fixtures every test package shares: a fresh, migrated database per test.
+
+``database_backend`` is SQLite, and PostgreSQL too when TEST_POSTGRES_URL is set (see
+``tests/support/databases.py``): a test that asks for ``database_url`` or
+``session_factory`` runs once per backend. A package that is SQLite-only overrides
+``database_backend`` in its own conftest.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.db import create_engine, create_session_factory, upgrade_database_sync
+from tests.support.databases import backends, fresh_database
+
+
+@pytest.fixture(params=backends())
+def database_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per session; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_database_sync(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def database_url(
+    database_backend: str, tmp_path: Path, migrated_template: Path
+) -> AsyncIterator[str]:
+    """The URL of an empty, migrated database of the test's backend."""
+    if database_backend == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(migrated_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    async with fresh_database(database_backend, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def session_factory(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield create_session_factory(engine)
+    await engine.dispose()
