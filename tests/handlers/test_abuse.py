@@ -104,9 +104,12 @@ async def test_telegram_refusing_an_edit_falls_back_to_a_new_message(
 ) -> None:
     from aiogram.methods import EditMessageText
 
-    await private.send("/agreements uz")
+    (reply,) = await private.send("/agreements uz")
+    assert reply.message_id is not None
     mocked_session.fail(EditMessageText, 400, "Bad Request: message can't be edited")
-    sent = await private.press("ar:a:UZ::0:0:", message_id=1)
+    sent = await private.press("ar:a:UZ::0:0:", message_id=reply.message_id)
+    refused = [call for call in sent if isinstance(call.method, EditMessageText)]
+    assert refused and refused[0].result is None
     assert calls(sent, SendMessage)
 
 

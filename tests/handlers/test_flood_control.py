@@ -12,7 +12,10 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, Response, SendMessage
 
+from delivery.callbacks import MoreNews
+from handlers import digest as digest_handlers
 from handlers.middlewares import RideOutFloodControl, TrackReplies, callback_answered
+from testing.telegram import Conversation, MockedSession
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 
@@ -161,3 +164,32 @@ async def test_a_callback_answered_too_late_does_not_fail_the_update(
     assert await in_update(answer) == (True, True)
     with pytest.raises(TelegramBadRequest):
         await in_update(lambda: ride_out(too_old, Bot(TOKEN), SendMessage(chat_id=1, text="x")))
+
+
+@pytest.mark.errors_expected
+async def test_the_error_handler_never_answers_a_callback_twice(
+    private: Conversation, mocked_session: MockedSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (reply,) = await private.send("/help")
+    more = MoreNews(country="UZ").pack()
+
+    # The "more" button answers the tap, then sends the country's news: let that send fail.
+    mocked_session.fail(SendMessage, 400, "Bad Request: chat not found")
+    late = await private.press(more, message_id=reply.message_id)
+    answered = [call for call in late if isinstance(call.method, AnswerCallbackQuery)]
+    assert len(answered) == 1 and not answered[0].method.show_alert
+    apologies = [
+        call.method.text
+        for call in late
+        if isinstance(call.method, SendMessage) and call.result is not None
+    ]
+    assert apologies == ["Что-то пошло не так с моей стороны. Попробуйте ещё раз через минуту."]
+
+    async def broken_page(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the archive failed before the tap was answered")
+
+    monkeypatch.setattr(digest_handlers, "build_page", broken_page)
+    early = await private.press(more, message_id=reply.message_id)
+    (apology,) = [call for call in early if isinstance(call.method, AnswerCallbackQuery)]
+    assert apology.method.show_alert and apology.result is True
+    assert not [call for call in early if isinstance(call.method, SendMessage)]
