@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.i18n import N_
@@ -111,99 +117,109 @@ def _mark(selected: bool, text: str) -> str:
     return f"✅ {text}" if selected else text
 
 
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    return [buttons[start : start + width] for start in range(0, len(buttons), width)]
+
+
+# Keyboards are built as plain markup: aiogram's builder deep-copies every button on
+# export, a measurable share of each tap's cost during a surge of new users.
+
+
 def country_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for item in countries():
-        builder.button(
-            text=_mark(item.code in selected, country_name(item.code)),
-            callback_data=CountryPick(action="t", value=item.code, flow=flow),
+    chosen = set(selected)
+    country_buttons = [
+        _button(
+            _mark(item.code in chosen, country_name(item.code)),
+            CountryPick(action="t", value=item.code, flow=flow),
         )
-    builder.adjust(3)
-    preset_row = InlineKeyboardBuilder()
-    for preset in offered_presets():
-        preset_row.button(
-            text=_mark(set(preset.codes) <= set(selected), preset_name(preset)),
-            callback_data=CountryPick(action="p", value=preset.id, flow=flow),
+        for item in countries()
+    ]
+    preset_row = [
+        _button(
+            _mark(set(preset.codes) <= chosen, preset_name(preset)),
+            CountryPick(action="p", value=preset.id, flow=flow),
         )
-    builder.attach(preset_row)
-    finish = InlineKeyboardBuilder()
-    if selected:
-        finish.button(text=_("Clear"), callback_data=CountryPick(action="n", flow=flow))
-    finish.button(
-        text=_("Next ➡️") if flow == ONBOARDING else _("Done ✔️"),
-        callback_data=CountryPick(action="d", flow=flow),
-    )
-    builder.attach(finish)
-    return builder.as_markup()
+        for preset in offered_presets()
+    ]
+    finish_row = [
+        _button(
+            _("Next ➡️") if flow == ONBOARDING else _("Done ✔️"), CountryPick(action="d", flow=flow)
+        )
+    ]
+    if chosen:
+        finish_row.insert(0, _button(_("Clear"), CountryPick(action="n", flow=flow)))
+    rows = _rows(country_buttons, 3)
+    if preset_row:
+        rows.append(preset_row)
+    rows.append(finish_row)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def topic_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMarkup:
     every_topic = not selected
-    builder = InlineKeyboardBuilder()
-    for item in topics():
-        builder.button(
-            text=_mark(every_topic or item.id in selected, topic_name(item.id)),
-            callback_data=TopicPick(action="t", value=item.id, flow=flow),
+    topic_buttons = [
+        _button(
+            _mark(every_topic or item.id in selected, topic_name(item.id)),
+            TopicPick(action="t", value=item.id, flow=flow),
         )
-    builder.adjust(2)
-    finish = InlineKeyboardBuilder()
-    finish.button(
-        text=_mark(every_topic, _("All topics")), callback_data=TopicPick(action="a", flow=flow)
-    )
-    finish.button(
-        text=_("Next ➡️") if flow == ONBOARDING else _("Done ✔️"),
-        callback_data=TopicPick(action="d", flow=flow),
-    )
-    builder.attach(finish)
-    return builder.as_markup()
+        for item in topics()
+    ]
+    finish_row = [
+        _button(_mark(every_topic, _("All topics")), TopicPick(action="a", flow=flow)),
+        _button(
+            _("Next ➡️") if flow == ONBOARDING else _("Done ✔️"), TopicPick(action="d", flow=flow)
+        ),
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*_rows(topic_buttons, 2), finish_row])
 
 
 def time_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for value in DIGEST_TIMES:
-        builder.button(
-            text=_mark(value == current, value),
-            callback_data=TimePick(action="s", value=value.replace(":", ""), flow=flow),
+    time_buttons = [
+        _button(
+            _mark(value == current, value),
+            TimePick(action="s", value=value.replace(":", ""), flow=flow),
         )
-    builder.adjust(3)
-    other = InlineKeyboardBuilder()
-    other.button(text=_("✏️ Another time"), callback_data=TimePick(action="i", flow=flow))
-    builder.attach(other)
-    return builder.as_markup()
+        for value in DIGEST_TIMES
+    ]
+    other = [_button(_("✏️ Another time"), TimePick(action="i", flow=flow))]
+    return InlineKeyboardMarkup(inline_keyboard=[*_rows(time_buttons, 3), other])
 
 
 def zone_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for zone, city in COMMON_ZONES:
-        builder.button(
-            text=_mark(zone == current, f"{_(city)} · {utc_offset_label(zone)}"),
-            callback_data=ZonePick(action="s", value=zone, flow=flow),
+    zone_buttons = [
+        _button(
+            _mark(zone == current, f"{_(city)} · {utc_offset_label(zone)}"),
+            ZonePick(action="s", value=zone, flow=flow),
         )
-    builder.adjust(2)
-    other = InlineKeyboardBuilder()
-    other.button(text=_("✏️ Another time zone"), callback_data=ZonePick(action="i", flow=flow))
-    builder.attach(other)
-    return builder.as_markup()
+        for zone, city in COMMON_ZONES
+    ]
+    other = [_button(_("✏️ Another time zone"), ZonePick(action="i", flow=flow))]
+    return InlineKeyboardMarkup(inline_keyboard=[*_rows(zone_buttons, 2), other])
 
 
 def settings_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("🌍 Countries"), callback_data=SettingsMenu(item="countries"))
-    builder.button(text=_("🗂 Topics"), callback_data=SettingsMenu(item="topics"))
-    builder.button(text=_("⏰ Digest time"), callback_data=SettingsMenu(item="time"))
-    builder.button(text=_("🕓 Time zone"), callback_data=SettingsMenu(item="zone"))
-    builder.button(text=_("🌐 Language"), callback_data=SettingsMenu(item="language"))
-    builder.button(text=_("✖️ Close"), callback_data=SettingsMenu(item="close"))
-    builder.adjust(2)
-    return builder.as_markup()
+    items = [
+        (_("🌍 Countries"), "countries"),
+        (_("🗂 Topics"), "topics"),
+        (_("⏰ Digest time"), "time"),
+        (_("🕓 Time zone"), "zone"),
+        (_("🌐 Language"), "language"),
+        (_("✖️ Close"), "close"),
+    ]
+    buttons = [_button(text, SettingsMenu(item=item)) for text, item in items]
+    return InlineKeyboardMarkup(inline_keyboard=_rows(buttons, 2))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text="🇷🇺 Русский", callback_data=LanguagePick(code="ru"))
-    builder.button(text="🇬🇧 English", callback_data=LanguagePick(code="en"))
-    builder.adjust(2)
-    return builder.as_markup()
+    buttons = [
+        _button("🇷🇺 Русский", LanguagePick(code="ru")),
+        _button("🇬🇧 English", LanguagePick(code="en")),
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons])
 
 
 # Texts --------------------------------------------------------------------------------------
