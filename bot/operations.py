@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sqlite3
 import sys
 from datetime import UTC, datetime
@@ -16,7 +17,19 @@ from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_fe
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
-from storage.db import sqlite_file_path
+from storage.db import new_database_path, require_existing_database, sqlite_file_path
+
+logger = logging.getLogger(__name__)
+
+
+def _only_reads(settings: Settings) -> None:
+    require_existing_database(settings.database_url)
+
+
+def _may_create(settings: Settings) -> None:
+    created = new_database_path(settings.database_url)
+    if created is not None:
+        logger.warning("creating a new database at %s", created)
 
 
 class _Progress:
@@ -41,6 +54,7 @@ class _Progress:
 async def ingest_once(settings: Settings) -> int:
     from tagging import Tagger
 
+    _may_create(settings)
     async with open_storage(settings) as session_factory:
         await add_configured_feeds(session_factory, settings)
         async with session_factory() as session:
@@ -59,6 +73,7 @@ async def ingest_once(settings: Settings) -> int:
 
 
 async def db_upgrade(settings: Settings) -> int:
+    _may_create(settings)
     await migrate(settings.database_url)
     print("database is up to date")
     return 0
@@ -109,6 +124,18 @@ def _format_time(moment: datetime | None) -> str:
 
 async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
     action: str = args.feeds_command
+    address = ""
+    if action == "add":
+        try:
+            address = feed_address(args.url)
+        except FeedAddressError as refused:
+            raise CommandError(f"{shown_url(args.url)!r}: {refused}") from None
+    if action == "import" and not await asyncio.to_thread(args.file.is_file):
+        raise CommandError(f"no such file: {args.file}")
+    if action in ("add", "import"):
+        _may_create(settings)
+    else:
+        _only_reads(settings)
     async with open_storage(settings) as session_factory, session_factory() as session:
         if action == "list":
             feeds = await feed_repo.list_feeds(session)
@@ -123,10 +150,6 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
                 )
             return 0
         if action == "add":
-            try:
-                address = feed_address(args.url)
-            except FeedAddressError as error:
-                raise CommandError(f"{shown_url(args.url)!r}: {error}") from None
             feed, created = await feed_repo.add_feed(session, address)
             await session.commit()
             print(f"{'added' if created else 'already present'}: {feed.id} {feed.url}")
@@ -139,8 +162,6 @@ async def manage_feeds(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if action == "import":
             path: Path = args.file
-            if not await asyncio.to_thread(path.is_file):
-                raise CommandError(f"no such file: {path}")
             try:
                 specs = load_feed_list(path)
             except ValueError as error:
@@ -162,6 +183,7 @@ async def preview_digest(settings: Settings, chat_id: int) -> int:
     from delivery.labels import digest_labels
     from delivery.on_demand import preview_digest as build_preview
 
+    _only_reads(settings)
     async with open_storage(settings) as session_factory:
         text = await build_preview(
             session_factory, chat_id, datetime.now(UTC), digest_labels, settings.tag_threshold
@@ -177,6 +199,7 @@ async def send_due_digests(settings: Settings) -> int:
     from delivery.daily import send_due_now
     from delivery.labels import digest_labels
 
+    _only_reads(settings)
     async with open_storage(settings) as session_factory:
         bot = create_bot(settings)
         try:

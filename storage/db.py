@@ -82,6 +82,28 @@ def check_database_url(url: str) -> None:
         raise DatabaseConfigError(f"DATABASE_URL: {target} is not writable by this user")
 
 
+def require_existing_database(url: str) -> None:
+    """For commands that only read: a SQLite file that is not there is an error, not a new
+    empty database made wherever the command happened to run (the default path is relative)."""
+    path = sqlite_file_path(url)
+    if path is None or path.exists():
+        return
+    if any(parent.exists() and not parent.is_dir() for parent in path.parents):
+        return  # check_database_url names the file in the way
+    raise DatabaseConfigError(
+        f"DATABASE_URL: no database at {path.absolute()} (a relative path is read from the "
+        "current directory; `digestbot db upgrade` creates a new one)"
+    )
+
+
+def new_database_path(url: str) -> Path | None:
+    """The absolute path of a SQLite file that a command is about to create, else None."""
+    path = sqlite_file_path(url)
+    if path is None or path.exists():
+        return None
+    return path.absolute()
+
+
 def explain_database_error(url: str, error: BaseException) -> Exception:
     """The one-line error for a failure to reach or open the database: DatabaseUnavailable
     when waiting may help (a server that refuses or does not answer), DatabaseConfigError

@@ -89,9 +89,47 @@ def test_feeds_add_takes_any_case_and_stores_one_form(digestbot: Run, tmp_path: 
 
 
 def test_preview_of_a_chat_that_does_not_exist_fails(digestbot: Run) -> None:
+    assert digestbot("db", "upgrade").returncode == 0
     result = digestbot("digest", "--preview", "999")
     assert result.returncode == 1
     assert one_line_error(result) == "digestbot: no such chat: 999"
+
+
+def test_reading_commands_refuse_a_database_that_is_not_there(
+    digestbot: Run, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    relative = "sqlite+aiosqlite:///data/digest.db"
+    for command in (("feeds", "list"), ("feeds", "export"), ("digest", "--preview", "1")):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *command],
+            capture_output=True,
+            text=True,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": str(tmp_path),
+                "PYTHONPATH": str(PROJECT_ROOT),
+                "DATABASE_URL": relative,
+            },
+            cwd=elsewhere,
+            timeout=120,
+        )
+        assert result.returncode == 2, command
+        assert one_line_error(result).startswith(
+            f"digestbot: DATABASE_URL: no database at {elsewhere}/data/digest.db"
+        )
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_writing_commands_say_when_they_create_a_database(digestbot: Run, tmp_path: Path) -> None:
+    first = digestbot("feeds", "add", "https://example.com/rss")
+    assert first.returncode == 0, first.stderr
+    assert f"creating a new database at {tmp_path}/cli.db" in first.stderr
+    again = digestbot("feeds", "add", "https://example.com/other.xml")
+    assert again.returncode == 0, again.stderr
+    assert "creating a new database" not in again.stderr
+    assert feed_urls(tmp_path) == ["https://example.com/rss", "https://example.com/other.xml"]
 
 
 def test_send_due_without_a_token_is_a_configuration_error(digestbot: Run) -> None:
