@@ -28,6 +28,7 @@ from storage import articles as article_repo
 from storage import feeds as feed_repo
 from storage.articles import NewArticle, TagValue
 from storage.feeds import FeedRecord
+from storage.guard import StoreUnavailable
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
 
@@ -181,6 +182,10 @@ class IngestPipeline:
                 outcome = await self._ingest(run, feed, now, started)
             except (FetchError, FeedParseError) as error:
                 outcome = await self._fail(feed, now, str(error), started)
+            except StoreUnavailable as error:
+                # Not the feed's failure, and the store's watch already says it loudly:
+                # nothing to record, nothing to log per feed.
+                outcome = self._outcome(feed, "failed", started, error=str(error))
             except Exception as error:
                 logger.exception("feed %s: unexpected error", feed.url)
                 message = f"internal error: {type(error).__name__}: {error}"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +20,9 @@ from ingest.fetch import Fetcher, FetchError, HostLimiter, create_http_session
 from ingest.pipeline import IngestPipeline, probe_feed
 from ingest.report import FeedOutcome
 from storage import feeds as feed_repo
+from storage.db import create_engine, create_session_factory, sqlite_file_path
 from storage.feeds import FeedRecord
+from storage.guard import STORE_LOST, StoreWatch
 from storage.models import Article, ArticleTag
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, TagResult
@@ -33,6 +37,7 @@ from tests.ingest.stories import (
     Story,
     rss,
 )
+from tests.support.databases import fresh_database
 
 # The feed server listens on 127.0.0.1.
 CONFIG = IngestConfig(
@@ -533,3 +538,33 @@ async def test_a_stop_waits_for_the_batch_being_tagged_not_for_the_whole_feed(
     assert await asyncio.to_thread(tagger.finished.wait, 10)
     assert tagger.batch_sizes == [1]
     assert await articles(session_factory) == []
+
+
+async def test_a_store_lost_during_a_poll_fails_its_feeds_without_a_traceback(
+    server: FeedServer, tagger: Tagger, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.document("/one.xml", rss("Омские новости", [UZBEK_TEXTILE]))
+    server.document("/two.xml", rss("Второе издание", [BELARUS_TRACTORS]))
+    async with fresh_database("sqlite", tmp_path) as url:
+        path = sqlite_file_path(url)
+        assert path is not None
+        engine = create_engine(url)
+        watch = StoreWatch(path)
+        watch.install(engine)
+        try:
+            factory = create_session_factory(engine)
+            await add_feeds(
+                factory, server.url("/one.xml"), server.url("/two.xml"), fetch_full_text=False
+            )
+            path.unlink()
+            assert not watch.check()
+            pipeline = IngestPipeline(factory, tagger, CONFIG, clock=Clock())
+            with caplog.at_level(logging.INFO, logger="ingest"):
+                outcomes = await pipeline.run_once(due_only=False)
+        finally:
+            await engine.dispose()
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert all(o.error is not None and o.error.startswith(STORE_LOST) for o in outcomes)
+    assert server.seen.hits["/one.xml"] == server.seen.hits["/two.xml"] == 1
+    from_ingest = [r for r in caplog.records if r.name.startswith("ingest")]
+    assert [r for r in from_ingest if r.exc_info or r.levelno >= logging.WARNING] == []
