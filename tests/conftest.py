@@ -8,15 +8,51 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.db import create_engine, create_session_factory, upgrade_database_sync
 from tests.support.databases import backends, fresh_database
+
+
+def _is_local(host: str | bytes | None) -> bool:
+    name = host.decode() if isinstance(host, bytes) else host
+    if not name or name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name.split("%")[0])
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        socket.inet_aton(name)  # numeric forms such as 0x7f.1, which resolvers also read
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_name_lookups_leave_the_machine() -> Iterator[None]:
+    """Tests never reach the internet, not even its resolvers: a host name other than
+    localhost fails to resolve at once, as it would on a machine without a network."""
+    resolve = socket.getaddrinfo
+
+    def local_only(host: str | bytes | None, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return resolve(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", local_only)
+        yield
 
 
 @pytest.fixture(params=backends())
