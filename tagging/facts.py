@@ -21,6 +21,7 @@ Nothing is loaded at import time.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -976,5 +977,47 @@ def extract_facts(
     )
 
 
-def week_start(day: date) -> date:
+def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
+
+
+_KEY_STOP = {"о", "об", "по", "на", "в", "во", "и", "с", "со", "для", "между", "год"}
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def agreement_key(agreement: Agreement, published: date | None) -> str:
+    """One key for one agreement however outlets word it: countries, status, the content
+    lemmas of the subject, and the day, or the week of publication when the text has none."""
+    lemmas = sorted(_lemma_key(agreement.subject) - _KEY_STOP)
+    when = agreement.date or (
+        f"week {_week_start(published).isoformat()}" if published is not None else "undated"
+    )
+    return _digest(
+        (
+            "agreement",
+            ",".join(sorted(agreement.countries)),
+            agreement.status,
+            " ".join(lemmas),
+            when,
+        )
+    )
+
+
+def figure_key(figure: Figure) -> str:
+    """One key for one figure: indicator, value, unit (scale and base), change, countries and
+    the period's lemmas."""
+    period = " ".join(sorted(_lemma_key(figure.period or "") - _KEY_STOP))
+    return _digest(
+        (
+            "figure",
+            figure.indicator,
+            repr(figure.value),
+            _canonical_unit(figure.unit),
+            str(figure.change),
+            ",".join(sorted(figure.countries)),
+            period,
+        )
+    )
