@@ -399,8 +399,12 @@ def _subject(sentence: _Sentence, index: int) -> str:
         word = _word_at(sentence, position)
         if position == index + 1 and lemma in _SUBJECT_TAIL_PREPOSITIONS:
             last = position
-        elif lemma in _SUBJECT_STOP_LEMMAS and not (
-            lemma == "и" and last > index and _ADJECTIVE_END.search(_word_at(sentence, last))
+        elif (
+            lemma in _SUBJECT_STOP_LEMMAS
+            and not _in_sphere(sentence, position)
+            and not (
+                lemma == "и" and last > index and _ADJECTIVE_END.search(_word_at(sentence, last))
+            )
         ):
             if lemma == "и" and last > index:
                 last = position
@@ -409,7 +413,7 @@ def _subject(sentence: _Sentence, index: int) -> str:
                 continue
             break
         elif lemma in _SUBJECT_TAIL_PREPOSITIONS:
-            if lemma in {"в", "во"}:
+            if lemma in {"в", "во"} and sentence.lemmas[position + 1 : position + 2] != ["сфера"]:
                 break
             last = position
         elif word[:1].isupper() and lemma not in _DOCUMENT_LEMMAS and position > index + 1:
@@ -437,6 +441,13 @@ def _subject(sentence: _Sentence, index: int) -> str:
         if closing != -1 and closing - end < 60:
             result = text[sentence.starts[first] : closing + 1]
     return result
+
+
+def _in_sphere(sentence: _Sentence, index: int) -> bool:
+    """«в сфере …» continues a subject; other «в …» end it."""
+    return sentence.lemmas[index] in {"в", "во"} and sentence.lemmas[index + 1 : index + 2] == [
+        "сфера"
+    ]
 
 
 def _is_adjective(sentence: _Sentence, index: int) -> bool:
@@ -651,6 +662,8 @@ _INDICATOR_LEMMAS = {
     "инвестпроект": "investment",
     "инвестиционный": "investment",
     "инвестировать": "investment",
+    "вложить": "investment",
+    "вкладывать": "investment",
     "вложение": "investment",
     "капиталовложение": "investment",
     "грузооборот": "other",

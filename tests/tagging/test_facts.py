@@ -1,0 +1,172 @@
+"""Fact extraction on Russian sentences written for these tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tagging.facts import (
+    Figure,
+    agreement_key,
+    canonical_unit,
+    extract_agreements,
+    extract_facts,
+    extract_figures,
+    figure_key,
+)
+
+
+def _figures(text: str, countries: tuple[str, ...] = ("UZ",)) -> list[tuple[str, float, str, bool]]:
+    return [
+        (f.indicator, f.value, f.unit, f.change) for f in extract_figures(None, text, countries)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Товарооборот Омской области с Узбекистаном вырос на 41,3 % за девять месяцев.",
+            ("trade_turnover", 41.3, "%", True),
+        ),
+        (
+            "Экспорт продукции в Узбекистан увеличился в полтора раза.",
+            ("export", 1.5, "раза", True),
+        ),
+        ("Импорт узбекских фруктов вырос вдвое.", ("import", 2.0, "раза", True)),
+        (
+            "Узбекские компании вложили в экономику области свыше 1 млрд рублей.",
+            ("investment", 1.0, "млрд рублей", False),
+        ),
+        (
+            "Поставки зерна в Узбекистан составили 300–430 тыс. тонн.",
+            ("export", 430.0, "тыс. тонн", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном в 2024 году составил $12,5 млн.",
+            ("trade_turnover", 12.5, "млн долл.", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном достиг 1 250,5 млн рублей.",
+            ("trade_turnover", 1250.5, "млн рублей", False),
+        ),
+        (
+            "Экспорт в Узбекистан снизился на 12 процентов.",
+            ("export", 12.0, "процентов", True),
+        ),
+    ],
+)
+def test_numeric_forms(text: str, expected: tuple[str, float, str, bool]) -> None:
+    assert _figures(text) == [expected]
+
+
+def test_direction_is_the_russian_sides() -> None:
+    found = _figures("Узбекистан импортировал из России 200 тыс. тонн пшеницы.")
+    assert found == [("export", 200.0, "тыс. тонн", False)]
+
+
+def test_counts_of_people_and_other_countries_are_not_figures() -> None:
+    assert _figures("На ярмарку приехали 300 предпринимателей из Узбекистана.") == []
+    assert _figures("Экспорт в Германию вырос на 5 %, сообщили в министерстве.") == []
+    assert extract_figures(None, "Экспорт вырос на 5 %.", ()) == ()
+
+
+def test_figure_period_and_countries() -> None:
+    (figure,) = extract_figures(
+        None,
+        "За первое полугодие 2025 года экспорт в Казахстан вырос на 7 %, а в Узбекистан — на 9 %.",
+        ("KZ", "UZ"),
+    )[:1]
+    assert figure.period == "первое полугодие 2025 года"
+    assert figure.countries == ("KZ",)
+
+
+def test_signed_with_a_written_date() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "12 марта 2025 года правительство Омской области и хокимият Бухарской области "
+        "подписали соглашение о сотрудничестве в сфере образования.",
+        ("UZ",),
+    )
+    assert agreement.status == "signed"
+    assert agreement.date == "2025-03-12"
+    assert agreement.subject == "соглашение о сотрудничестве в сфере образования"
+    assert agreement.countries == ("UZ",)
+
+
+def test_planned_and_undated() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Омская область и Узбекистан намерены подписать меморандум о поставках зерна.",
+        ("UZ",),
+    )
+    assert (agreement.status, agreement.date) == ("planned", None)
+    assert agreement.subject == "меморандум о поставках зерна"
+
+
+def test_yesterday_gives_no_date_and_today_gives_the_dateline() -> None:
+    published = date(2025, 4, 2)
+    (yesterday,) = extract_agreements(
+        None,
+        "Вчера стороны подписали соглашение о сотрудничестве с Узбекистаном.",
+        ("UZ",),
+        published,
+    )
+    assert yesterday.date is None
+    (today,) = extract_agreements(
+        None,
+        "Сегодня стороны подписали соглашение о сотрудничестве с Узбекистаном.",
+        ("UZ",),
+        published,
+    )
+    assert today.date == "2025-04-02"
+
+
+def test_day_without_year_takes_the_publication_year() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "29 ноября в Омске подписали дорожную карту сотрудничества с Узбекистаном.",
+        ("UZ",),
+        date(2025, 1, 10),
+    )
+    assert agreement.date == "2024-11-29"
+    assert agreement.subject.startswith("дорожную карту сотрудничества")
+
+
+def test_parties_between() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Подписано соглашение между Омской областью и Навоийской областью.",
+        ("UZ",),
+    )
+    assert agreement.parties == ("Омской областью", "Навоийской областью")
+
+
+def test_arrangements_and_counted_documents_are_not_agreements() -> None:
+    text = (
+        "Стороны достигли договорённости о сотрудничестве с Узбекистаном. "
+        "За тридцать лет было подписано 200 соглашений."
+    )
+    assert extract_agreements(None, text, ("UZ",)) == ()
+
+
+def test_no_partner_no_facts() -> None:
+    facts = extract_facts(None, "Подписано соглашение. Экспорт вырос на 5 %.", ())
+    assert facts.agreements == () and facts.figures == ()
+
+
+def test_keys_merge_wordings_of_one_fact() -> None:
+    published = date(2025, 5, 14)
+    first = extract_agreements(
+        None, "Омская область и Узбекистан подписали соглашение о сотрудничестве.", ("UZ",)
+    )[0]
+    second = extract_agreements(
+        None, "Соглашения о сотрудничестве подписаны Омском и Узбекистаном.", ("UZ",)
+    )[0]
+    assert agreement_key(first, published) == agreement_key(second, date(2025, 5, 15))
+    assert agreement_key(first, published) != agreement_key(first, date(2025, 6, 1))
+    level = Figure("export", 12.0, "млн долларов", False, "2024 год", ("UZ",))
+    same = Figure("export", 12.0, "млн долл.", False, "2024 году", ("UZ",))
+    assert figure_key(level) == figure_key(same)
+    assert canonical_unit("$ млн") == canonical_unit("млн долларов США") == "1e6 USD"
