@@ -531,21 +531,23 @@ def extract_agreements(
             subject = _subject(sentence, index)
             head = sentence.lemmas[index]
             key = (status, _lemma_key(subject) - {"о", "об", "по"}, head)
-            if any(_same_document(key, other) for other in keys):
-                break
             day = None
             if status == SIGNED:
                 day = _agreement_date(sentences, position, published)
-            found.append(
-                Agreement(
-                    parties=_parties(sentence, sentence_partners),
-                    countries=sentence_partners,
-                    subject=subject,
-                    status=status,
-                    date=day,
-                )
+            agreement = Agreement(
+                parties=_parties(sentence, sentence_partners),
+                countries=sentence_partners,
+                subject=subject,
+                status=status,
+                date=day,
             )
-            keys.append(key)
+            same = next((i for i, other in enumerate(keys) if _same_document(key, other)), None)
+            if same is None:
+                found.append(agreement)
+                keys.append(key)
+            else:
+                # A later mention of the same document may say more: keep the fuller one.
+                found[same] = _fuller(found[same], agreement)
             break  # one document per sentence: the first named
     return tuple(found)
 
@@ -563,6 +565,18 @@ def _unnamed_plural(sentence: _Sentence, index: int) -> bool:
         return False
     following = sentence.lemmas[index + 1 : index + 2]
     return not following or following[0] not in _SUBJECT_TAIL_PREPOSITIONS
+
+
+def _fuller(first: Agreement, second: Agreement) -> Agreement:
+    """One agreement from two mentions of the same document: the longer subject and parties,
+    the first date given."""
+    return Agreement(
+        parties=first.parties if len(first.parties) >= len(second.parties) else second.parties,
+        countries=tuple(dict.fromkeys((*first.countries, *second.countries))),
+        subject=first.subject if len(first.subject) >= len(second.subject) else second.subject,
+        status=first.status,
+        date=first.date or second.date,
+    )
 
 
 def _same_document(
