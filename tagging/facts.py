@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
@@ -335,6 +335,7 @@ _SUBJECT_STOP_LEMMAS = {
     "во",
     "был",
     "этот",
+    "это",
     "что",
     "как",
     "и",
@@ -477,11 +478,106 @@ def _status(sentence: _Sentence, offset: int) -> str | None:
     return PLANNED if nearest_planned <= nearest_signed else SIGNED
 
 
-def _parties(sentence: _Sentence, countries: Sequence[str]) -> tuple[str, ...]:
-    match = _PARTIES_BETWEEN.search(sentence.text)
+_LEADING_CIRCUMSTANCE = re.compile(
+    r"^(?:(?:сегодня|вчера|завтра|также|кроме\s+того|в\s+частности|накануне|"
+    r"по\s+итогам\s+\S+(?:\s+\S+)?|в\s+ходе\s+\S+(?:\s+\S+)?|"
+    r"\d{1,2}\s+[а-я]+(?:\s+\d{4}\s*(?:года|г\.))?|в\s+[А-ЯЁ]\S+)[\s,]+)+",
+    re.IGNORECASE,
+)
+_PARTY_WITH = re.compile(
+    r"\bсо?\s+((?:(?!(?:о|об|на|по|в|во|для|до|сроком|который|подписан\w*|заключен\w*|был[оиа]?)[\s,.])(?:«[^»]{1,60}»|[^\s,.;:«»()]+)"
+    r"\s*){1,8})",
+    re.IGNORECASE,
+)
+_MAX_PARTY_WORDS = 9
+
+
+def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
+    """Parties as written: «между X и Y»; «X и Y подписали …»; «X подписал … с Y»."""
+    text = sentence.text
+    match = _PARTIES_BETWEEN.search(text)
     if match:
         return tuple(_short_party(group) for group in match.groups())
-    return ()
+    verb = _SIGNED.search(text) or _PLANNED.search(text)
+    parties: list[str] = []
+    active = verb is not None and re.match(
+        r"(?i)подписал|заключил|подпиш|намерен|планиру|готов|скрепил|поставил|договорил",
+        verb.group(),
+    )
+    if verb is not None and active and verb.start() < document_offset:
+        head = text[: verb.start()]
+        if head.count("«") == head.count("»"):
+            head = re.split(r"[,:;—–]", head)[-1]
+        head = _LEADING_CIRCUMSTANCE.sub("", head.strip()).strip(" ,—-")
+        head = re.sub(r"^(?:а|и|но|также)\s+", "", head)
+        words = head.split()
+        if words and len(words) <= 2 * _MAX_PARTY_WORDS:
+            parts = [part.strip(" ,") for part in re.split(r"\s+и\s+", head, maxsplit=1)]
+            if all(_looks_like_party(part) for part in parts):
+                parties.extend(parts)
+    with_party = _PARTY_WITH.search(text, document_offset)
+    if with_party is not None and len(parties) < 2:
+        parties.append(with_party.group(1).strip())
+    return tuple(dict.fromkeys(parties))
+
+
+_PARTY_HEADS = {
+    "правительство",
+    "администрация",
+    "министерство",
+    "минсельхоз",
+    "губернатор",
+    "глава",
+    "председатель",
+    "хоким",
+    "хокимият",
+    "аким",
+    "акимат",
+    "мэр",
+    "мэрия",
+    "министр",
+    "компания",
+    "предприятие",
+    "завод",
+    "университет",
+    "вуз",
+    "больница",
+    "агентство",
+    "представительство",
+    "делегация",
+    "сторона",
+    "область",
+    "край",
+    "республика",
+    "город",
+    "порт",
+    "банк",
+    "фонд",
+    "палата",
+    "посольство",
+    "консульство",
+    "ассоциация",
+    "союз",
+    "холдинг",
+    "группа",
+    "объединение",
+    "корпорация",
+    "институт",
+    "академия",
+    "центр",
+}
+
+
+def _looks_like_party(text: str) -> bool:
+    """A name («Омская область», «АО «Узагроэкспорт»») or an organisation or official
+    («правительство области», «хоким Бухарской области»), not a stray word of a clause."""
+    words = text.split()
+    if not words or len(words) > _MAX_PARTY_WORDS:
+        return False
+    if words[0][:1].isupper():
+        return True
+    lemmatizer = shared_lemmatizer()
+    return any(lemmatizer.lemma(word.strip("«»")) in _PARTY_HEADS for word in words[:3])
 
 
 def _short_party(text: str) -> str:
@@ -535,7 +631,7 @@ def extract_agreements(
             if status == SIGNED:
                 day = _agreement_date(sentences, position, published)
             agreement = Agreement(
-                parties=_parties(sentence, sentence_partners),
+                parties=_parties(sentence, offset),
                 countries=sentence_partners,
                 subject=subject,
                 status=status,
@@ -748,12 +844,12 @@ def _clause(sentence: _Sentence, offset: int) -> tuple[int, int]:
 
 
 def _best_keyword(
-    sentence: _Sentence, word_index: int, first: int, last: int
+    sentence: _Sentence, word_index: int, first: int, last: int, excluded: frozenset[str]
 ) -> tuple[str, int] | None:
     best: tuple[int, str, int] | None = None
     for index in range(first, last):
         indicator = _INDICATOR_LEMMAS.get(sentence.lemmas[index])
-        if indicator is None:
+        if indicator is None or indicator in excluded:
             continue
         distance = word_index - index
         if abs(distance) > _MAX_INDICATOR_DISTANCE:
@@ -767,16 +863,30 @@ def _best_keyword(
     return (best[1], best[2]) if best else None
 
 
-def _indicator(sentence: _Sentence, word_index: int, previous: _Sentence | None) -> str | None:
+def _indicator(
+    sentence: _Sentence, word_index: int, previous: _Sentence | None, unit: str
+) -> str | None:
+    """The indicator a number belongs to, from the nearest keyword of its clause, else of its
+    sentence, else of the sentence before.  Tonnes are never an investment: a plant's
+    capacity next to the money invested in it is not a figure of exchange."""
+    excluded = (
+        frozenset({"investment"})
+        if _canonical_unit(unit).endswith(" t") or (_canonical_unit(unit) == "t")
+        else frozenset()
+    )
     offset = (
         sentence.starts[word_index] if word_index < len(sentence.starts) else len(sentence.text)
     )
     clause_start, clause_end = _clause(sentence, offset)
     found = _best_keyword(
-        sentence, word_index, _lemma_at(sentence, clause_start), _lemma_at(sentence, clause_end)
+        sentence,
+        word_index,
+        _lemma_at(sentence, clause_start),
+        _lemma_at(sentence, clause_end),
+        excluded,
     )
     if found is None:
-        found = _best_keyword(sentence, word_index, 0, word_index)
+        found = _best_keyword(sentence, word_index, 0, word_index, excluded)
     if found is None and any(lemma in _INDICATOR_LEMMAS for lemma in sentence.lemmas):
         return None
     if found is not None:
@@ -787,7 +897,7 @@ def _indicator(sentence: _Sentence, word_index: int, previous: _Sentence | None)
     if previous is not None:
         for index, lemma in enumerate(previous.lemmas):
             keyword = _INDICATOR_LEMMAS.get(lemma)
-            if keyword is not None and keyword != "other":
+            if keyword is not None and keyword != "other" and keyword not in excluded:
                 if keyword in {"export", "import"}:
                     keyword = _direction(previous, index, keyword)
                 return keyword
@@ -910,7 +1020,7 @@ def extract_figures(
             if value <= 0:
                 continue
             word_index = _lemma_at(sentence, offset)
-            indicator = _indicator(sentence, word_index, previous)
+            indicator = _indicator(sentence, word_index, previous, unit)
             if indicator is None:
                 continue
             unit_words = range(word_index, _lemma_at(sentence, match.end()))
