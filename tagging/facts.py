@@ -343,7 +343,7 @@ _SUBJECT_STOP_LEMMAS = {
 _SUBJECT_TAIL_PREPOSITIONS = {"о", "об", "по", "на", "в", "во", "для"}
 _SUBJECT_MAX_WORDS = 14
 _ADJECTIVE_END = re.compile(
-    r"(?:ое|ая|ий|ый|ой|ые|ие|ого|ему|ому|ых|их|ым|им|ую|юю|ее|яя|ей)$", re.IGNORECASE
+    r"(?:ое|ая|ий|ый|ой|ые|ие|ого|ему|ому|ых|их|ым|им|ую|юю|ее|яя|ей|ом|ем)$", re.IGNORECASE
 )
 _PARTIES_BETWEEN = re.compile(
     r"\bмежду\s+(.{3,120}?)\s+и\s+(.{3,120}?)(?=[,.;:»\)]|\s+(?:на|о|об|по|в|во|от)\s|$)"
