@@ -305,14 +305,15 @@ _SIGNED = re.compile(
     r"\b(?:подписал[иао]?|подписан[аоы]?|подписанн\w+|подписавш\w+|заключил[иао]?|"
     r"заключен[аоы]?|заключ[её]нн\w+|скрепили|подписи\s+под\s+\w+\s+поставили|"
     r"поставили\s+подписи|состоялось\s+подписание|прошло\s+подписание|"
-    r"(?:было|были)\s+подписан\w*|утвержд[её]н\w*|ратифицирован\w*|действующ\w+)\b",
+    r"(?:было|были)\s+подписан\w*|утвержд[её]н\w*|ратифицирован\w*|действующ\w+|"
+    r"действует|действуют|вступил\w*\s+в\s+силу)\b",
     re.IGNORECASE,
 )
 _PLANNED = re.compile(
     r"\b(?:подпиш(?:ут|ет|ем|у)|(?:намерен[аыо]?|планиру\w+|планирует\w*|готов[аыо]?|"
     r"предстоит|собира\w+|договорились|должн[аыо]?|будут|будет|решили|хотим|хотят)\s+"
     r"(?:\w+\s+){0,2}(?:подписать|заключить|подписание|подписаны?|заключен\w*|обновить)|"
-    r"состоится\s+подписание|планируется\s+подписание|готовится\s+к\s+подписанию|"
+    r"состоится\s+подписание|планируется\s+подписание|готов\w*\s+к\s+подписанию|"
     r"подготов\w+\s+(?:проект\w*\s+)?(?:соглашени|меморандум|договор)\w*|"
     r"проект\w*\s+(?:соглашени|меморандум|договор)\w*|на\s+финальной\s+стадии|"
     r"обновить|продлить|перезаключить|подписать)\b",
@@ -798,8 +799,9 @@ _PERIOD = re.compile(
     r"(?<=\bитогам\s)\d{4}(?=[-\s]*(?:г|год)))",
     re.IGNORECASE,
 )
-_RUSSIAN_SIDE_AFTER = re.compile(
-    r"^\s*(?:\S+\s+){0,3}?(?:из|в|во)\s+(?:\S+\s+)?(?P<word>[А-ЯЁ][а-яё\-]+|РФ)", re.UNICODE
+# A place after an export or import keyword: «из РФ», «в Башкирию», «из Узбекистана».
+_SIDE_AFTER = re.compile(
+    r"\b(?P<preposition>из|в|во)\s+(?:[а-яё]+\s+)?(?P<word>[А-ЯЁ][А-Яа-яЁё\-]+)"
 )
 _MAX_INDICATOR_DISTANCE = 25
 
@@ -922,22 +924,26 @@ def _direction(sentence: _Sentence, index: int, indicator: str) -> str:
     if partner_side is not None and indicator == "import":
         # «ввезено в арабскую страну»: the partner's import, the Russian side's export.
         return "export"
-    match = _RUSSIAN_SIDE_AFTER.match(after)
-    if match is None:
-        return indicator
     gazetteer = _gazetteer()
-    lemma = shared_lemmatizer().lemma(match.group("word"))
-    code = gazetteer.names.get((lemma,))
-    if code != "RU":
+    lemmatizer = shared_lemmatizer()
+    for match in _SIDE_AFTER.finditer(after):
+        code = gazetteer.names.get((lemmatizer.lemma(match.group("word")),))
+        if code is None:
+            continue
+        towards = match.group("preposition").lower() != "из"
+        if code == "RU":
+            # «импорт из РФ» is export; «экспорт в Башкирию» is import.
+            if indicator == "import" and not towards:
+                return "export"
+            if indicator == "export" and towards:
+                return "import"
+        else:
+            # «поставки из Узбекистана» are import; «импорт в Казахстан» is export.
+            if indicator == "export" and not towards:
+                return "import"
+            if indicator == "import" and towards:
+                return "export"
         return indicator
-    preposition = re.search(r"\b(из|в|во)\s", after)
-    if preposition is None:
-        return indicator
-    direction = preposition.group(1)
-    if indicator == "import" and direction == "из":
-        return "export"
-    if indicator == "export" and direction in {"в", "во"}:
-        return "import"
     return indicator
 
 
@@ -967,7 +973,8 @@ def _is_change(sentence: _Sentence, match: re.Match[str], unit: str) -> bool:
         return True
     if not (lower == "%" or lower.startswith("процент")):
         return False
-    before = sentence.text[max(0, match.start() - 80) : match.start()]
+    clause_start, _clause_end = _clause(sentence, match.start())
+    before = sentence.text[max(clause_start, match.start() - 80) : match.start()]
     after = sentence.text[match.end() : match.end() + 30]
     if re.search(
         r"(?:\bна|\+)\s*(?:более\s+чем\s+|почти\s+|около\s+|свыше\s+)?$", before, re.IGNORECASE

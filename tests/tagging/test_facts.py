@@ -195,3 +195,30 @@ def test_keys_merge_wordings_of_one_fact() -> None:
 def test_parties_as_written(text: str, parties: tuple[str, ...]) -> None:
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.parties == parties
+
+
+def test_supplies_from_the_partner_are_import() -> None:
+    assert _figures("Поставки фруктов из Узбекистана в Омскую область выросли на 15 %.") == [
+        ("import", 15.0, "%", True)
+    ]
+    assert _figures("Импорт в Узбекистан омской муки составил 40 тыс. тонн.") == [
+        ("export", 40.0, "тыс. тонн", False)
+    ]
+
+
+def test_a_share_in_a_later_clause_is_not_a_change() -> None:
+    found = _figures(
+        "Грузооборот с Узбекистаном вырос на 8 %, а доля узбекских грузов достигла 30 %."
+    )
+    assert found == [("other", 8.0, "%", True), ("other", 30.0, "%", False)]
+
+
+def test_document_in_force_is_signed_and_prepared_for_signing_is_planned() -> None:
+    (in_force,) = extract_agreements(
+        None, "Соглашение о сотрудничестве с Узбекистаном действует с 2016 года.", ("UZ",)
+    )
+    assert in_force.status == "signed"
+    (prepared,) = extract_agreements(
+        None, "Стороны готовят к подписанию меморандум о туризме с Узбекистаном.", ("UZ",)
+    )
+    assert prepared.status == "planned"
