@@ -16,6 +16,9 @@ from storage.facts import StoredFact
 
 MIN_CHART_POINTS = 4
 MAX_SOURCES_SHOWN = 3
+# A register line stays short whatever an article wrote: parties and subject are cut.
+MAX_PARTIES_CHARACTERS = 160
+MAX_SUBJECT_CHARACTERS = 200
 CSV_COLUMNS = (
     "kind",
     "date",
@@ -41,6 +44,12 @@ class FactTexts:
     indicators: Mapping[str, str]  # indicator id -> words
     change: str  # "change" marker, e.g. "рост/снижение"
     country_names: Mapping[str, str]
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _day(fact: StoredFact) -> date:
@@ -76,8 +85,10 @@ def render_register(facts: Sequence[StoredFact], texts: FactTexts) -> str:
             texts.country_names.get(code, code) for code in fact.countries
         )
         status = texts.statuses.get(fact.status or "", fact.status or "")
+        parties = _cut(parties, MAX_PARTIES_CHARACTERS)
+        subject = _cut(fact.subject, MAX_SUBJECT_CHARACTERS)
         lines.append(
-            f"• {escape(when)} — {escape(parties)} — {escape(fact.subject)} — "
+            f"• {escape(when)} — {escape(parties)} — {escape(subject)} — "
             f"<i>{escape(status)}</i> — {_sources(fact)}"
         )
     return "\n".join(lines)
