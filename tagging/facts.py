@@ -762,6 +762,8 @@ _INDICATOR_LEMMAS = {
     "вывезти": "export",
     "вывоз": "export",
     "отгрузка": "export",
+    "отгрузить": "export",
+    "отгружать": "export",
     "импорт": "import",
     "импортировать": "import",
     "импортный": "import",
@@ -804,6 +806,71 @@ _SIDE_AFTER = re.compile(
     r"\b(?P<preposition>из|в|во)\s+(?:[а-яё]+\s+)?(?P<word>[А-ЯЁ][А-Яа-яЁё\-]+)"
 )
 _MAX_INDICATOR_DISTANCE = 25
+
+
+_CARDINALS = {
+    "один": 1,
+    "два": 2,
+    "три": 3,
+    "четыре": 4,
+    "пять": 5,
+    "шесть": 6,
+    "семь": 7,
+    "восемь": 8,
+    "девять": 9,
+    "десять": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
+    "двадцать": 20,
+    "тридцать": 30,
+    "сорок": 40,
+    "пятьдесят": 50,
+    "шестьдесят": 60,
+    "семьдесят": 70,
+    "восемьдесят": 80,
+    "девяносто": 90,
+    "сто": 100,
+    "двести": 200,
+    "триста": 300,
+    "четыреста": 400,
+    "пятьсот": 500,
+    "шестьсот": 600,
+    "семьсот": 700,
+    "восемьсот": 800,
+    "девятьсот": 900,
+    "полтора": 1.5,
+}
+# A unit written after a number in words: «сорок тысяч тонн», «два миллиарда рублей».
+_WORDS_UNIT = re.compile(
+    rf"(?<=[а-яё])\s+(?P<unit>(?:тысяч[а-я]*\b|миллион[а-я]*\b|миллиард[а-я]*\b)"
+    rf"(?:\s*(?:{_CURRENCY}|{_MASS}))?|процент[а-я]*\b)",
+    re.IGNORECASE,
+)
+
+
+def _numbers_in_words(sentence: _Sentence) -> list[tuple[int, float, str, re.Match[str]]]:
+    """Numbers written in words before a scale or per cent: «сорок тысяч тонн» is 40
+    «тысяч тонн», «полтора миллиарда рублей» 1.5 «миллиарда рублей»."""
+    found: list[tuple[int, float, str, re.Match[str]]] = []
+    for match in _WORDS_UNIT.finditer(sentence.text):
+        index = _lemma_at(sentence, match.start()) - 1
+        value = 0.0
+        first = index + 1
+        while index >= 0 and sentence.lemmas[index] in _CARDINALS:
+            value += _CARDINALS[sentence.lemmas[index]]
+            first = index
+            index -= 1
+        if value > 0:
+            unit = re.sub(r"\s+", " ", match.group("unit")).strip()
+            found.append((sentence.starts[first], value, unit, match))
+    return found
 
 
 def _value(raw: str) -> float:
@@ -967,15 +1034,15 @@ def _figure_countries(
     return None
 
 
-def _is_change(sentence: _Sentence, match: re.Match[str], unit: str) -> bool:
+def _is_change(sentence: _Sentence, start: int, end: int, unit: str) -> bool:
     lower = unit.lower()
     if lower.startswith("раз"):
         return True
     if not (lower == "%" or lower.startswith("процент")):
         return False
-    clause_start, _clause_end = _clause(sentence, match.start())
-    before = sentence.text[max(clause_start, match.start() - 80) : match.start()]
-    after = sentence.text[match.end() : match.end() + 30]
+    clause_start, _clause_end = _clause(sentence, start)
+    before = sentence.text[max(clause_start, start - 80) : start]
+    after = sentence.text[end : end + 30]
     if re.search(
         r"(?:\bна|\+)\s*(?:более\s+чем\s+|почти\s+|около\s+|свыше\s+)?$", before, re.IGNORECASE
     ):
@@ -1022,6 +1089,7 @@ def extract_figures(
         for match in _WORD_TIMES.finditer(sentence.text):
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
+        numbers.extend(_numbers_in_words(sentence))
         period = _period(sentence)
         for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):
             if value <= 0:
@@ -1040,7 +1108,7 @@ def extract_figures(
             )
             if figure_countries is None:
                 continue
-            change = _is_change(sentence, match, unit)
+            change = _is_change(sentence, offset, match.end(), unit)
             key = (indicator, value, _canonical_unit(unit), change)
             if key in seen:
                 continue

@@ -222,3 +222,24 @@ def test_document_in_force_is_signed_and_prepared_for_signing_is_planned() -> No
         None, "Стороны готовят к подписанию меморандум о туризме с Узбекистаном.", ("UZ",)
     )
     assert prepared.status == "planned"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "До конца года в Узбекистан планируется отгрузить сорок тысяч тонн зерна.",
+            ("export", 40.0, "тысяч тонн", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном увеличился на двадцать пять процентов.",
+            ("trade_turnover", 25.0, "процентов", True),
+        ),
+        (
+            "Узбекские инвестиции в регион достигли полутора миллиардов рублей.",
+            ("investment", 1.5, "миллиардов рублей", False),
+        ),
+    ],
+)
+def test_numbers_in_words(text: str, expected: tuple[str, float, str, bool]) -> None:
+    assert _figures(text) == [expected]
