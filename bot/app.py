@@ -43,6 +43,7 @@ PUBLIC_COMMANDS: tuple[tuple[str, str], ...] = (
     ("agreements", N_("Agreements with a country")),
     ("news", N_("News about a country: /news Uzbekistan 30")),
     ("trade", N_("Trade with a country")),
+    ("export", N_("Agreements and figures of your countries as CSV")),
     ("topic", N_("News on a topic: /topic education")),
     ("search", N_("Search the archive")),
     ("digest", N_("The digest right now")),

@@ -26,6 +26,7 @@ from ingest.pipeline import IngestPipeline
 from ingest.report import format_outcomes_table
 from ingest.urls import origin_of
 from storage import articles as article_repo
+from storage import facts as fact_repo
 from storage import feeds as feed_repo
 from storage.db import create_engine, create_session_factory, upgrade_database
 
@@ -122,6 +123,10 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
             async with session_factory() as session:
                 stored = await article_repo.find_articles(session, limit=100_000)
                 counts = await article_repo.tag_counts(session, threshold=settings.tag_threshold)
+                register = {
+                    code: (await fact_repo.agreements_page(session, code, offset=0, limit=5))[0]
+                    for code in sorted(DEMO_COUNTRIES)
+                }
             labels = digest_labels("ru")
             subscription = Subscription(
                 countries=DEMO_COUNTRIES,
@@ -141,6 +146,8 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
             today = datetime.now(UTC).date()
             print("Digest for a subscriber to Uzbekistan and Tajikistan:\n")
             print(render_plain(digest, labels, tz=settings.default_timezone, date=today))
+            print()
+            print(format_register(register))
             print()
             print(format_count_table(counts, len(stored)))
         finally:
@@ -167,6 +174,21 @@ def _refuse_existing(path: Path) -> None:
             )
     if not path.parent.is_dir():
         raise CommandError(f"--keep {path}: no such directory: {path.parent}")
+
+
+def format_register(register: dict[str, list[fact_repo.StoredFact]]) -> str:
+    """Соглашения: the agreements extracted from the demo feeds, per country."""
+    lines = ["Соглашения (извлечены из статей):"]
+    for code, facts in register.items():
+        for fact in facts:
+            when = fact.day.strftime("%d.%m.%Y") if fact.day else "без даты"
+            status = "подписано" if fact.status == "signed" else "планируется"
+            sources = ", ".join(ref.source for ref in fact.sources)
+            parties = "; ".join(fact.parties) or "—"
+            lines.append(f"{code} · {when} — {parties} — {fact.subject} — {status} — {sources}")
+    if len(lines) == 1:
+        lines.append("нет")
+    return "\n".join(lines)
 
 
 def format_count_table(counts: dict[tuple[str, str], int], total: int) -> str:

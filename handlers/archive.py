@@ -1,16 +1,20 @@
-"""The archive on demand: /agreements, /trade, /news, /topic, /search, with pages."""
+"""The archive on demand: /agreements (the register of agreements, then articles), /trade
+(figures as a timeline with a chart, then articles), /news, /topic, /search, with pages;
+/export (the facts of the chat's countries as CSV)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from aiogram import Router
+from aiogram import Bot, Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -19,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.settings import Settings
 from delivery.window import to_digest_article
 from digests.cluster import cluster_stories
-from digests.render import MessageLimits, local_date, render_article_list
+from digests.facts import (
+    FactTexts,
+    chart_series,
+    facts_csv,
+    render_register,
+    render_series_chart,
+    render_timeline,
+)
+from digests.render import MessageLimits, escape, local_date, render_article_list
 from handlers.common import (
     country_name,
     cut_argument,
@@ -32,9 +44,12 @@ from handlers.common import (
 )
 from storage.articles import StoredArticle, find_articles_page, search_articles
 from storage.chats import get_chat
+from storage.facts import agreements_page, facts_of_countries, figures_of
 from tagging import countries, lemmatize_for_search, resolve_country, resolve_topic, topics
 
 PAGE_SIZE = 8
+REGISTER_PAGE_SIZE = 5
+TIMELINE_SIZE = 12
 DEFAULT_NEWS_DAYS = 7
 MAX_NEWS_DAYS = 365
 MAX_PAGE = 500
@@ -188,6 +203,41 @@ async def _fetch(
     )
 
 
+def fact_texts() -> FactTexts:
+    return FactTexts(
+        register_title=_("Register of agreements"),
+        timeline_title=_("Figures of trade"),
+        no_date=_("no date"),
+        statuses={"signed": _("signed"), "planned": _("planned")},
+        indicators={
+            "trade_turnover": _("trade turnover"),
+            "export": _("export"),
+            "import": _("import"),
+            "investment": _("investment"),
+            "other": _("other"),
+        },
+        change=_("change"),
+        country_names={item.code: country_name(item.code) for item in countries()},
+    )
+
+
+async def _facts_part(session: AsyncSession, request: ArchiveRequest) -> tuple[str, bool]:
+    """The register (/agreements, paged with the articles) or the timeline (/trade, first
+    page only) above the articles, and whether the register has more pages."""
+    if request.kind == AGREEMENTS and request.country:
+        found, total = await agreements_page(
+            session,
+            request.country,
+            offset=request.page * REGISTER_PAGE_SIZE,
+            limit=REGISTER_PAGE_SIZE,
+        )
+        return render_register(found, fact_texts()), total > (request.page + 1) * REGISTER_PAGE_SIZE
+    if request.kind == TRADE and request.country and request.page == 0:
+        figures = await figures_of(session, request.country, limit=TIMELINE_SIZE)
+        return render_timeline(figures, fact_texts()), False
+    return "", False
+
+
 async def build_page(
     session: AsyncSession, settings: Settings, chat_id: int, request: ArchiveRequest
 ) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -201,8 +251,16 @@ async def build_page(
     else:
         scope = ()
     found, has_more = await _fetch(session, request, scope, settings.tag_threshold)
+    facts_text, more_facts = await _facts_part(session, request)
+    has_more = has_more or more_facts
     header = request_header(request, chat_countries)
     if not found:
+        if facts_text:
+            footer = _("Page {page}").format(page=request.page + 1)
+            return (
+                f"<b>{escape(header)}</b>\n\n{facts_text}\n\n<i>{footer}</i>",
+                _page_keyboard(request, has_more),
+            )
         if request.page > 0:
             return _("There are no more results."), _page_keyboard(request, has_more=False)
         return render_article_list([], labels(), tz=timezone, header=header) + (
@@ -216,8 +274,15 @@ async def build_page(
         tz=timezone,
         header=header,
         today=local_date(now, timezone),
-        limits=MessageLimits(visible=4096 - FOOTER_ROOM, html=9000 - FOOTER_ROOM),
+        limits=MessageLimits(
+            visible=4096 - FOOTER_ROOM - len(facts_text),
+            html=9000 - FOOTER_ROOM - len(facts_text),
+        ),
     )
+    if facts_text:
+        # The register or timeline opens the answer, under the header line.
+        head, _newline, rest = text.partition("\n")
+        text = f"{head}\n\n{facts_text}\n\n{rest.lstrip()}"
     footer = _("Page {page}").format(page=request.page + 1)
     keyboard = _page_keyboard(request, has_more)
     if has_more and not _fits(request.button(page=request.page + 1)):
@@ -290,6 +355,41 @@ async def _reply_page(
 ) -> None:
     text, keyboard = await build_page(session, settings, message.chat.id, request)
     await message.answer(with_note(text, note), reply_markup=keyboard)
+    if request.kind == TRADE and request.country:
+        await _send_trade_chart(message, session, request.country)
+
+
+async def _send_trade_chart(message: Message, session: AsyncSession, country: str) -> None:
+    """A chart of the longest series of one indicator and unit, when it has enough points."""
+    series = chart_series(await figures_of(session, country))
+    if series is None:
+        return
+    texts = fact_texts()
+    title = f"{texts.indicators.get(series.indicator, series.indicator)}, {series.unit}"
+    # Answering above ended the read transaction; the chart is drawn in a worker thread.
+    picture = await asyncio.to_thread(render_series_chart, series, title)
+    await message.answer_photo(
+        BufferedInputFile(picture, filename="trade.png"),
+        caption=_("Trade · {country}").format(country=country_name(country)),
+    )
+
+
+async def export_facts(message: Message, session: AsyncSession, bot: Bot) -> None:
+    """/export: the agreements and figures of the chat's countries as a CSV document."""
+    chat = await get_chat(session, message.chat.id)
+    chosen = sorted(chat.countries) if chat else []
+    if not chosen:
+        await message.answer(_("Choose your countries first: /countries"))
+        return
+    facts = await facts_of_countries(session, chosen)
+    if not facts:
+        await message.answer(_("No agreements or figures about your countries yet."))
+        return
+    await bot.send_chat_action(message.chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await message.answer_document(
+        BufferedInputFile(facts_csv(facts), filename="facts.csv"),
+        caption=_("Agreements and figures: {count}").format(count=len(facts)),
+    )
 
 
 # Commands -----------------------------------------------------------------------------------
@@ -498,5 +598,6 @@ def create_router() -> Router:
     router.message.register(news, Command("news"))
     router.message.register(topic, Command("topic"))
     router.message.register(search, Command("search"))
+    router.message.register(export_facts, Command("export"))
     router.callback_query.register(turn_page, ArchivePage.filter())
     return router

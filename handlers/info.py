@@ -29,8 +29,9 @@ def help_text(is_admin: bool) -> str:
             "topics you chose. Between digests, ask the archive:"
         ),
         "",
-        _("/agreements Uzbekistan: agreements with a country"),
-        _("/trade Kazakhstan: trade with a country"),
+        _("/agreements Uzbekistan: the register of agreements with a country, then articles"),
+        _("/trade Kazakhstan: trade figures with a country, a chart, then articles"),
+        _("/export: agreements and figures of your countries as a CSV spreadsheet"),
         _("/news Tajikistan 30: everything about a country for 30 days (7 by default)"),
         _("/topic education Kyrgyzstan: a topic, optionally for one country"),
         _("/search joint venture: search by words, in any word form"),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,12 +25,14 @@ from ingest.fulltext import extract_article_text, matches_title
 from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
 from ingest.report import FeedOutcome, OutcomeStatus
 from storage import articles as article_repo
+from storage import facts as fact_repo
 from storage import feeds as feed_repo
 from storage.articles import NewArticle, TagValue
 from storage.feeds import FeedRecord
 from storage.guard import StoreUnavailable
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
+from tagging.facts import agreement_key, extract_facts, figure_key
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class ProbeResult:
 class _Analysis:
     tags: tuple[TagValue, ...]
     search_lemmas: str
+    facts: tuple[fact_repo.NewFact, ...] = ()
 
 
 class _Run:
@@ -103,8 +106,48 @@ def _analyse(
             *(TagValue(article_repo.TOPIC, tag.value, tag.score) for tag in result.topics),
             *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
         )
-        analyses.append(_Analysis(tags, lemmatize(f"{item.title} {item.text}")))
+        analyses.append(
+            _Analysis(
+                tags,
+                lemmatize(f"{item.title} {item.text}"),
+                _facts(item, result.country_codes),
+            )
+        )
     return analyses
+
+
+def _facts(item: FeedItem, countries: Sequence[str]) -> tuple[fact_repo.NewFact, ...]:
+    """The item's agreements and figures as rows to store, keyed so that outlets merge."""
+    if not countries:
+        return ()
+    published = item.published_at.date()
+    facts = extract_facts(item.title, item.text, countries, published)
+    rows = [
+        fact_repo.NewFact(
+            kind=fact_repo.AGREEMENT,
+            key=agreement_key(agreement, published),
+            countries=agreement.countries,
+            subject=agreement.subject,
+            parties=agreement.parties,
+            status=agreement.status,
+            day=date.fromisoformat(agreement.date) if agreement.date else None,
+        )
+        for agreement in facts.agreements
+    ]
+    rows.extend(
+        fact_repo.NewFact(
+            kind=fact_repo.FIGURE,
+            key=figure_key(figure),
+            countries=figure.countries,
+            indicator=figure.indicator,
+            value=figure.value,
+            unit=figure.unit,
+            change=figure.change,
+            period=figure.period,
+        )
+        for figure in facts.figures
+    )
+    return tuple(rows)
 
 
 class IngestPipeline:
@@ -316,6 +359,15 @@ class IngestPipeline:
                 if item.url in inserted
                 for tag in analysis.tags
             ),
+        )
+        await fact_repo.save_facts(
+            session,
+            [
+                (inserted[item.url], item.published_at, fact)
+                for item, analysis in pending
+                if item.url in inserted
+                for fact in analysis.facts
+            ],
         )
         return len(inserted)
 

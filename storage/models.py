@@ -178,3 +178,51 @@ class OutboxMessage(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Fact(Base):
+    """An agreement or a trade figure; one row per fact however many articles report it."""
+
+    __tablename__ = "facts"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "agreement" | "figure"
+    key: Mapped[str] = mapped_column(String(64))
+    countries: Mapped[str] = mapped_column(String(200), default="")  # "KZ,UZ"
+    subject: Mapped[str] = mapped_column(Text, default="")
+    parties: Mapped[str] = mapped_column(Text, default="")  # "\n"-separated
+    status: Mapped[str | None] = mapped_column(String(16))
+    day: Mapped[date | None] = mapped_column(Date)
+    indicator: Mapped[str | None] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(100))
+    change: Mapped[bool | None] = mapped_column(Boolean)
+    period: Mapped[str | None] = mapped_column(String(200))
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FactCountry(Base):
+    """A fact's partner countries, with its kind and date copied for ordered paging."""
+
+    __tablename__ = "fact_countries"
+    __table_args__ = (Index("ix_fact_countries_country", "country", "kind", "sort_at"),)
+
+    fact_id: Mapped[int] = mapped_column(
+        ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    sort_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FactSource(Base):
+    __tablename__ = "fact_sources"
+
+    fact_id: Mapped[int] = mapped_column(
+        ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

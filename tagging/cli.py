@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any, TextIO
 
+from tagging.facts import extract_facts
 from tagging.tagger import Tagger
 
 _FLUSH_EVERY = 200
@@ -12,6 +14,16 @@ _FLUSH_EVERY = 200
 
 class _BadLine(ValueError):
     pass
+
+
+def _published(record: dict[str, Any]) -> date | None:
+    value = record.get("published")
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 def _parse(line: str) -> tuple[Any, str | None, str]:
@@ -54,6 +66,9 @@ def run_tag_command(stdin: TextIO, stdout: TextIO, stderr: TextIO, threshold: fl
                 "countries": list(result.country_codes),
                 "topics": list(result.topic_ids),
             }
+            published = _published(json.loads(line))
+            facts = extract_facts(title, text, result.country_codes, published)
+            output["facts"] = facts.as_dict()
         except _BadLine as error:
             failures += 1
             stderr.write(f"line {number}: {error}\n")

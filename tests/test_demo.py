@@ -116,3 +116,22 @@ def test_demo_keep_refuses_a_path_that_exists(tmp_path: Path, existing: str) -> 
     assert result.stderr.count("\n") == 1 and "already exists" in result.stderr
     assert kept.read_bytes() == "Заметки редактора: не удалять.\n".encode()
     assert sorted(path.name for path in tmp_path.iterdir()) == [existing]
+
+
+def test_demo_lists_the_agreements_it_extracted(demo_run: DemoRun) -> None:
+    output = demo_run.result.stdout
+    register = output.split("Соглашения (извлечены из статей):\n")[1].split("\n\n")[0]
+    lines = register.splitlines()
+    assert any(
+        line.startswith("TJ · ")
+        and "Омская область; Согдийской областью Таджикистана" in line
+        and "— подписано —" in line
+        for line in lines
+    ), register
+    assert any(line.startswith("UZ · ") and "дорожн" in line for line in lines), register
+    with sqlite3.connect(demo_run.database) as connection:
+        sources = connection.execute(
+            "select count(*) from fact_sources join facts on facts.id = fact_sources.fact_id"
+        ).fetchone()[0]
+        facts = connection.execute("select count(*) from facts").fetchone()[0]
+    assert facts > 10 and sources >= facts

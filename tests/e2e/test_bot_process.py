@@ -9,7 +9,7 @@ import pytest
 from delivery.labels import country_label
 from digests.chart import HEIGHT, WIDTH
 from digests.stats import MAX_WEEKS, last_weeks
-from handlers.archive import PAGE_SIZE
+from handlers.archive import PAGE_SIZE, REGISTER_PAGE_SIZE
 from testing.telegram import BotApiEmulator, SentMessage
 from tests.e2e.conftest import E2E_ADMIN_ID, BotProcessFactory
 
@@ -101,10 +101,29 @@ async def test_subscriber_session_against_the_real_process(
     assert expected, "the demo feeds hold agreements with Uzbekistan"
     (answer,) = await _say(emulator, "/agreements Узбекистан")
     text = answer.plain_text or ""
-    assert text.startswith("Соглашения · 🇺🇿 Узбекистан")
+    assert text.startswith("Соглашения · 🇺🇿 Узбекистан\n\nРеестр соглашений")
+    # It opens with the register: the newest agreements extracted, linked to their sources.
+    register = process.query(
+        """
+        SELECT fact_id FROM fact_countries WHERE country = 'UZ' AND kind = 'agreement'
+        ORDER BY sort_at DESC, fact_id DESC
+        """,
+        (),
+    )
+    assert register, "the demo feeds hold agreements with Uzbekistan"
+    register_links = {
+        url
+        for (fact_id,) in register[:REGISTER_PAGE_SIZE]
+        for (url,) in process.query(
+            "SELECT url FROM articles JOIN fact_sources ON article_id = articles.id "
+            "WHERE fact_id = ?",
+            (fact_id,),
+        )
+    }
     first_page = {url for url, _ in expected[:PAGE_SIZE]}
-    assert set(_links(answer)) == first_page
-    assert ("Ещё »" in answer.button_texts()) == (len(expected) > PAGE_SIZE)
+    assert set(_links(answer)) == first_page | register_links
+    more = len(expected) > PAGE_SIZE or len(register) > REGISTER_PAGE_SIZE
+    assert ("Ещё »" in answer.button_texts()) == more
 
     # /news over 30 days.
     tajik = process.query(

@@ -12,7 +12,16 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def test_help_lists_the_commands(private: Conversation) -> None:
     text = texts(await private.send("/help"))[0]
-    for command in ("/agreements", "/news", "/trade", "/topic", "/search", "/digest", "/stop"):
+    for command in (
+        "/agreements",
+        "/news",
+        "/trade",
+        "/export",
+        "/topic",
+        "/search",
+        "/digest",
+        "/stop",
+    ):
         assert command in text
     assert "/feeds" not in text
 

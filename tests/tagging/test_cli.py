@@ -30,7 +30,12 @@ def test_one_output_line_per_input_in_order() -> None:
     assert lines[0]["id"] == "a1"
     assert lines[0]["countries"] == ["UZ"]
     assert "agreements" in lines[0]["topics"]
-    assert lines[1] == {"id": 7, "countries": [], "topics": []}
+    assert lines[1] == {
+        "id": 7,
+        "countries": [],
+        "topics": [],
+        "facts": {"agreements": [], "figures": []},
+    }
 
 
 def test_malformed_lines_are_reported_and_the_rest_is_tagged() -> None:

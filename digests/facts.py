@@ -1,0 +1,185 @@
+"""Views of stored facts: the register of agreements, the timeline of trade figures, the series
+for a chart, and the CSV export.  Pure functions over storage's plain data; words come in
+through FactTexts, translated by the caller."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from digests.render import escape
+from storage.facts import StoredFact
+
+MIN_CHART_POINTS = 4
+MAX_SOURCES_SHOWN = 3
+# A register line stays short whatever an article wrote: parties and subject are cut.
+MAX_PARTIES_CHARACTERS = 160
+MAX_SUBJECT_CHARACTERS = 200
+CSV_COLUMNS = (
+    "kind",
+    "date",
+    "countries",
+    "parties",
+    "subject",
+    "status",
+    "indicator",
+    "value",
+    "unit",
+    "change",
+    "period",
+    "sources",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FactTexts:
+    register_title: str
+    timeline_title: str
+    no_date: str
+    statuses: Mapping[str, str]  # "signed"/"planned" -> words
+    indicators: Mapping[str, str]  # indicator id -> words
+    change: str  # "change" marker, e.g. "рост/снижение"
+    country_names: Mapping[str, str]
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _day(fact: StoredFact) -> date:
+    return fact.day or fact.sort_at.date()
+
+
+def _sources(fact: StoredFact) -> str:
+    links = [
+        f'<a href="{escape(ref.url)}">{escape(ref.source or ref.title[:30])}</a>'
+        for ref in fact.sources[:MAX_SOURCES_SHOWN]
+    ]
+    more = len(fact.sources) - MAX_SOURCES_SHOWN
+    if more > 0:
+        links.append(f"+{more}")
+    return ", ".join(links)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def render_register(facts: Sequence[StoredFact], texts: FactTexts) -> str:
+    """HTML: one line per agreement — date — parties — subject — status — sources."""
+    if not facts:
+        return ""
+    lines = [f"<b>{escape(texts.register_title)}</b>"]
+    for fact in facts:
+        when = fact.day.strftime("%d.%m.%Y") if fact.day else texts.no_date
+        parties = "; ".join(fact.parties) or ", ".join(
+            texts.country_names.get(code, code) for code in fact.countries
+        )
+        status = texts.statuses.get(fact.status or "", fact.status or "")
+        parties = _cut(parties, MAX_PARTIES_CHARACTERS)
+        subject = _cut(fact.subject, MAX_SUBJECT_CHARACTERS)
+        lines.append(
+            f"• {escape(when)} — {escape(parties)} — {escape(subject)} — "
+            f"<i>{escape(status)}</i> — {_sources(fact)}"
+        )
+    return "\n".join(lines)
+
+
+def figure_text(fact: StoredFact, texts: FactTexts) -> str:
+    indicator = texts.indicators.get(fact.indicator or "", fact.indicator or "")
+    change = f" ({texts.change})" if fact.change else ""
+    period = f", {fact.period}" if fact.period else ""
+    return f"{indicator}: {_number(fact.value)} {fact.unit or ''}{change}{period}"
+
+
+def render_timeline(facts: Sequence[StoredFact], texts: FactTexts) -> str:
+    """HTML: figures oldest first, each with its date and sources."""
+    if not facts:
+        return ""
+    lines = [f"<b>{escape(texts.timeline_title)}</b>"]
+    for fact in facts:
+        lines.append(
+            f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {_sources(fact)}"
+        )
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class FigureSeries:
+    indicator: str
+    unit: str
+    change: bool
+    points: tuple[tuple[date, float], ...]
+
+
+def chart_series(facts: Sequence[StoredFact]) -> FigureSeries | None:
+    """The longest series of one indicator, unit and kind (level or change) with at least
+    MIN_CHART_POINTS points, oldest first; None when no series is long enough."""
+    groups: dict[tuple[str, str, bool], list[tuple[date, float]]] = defaultdict(list)
+    for fact in facts:
+        if fact.indicator and fact.unit and fact.value is not None:
+            groups[(fact.indicator, fact.unit, bool(fact.change))].append((_day(fact), fact.value))
+    best = max(groups.items(), key=lambda item: len(item[1]), default=None)
+    if best is None or len(best[1]) < MIN_CHART_POINTS:
+        return None
+    (indicator, unit, change), points = best
+    return FigureSeries(indicator, unit, change, tuple(sorted(points)))
+
+
+def render_series_chart(series: FigureSeries, title: str) -> bytes:
+    """A PNG line chart of one series (matplotlib imported on first use, in the caller's
+    worker thread)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from digests.chart import DPI, HEIGHT, WIDTH
+
+    figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = list(range(len(series.points)))
+    axes.plot(positions, [value for _day, value in series.points], marker="o", linewidth=2)
+    axes.set_xticks(positions, labels=[f"{day:%d.%m.%y}" for day, _value in series.points])
+    axes.set_title(title, fontsize=14)
+    axes.set_ylabel(series.unit)
+    axes.grid(axis="y", alpha=0.3)
+    axes.spines[["top", "right"]].set_visible(False)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def facts_csv(facts: Sequence[StoredFact]) -> bytes:
+    """UTF-8 with a byte order mark, so that spreadsheets read Cyrillic; columns CSV_COLUMNS.
+    `date` is the agreement's day, or the first report's day; `sources` are URLs, space-
+    separated; lists (countries, parties) are ";"-separated."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for fact in facts:
+        writer.writerow(
+            (
+                fact.kind,
+                _day(fact).isoformat(),
+                ";".join(fact.countries),
+                ";".join(fact.parties),
+                fact.subject,
+                fact.status or "",
+                fact.indicator or "",
+                "" if fact.value is None else repr(fact.value).removesuffix(".0"),
+                fact.unit or "",
+                "" if fact.change is None else ("1" if fact.change else "0"),
+                fact.period or "",
+                " ".join(ref.url for ref in fact.sources),
+            )
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,0 +1,1235 @@
+"""Facts of an article: agreements with a foreign party and figures of exchange with a partner.
+
+Pure functions over an article's title and text and the partner countries the tagger found.
+Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatizer):
+
+- an **agreement** is a named document (соглашение, меморандум, договор, протокол, план,
+  дорожная карта, контракт, декларация, программа) in a sentence that signs it (signed) or
+  announces its signing (planned), or that names it as signed earlier; «договорённости» are
+  not documents.  Its countries are the partners named in that sentence, else the article's
+  only partner.  The date is a day written in the sentence («12 марта 2025 года»,
+  «сегодня» with the publication date), or a day opening an earlier sentence of the same
+  paragraph (a dateline); otherwise null («вчера», «в октябре 2021 года»).
+- a **figure** is a number with a unit of money, mass, per cent or times («в полтора раза»,
+  «вдвое») in a sentence about trade, export, import or investment with a partner.  The value
+  is as written (decimal comma → point; a range keeps its upper bound), the unit as written
+  («млн долл.» for «$… млн»), ``change`` for growth or decline rates.  The direction is the
+  Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.
+
+Nothing is loaded at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import cache
+from typing import Any
+
+from tagging import data
+from tagging.morph import shared_lemmatizer
+from tagging.text import fold, normalise
+
+SIGNED = "signed"
+PLANNED = "planned"
+INDICATORS = ("trade_turnover", "export", "import", "investment", "other")
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    parties: tuple[str, ...]
+    countries: tuple[str, ...]
+    subject: str
+    status: str  # "signed" | "planned"
+    date: str | None  # YYYY-MM-DD
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "parties": list(self.parties),
+            "countries": list(self.countries),
+            "subject": self.subject,
+            "status": self.status,
+            "date": self.date,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    indicator: str
+    value: float
+    unit: str
+    change: bool
+    period: str | None
+    countries: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        value: float | int = int(self.value) if self.value.is_integer() else self.value
+        return {
+            "indicator": self.indicator,
+            "value": value,
+            "unit": self.unit,
+            "change": self.change,
+            "period": self.period,
+            "countries": list(self.countries),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    agreements: tuple[Agreement, ...] = ()
+    figures: tuple[Figure, ...] = ()
+
+    def as_dict(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "agreements": [a.as_dict() for a in self.agreements],
+            "figures": [f.as_dict() for f in self.figures],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences and words
+
+_WORD = re.compile(r"[A-Za-zА-Яа-яЁё][A-Za-zА-Яа-яЁё\-]*")
+_BOUNDARY = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[«\"„(]?[А-ЯЁA-Z0-9])")
+_ABBREVIATION_BEFORE = re.compile(
+    r"(?:\b(?:г|гг|ул|им|обл|р|т|млн|млрд|тыс|руб|долл|проц|др|с|п|кв|просп|пер|ст)|\b[А-ЯЁA-Z])\.$"
+)
+
+
+@dataclass(slots=True)
+class _Sentence:
+    text: str
+    paragraph: int
+    lemmas: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+
+
+def _sentences(title: str | None, text: str) -> list[_Sentence]:
+    body = normalise(text)
+    head = normalise(title or "").strip()
+    lines = body.split("\n")
+    if head and not body.lstrip().startswith(head[: max(20, len(head) // 2)]):
+        lines.insert(0, head)
+    result: list[_Sentence] = []
+    for paragraph, line in enumerate(lines):
+        start = 0
+        for match in _BOUNDARY.finditer(line):
+            if _ABBREVIATION_BEFORE.search(line, max(start, match.start() - 6), match.start()):
+                continue
+            piece = line[start : match.start()].strip()
+            if piece:
+                result.append(_Sentence(piece, paragraph))
+            start = match.end()
+        piece = line[start:].strip()
+        if piece:
+            result.append(_Sentence(piece, paragraph))
+    lemmatizer = shared_lemmatizer()
+    for sentence in result:
+        for match in _WORD.finditer(sentence.text):
+            sentence.lemmas.append(lemmatizer.lemma(match.group()))
+            sentence.starts.append(match.start())
+    return result
+
+
+def _lemma_at(sentence: _Sentence, offset: int) -> int:
+    """Index of the first word starting at or after ``offset``."""
+    for index, start in enumerate(sentence.starts):
+        if start >= offset:
+            return index
+    return len(sentence.starts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Countries in a sentence
+
+
+@dataclass(frozen=True, slots=True)
+class _Gazetteer:
+    names: dict[tuple[str, ...], str]  # lemma sequence -> ISO2 (or "RU", or "?" for others)
+    longest: int
+
+
+_RUSSIA_WORDS = ("Россия", "РФ", "Российская Федерация", "российский")
+_COUNTRY_FIELDS = (
+    "names",
+    "abbreviations",
+    "adjectives",
+    "capitals",
+    "cities",
+    "city_adjectives",
+    "provinces",
+    "province_adjectives",
+)
+
+
+@cache
+def _gazetteer() -> _Gazetteer:
+    lemmatizer = shared_lemmatizer()
+    names: dict[tuple[str, ...], str] = {}
+
+    def add(phrase: str, code: str) -> None:
+        key = tuple(lemmatizer.lemma(w) for w in _WORD.findall(phrase))
+        if key and key not in names:
+            names[key] = code
+
+    for phrase in _RUSSIA_WORDS:
+        add(phrase, "RU")
+    for entry in data.region_data().get("regions", []):
+        for name in (
+            *entry.get("names", ()),
+            *entry.get("adjectives", ()),
+            *entry.get("capitals", ()),
+        ):
+            add(name, "RU")
+    country_data = data.country_data()
+    for entry in country_data["countries"]:
+        for field_name in _COUNTRY_FIELDS:
+            for phrase in entry.get(field_name, ()):
+                add(phrase, entry["code"])
+    for entry in country_data.get("other_countries", []):
+        if isinstance(entry, dict):
+            for phrase in (*entry.get("names", ()), *entry.get("adjectives", ())):
+                add(phrase, str(entry.get("code", "?")))
+    return _Gazetteer(names, max((len(k) for k in names), default=1))
+
+
+def _country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
+    """(word index, code) of every country, Russia or Russian region named in the sentence."""
+    gazetteer = _gazetteer()
+    found: list[tuple[int, str]] = []
+    lemmas = sentence.lemmas
+    index = 0
+    while index < len(lemmas):
+        for size in range(min(gazetteer.longest, len(lemmas) - index), 0, -1):
+            code = gazetteer.names.get(tuple(lemmas[index : index + size]))
+            if code is not None:
+                found.append((index, code))
+                index += size
+                break
+        else:
+            index += 1
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+_MONTHS = {
+    "январь": 1,
+    "февраль": 2,
+    "март": 3,
+    "апрель": 4,
+    "май": 5,
+    "июнь": 6,
+    "июль": 7,
+    "август": 8,
+    "сентябрь": 9,
+    "октябрь": 10,
+    "ноябрь": 11,
+    "декабрь": 12,
+}
+_MONTH_STEMS = "январ|феврал|март|апрел|ма[яйе]|июн|июл|август|сентябр|октябр|ноябр|декабр"
+_DAY_DATE = re.compile(
+    rf"\b(\d{{1,2}})\s+({_MONTH_STEMS})[а-я]*(?:\s+(\d{{4}})(?:\s*(?:года|г\.|г\b))?)?",
+    re.IGNORECASE,
+)
+_NUMERIC_DATE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
+_TODAY = re.compile(r"\bсегодня\b", re.IGNORECASE)
+
+
+def _month(word: str) -> int | None:
+    folded = fold(word)
+    if folded.startswith("ма") and not folded.startswith("мар"):
+        return 5
+    for lemma, number in _MONTHS.items():
+        if folded.startswith(lemma[:3]):
+            return number
+    return None
+
+
+def _first_date(text: str, published: date | None, allow_today: bool) -> tuple[str, int] | None:
+    """The first day written in ``text`` as (YYYY-MM-DD, offset)."""
+    candidates: list[tuple[int, str]] = []
+    for match in _DAY_DATE.finditer(text):
+        month = _month(match.group(2))
+        if month is None:
+            continue
+        year = int(match.group(3)) if match.group(3) else None
+        if year is None:
+            if published is None:
+                continue
+            year = published.year
+            if (month, int(match.group(1))) > (published.month, published.day):
+                year -= 1
+        try:
+            value = date(year, month, int(match.group(1)))
+        except ValueError:
+            continue
+        candidates.append((match.start(), value.isoformat()))
+    for match in _NUMERIC_DATE.finditer(text):
+        try:
+            value = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+        except ValueError:
+            continue
+        candidates.append((match.start(), value.isoformat()))
+    if allow_today and published is not None:
+        today = _TODAY.search(text)
+        if today is not None and not candidates:
+            candidates.append((today.start(), published.isoformat()))
+    if not candidates:
+        return None
+    offset, iso = min(candidates)
+    return iso, offset
+
+
+# ---------------------------------------------------------------------------------------------
+# Agreements
+
+_DOCUMENT_LEMMAS = {
+    "соглашение",
+    "меморандум",
+    "договор",
+    "протокол",
+    "план",
+    "контракт",
+    "декларация",
+    "программа",
+    "карта",  # дорожная карта
+    "конвенция",
+    "хартия",
+}
+_SIGNED = re.compile(
+    r"\b(?:подписал[иао]?|подписан[аоы]?|подписанн\w+|подписавш\w+|заключил[иао]?|"
+    r"заключен[аоы]?|заключ[её]нн\w+|скрепили|подписи\s+под\s+\w+\s+поставили|"
+    r"поставили\s+подписи|состоялось\s+подписание|прошло\s+подписание|"
+    r"(?:было|были)\s+подписан\w*|утвержд[её]н\w*|ратифицирован\w*|действующ\w+|"
+    r"действует|действуют|вступил\w*\s+в\s+силу)\b",
+    re.IGNORECASE,
+)
+_PLANNED = re.compile(
+    r"\b(?:подпиш(?:ут|ет|ем|у)|(?:намерен[аыо]?|планиру\w+|планирует\w*|готов[аыо]?|"
+    r"предстоит|собира\w+|договорились|должн[аыо]?|будут|будет|решили|хотим|хотят)\s+"
+    r"(?:\w+\s+){0,2}(?:подписать|заключить|подписание|подписаны?|заключен\w*|обновить)|"
+    r"состоится\s+подписание|планируется\s+подписание|готов\w*\s+к\s+подписанию|"
+    r"подготов\w+\s+(?:проект\w*\s+)?(?:соглашени|меморандум|договор)\w*|"
+    r"проект\w*\s+(?:соглашени|меморандум|договор)\w*|на\s+финальной\s+стадии|"
+    r"обновить|продлить|перезаключить|подписать)\b",
+    re.IGNORECASE,
+)
+# Where a document's subject ends: a party («между», «с»), a relative clause, a verb.
+_SUBJECT_STOP_LEMMAS = {
+    "между",
+    "с",
+    "со",
+    "от",
+    "который",
+    "подписать",
+    "подписанный",
+    "заключить",
+    "заключенный",
+    "быть",
+    "стать",
+    "в",
+    "во",
+    "был",
+    "этот",
+    "это",
+    "что",
+    "как",
+    "и",
+}
+_SUBJECT_TAIL_PREPOSITIONS = {"о", "об", "по", "на", "в", "во", "для"}
+_SUBJECT_MAX_WORDS = 14
+_ADJECTIVE_END = re.compile(
+    r"(?:ое|ая|ий|ый|ой|ые|ие|ого|ему|ому|ых|их|ым|им|ую|юю|ее|яя|ей|ом|ем)$", re.IGNORECASE
+)
+_PARTIES_BETWEEN = re.compile(
+    r"\bмежду\s+(.{3,120}?)\s+и\s+(.{3,120}?)(?=[,.;:»\)]|\s+(?:на|о|об|по|в|во|от)\s|$)"
+)
+_NOT_DOCUMENT_AFTER = {"действие", "мероприятие"}
+
+
+def _is_document(sentence: _Sentence, index: int) -> bool:
+    lemma = sentence.lemmas[index]
+    if lemma not in _DOCUMENT_LEMMAS:
+        return False
+    if lemma == "карта":
+        return index > 0 and sentence.lemmas[index - 1] == "дорожный"
+    if lemma == "план":
+        # «план мероприятий», «план действий», «план сотрудничества» — not «в планах».
+        following = sentence.lemmas[index + 1 : index + 2]
+        return bool(following) and following[0] in {
+            "мероприятие",
+            "действие",
+            "сотрудничество",
+            "реализация",
+            "совместный",
+        }
+    if lemma == "программа":
+        following = sentence.lemmas[index + 1 : index + 2]
+        return bool(following) and following[0] in {"сотрудничество", "совместный"}
+    if lemma == "протокол":
+        following = sentence.lemmas[index + 1 : index + 2]
+        return bool(following) and following[0] not in {"заседание", "допрос", "осмотр"}
+    return True
+
+
+def _subject(sentence: _Sentence, index: int) -> str:
+    """The document's name: leading adjectives, the noun, and its «о …»/«по …» complement."""
+    text = sentence.text
+    first = index
+    while first > 0 and _is_adjective(sentence, first - 1):
+        lemma = sentence.lemmas[first - 1]
+        if lemma in _SUBJECT_STOP_LEMMAS or lemma in {"свой", "наш", "их", "новый", "который"}:
+            break
+        first -= 1
+        if index - first >= 3:
+            break
+    last = index
+    count = 0
+    position = index + 1
+    while position < len(sentence.lemmas) and count < _SUBJECT_MAX_WORDS:
+        gap = text[_word_end(sentence, position - 1) : sentence.starts[position]]
+        if any(mark in gap for mark in '.;:!?()«»"') and "«" not in gap:
+            break
+        if "," in gap and not _ADJECTIVE_END.search(_word_at(sentence, position)):
+            break
+        lemma = sentence.lemmas[position]
+        word = _word_at(sentence, position)
+        if position == index + 1 and lemma in _SUBJECT_TAIL_PREPOSITIONS:
+            last = position
+        elif (
+            lemma in _SUBJECT_STOP_LEMMAS
+            and not _in_sphere(sentence, position)
+            and not (
+                lemma == "и" and last > index and _ADJECTIVE_END.search(_word_at(sentence, last))
+            )
+        ):
+            if lemma == "и" and last > index:
+                last = position
+                position += 1
+                count += 1
+                continue
+            break
+        elif lemma in _SUBJECT_TAIL_PREPOSITIONS:
+            if lemma in {"в", "во"} and sentence.lemmas[position + 1 : position + 2] != ["сфера"]:
+                break
+            last = position
+        elif word[:1].isupper() and lemma not in _DOCUMENT_LEMMAS and position > index + 1:
+            # A proper name after the complement is usually a party, except inside quotes.
+            if "«" in gap or (last == position - 1 and _word_at(sentence, last)[:1].isupper()):
+                last = position
+            else:
+                break
+        elif position == index + 1 and lemma not in _DOCUMENT_LEMMAS:
+            # A genitive complement: «план мероприятий», «протокол намерений».
+            last = position
+        elif last == position - 1:
+            last = position
+        else:
+            break
+        position += 1
+        count += 1
+    # Drop a trailing preposition or conjunction.
+    while last > index and sentence.lemmas[last] in (_SUBJECT_TAIL_PREPOSITIONS | {"и"}):
+        last -= 1
+    end = _word_end(sentence, last)
+    result = text[sentence.starts[first] : end].strip(" ,")
+    if result.count("«") > result.count("»"):
+        closing = text.find("»", end)
+        if closing != -1 and closing - end < 60:
+            result = text[sentence.starts[first] : closing + 1]
+    return result
+
+
+def _in_sphere(sentence: _Sentence, index: int) -> bool:
+    """«в сфере …» continues a subject; other «в …» end it."""
+    return sentence.lemmas[index] in {"в", "во"} and sentence.lemmas[index + 1 : index + 2] == [
+        "сфера"
+    ]
+
+
+def _is_adjective(sentence: _Sentence, index: int) -> bool:
+    return bool(_ADJECTIVE_END.search(_word_at(sentence, index))) and bool(
+        re.search(r"(?:ый|ий|ой)$", sentence.lemmas[index])
+    )
+
+
+def _word_at(sentence: _Sentence, index: int) -> str:
+    match = _WORD.match(sentence.text, sentence.starts[index])
+    return match.group() if match else ""
+
+
+def _word_end(sentence: _Sentence, index: int) -> int:
+    return sentence.starts[index] + len(_word_at(sentence, index))
+
+
+def _status(sentence: _Sentence, offset: int) -> str | None:
+    """Signed or planned, from the verbs of the sentence nearest to the document."""
+    text = sentence.text
+    planned = [m.start() for m in _PLANNED.finditer(text)]
+    signed = [m.start() for m in _SIGNED.finditer(text)]
+    if not planned and not signed:
+        return None
+    nearest_planned = min((abs(p - offset) for p in planned), default=10**6)
+    nearest_signed = min((abs(s - offset) for s in signed), default=10**6)
+    return PLANNED if nearest_planned <= nearest_signed else SIGNED
+
+
+_LEADING_CIRCUMSTANCE = re.compile(
+    r"^(?:(?:сегодня|вчера|завтра|также|кроме\s+того|в\s+частности|накануне|"
+    r"по\s+итогам\s+\S+(?:\s+\S+)?|в\s+ходе\s+\S+(?:\s+\S+)?|"
+    r"\d{1,2}\s+[а-я]+(?:\s+\d{4}\s*(?:года|г\.))?|в\s+[А-ЯЁ]\S+)[\s,]+)+",
+    re.IGNORECASE,
+)
+_PARTY_WITH = re.compile(
+    r"\bсо?\s+((?:(?!(?:о|об|на|по|в|во|для|до|сроком|который|подписан\w*|заключен\w*|был[оиа]?)[\s,.])(?:«[^»]{1,60}»|[^\s,.;:«»()]+)"
+    r"\s*){1,8})",
+    re.IGNORECASE,
+)
+_MAX_PARTY_WORDS = 9
+
+
+def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
+    """Parties as written: «между X и Y»; «X и Y подписали …»; «X подписал … с Y»."""
+    text = sentence.text
+    match = _PARTIES_BETWEEN.search(text)
+    if match:
+        return tuple(_short_party(group) for group in match.groups())
+    verb = _SIGNED.search(text) or _PLANNED.search(text)
+    parties: list[str] = []
+    active = verb is not None and re.match(
+        r"(?i)подписал|заключил|подпиш|намерен|планиру|готов|скрепил|поставил|договорил",
+        verb.group(),
+    )
+    if verb is not None and active and verb.start() < document_offset:
+        head = text[: verb.start()]
+        if head.count("«") == head.count("»"):
+            head = re.split(r"[,:;—–]", head)[-1]
+        head = _LEADING_CIRCUMSTANCE.sub("", head.strip()).strip(" ,—-")
+        head = re.sub(r"^(?:а|и|но|также)\s+", "", head)
+        words = head.split()
+        if words and len(words) <= 2 * _MAX_PARTY_WORDS:
+            parts = [part.strip(" ,") for part in re.split(r"\s+и\s+", head, maxsplit=1)]
+            if all(_looks_like_party(part) for part in parts):
+                parties.extend(parts)
+    with_party = _PARTY_WITH.search(text, document_offset)
+    if with_party is not None and len(parties) < 2:
+        parties.append(with_party.group(1).strip())
+    return tuple(dict.fromkeys(parties))
+
+
+_PARTY_HEADS = {
+    "правительство",
+    "администрация",
+    "министерство",
+    "минсельхоз",
+    "губернатор",
+    "глава",
+    "председатель",
+    "хоким",
+    "хокимият",
+    "аким",
+    "акимат",
+    "мэр",
+    "мэрия",
+    "министр",
+    "компания",
+    "предприятие",
+    "завод",
+    "университет",
+    "вуз",
+    "больница",
+    "агентство",
+    "представительство",
+    "делегация",
+    "сторона",
+    "область",
+    "край",
+    "республика",
+    "город",
+    "порт",
+    "банк",
+    "фонд",
+    "палата",
+    "посольство",
+    "консульство",
+    "ассоциация",
+    "союз",
+    "холдинг",
+    "группа",
+    "объединение",
+    "корпорация",
+    "институт",
+    "академия",
+    "центр",
+}
+
+
+def _looks_like_party(text: str) -> bool:
+    """A name («Омская область», «АО «Узагроэкспорт»») or an organisation or official
+    («правительство области», «хоким Бухарской области»), not a stray word of a clause."""
+    words = text.split()
+    if not words or len(words) > _MAX_PARTY_WORDS:
+        return False
+    if words[0][:1].isupper():
+        return True
+    lemmatizer = shared_lemmatizer()
+    return any(lemmatizer.lemma(word.strip("«»")) in _PARTY_HEADS for word in words[:3])
+
+
+def _short_party(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:8]).strip(" ,")
+
+
+def _lemma_key(text: str) -> frozenset[str]:
+    lemmatizer = shared_lemmatizer()
+    return frozenset(
+        lemmatizer.lemma(w) for w in _WORD.findall(text) if len(w) > 2 or w[:1].isupper()
+    )
+
+
+def extract_agreements(
+    title: str | None,
+    text: str,
+    countries: Iterable[str],
+    published: date | None = None,
+    *,
+    sentences: list[_Sentence] | None = None,
+) -> tuple[Agreement, ...]:
+    partners = tuple(dict.fromkeys(countries))
+    if not partners:
+        return ()
+    sentences = sentences if sentences is not None else _sentences(title, text)
+    found: list[Agreement] = []
+    keys: list[tuple[str, frozenset[str], str]] = []
+    for position, sentence in enumerate(sentences):
+        mentioned = [code for _, code in _country_mentions(sentence)]
+        for index in range(len(sentence.lemmas)):
+            if not _is_document(sentence, index):
+                continue
+            offset = sentence.starts[index]
+            status = _status(sentence, offset)
+            if status is None and _DATED_DOCUMENT.match(sentence.text, _word_end(sentence, index)):
+                status = SIGNED
+            if status is None:
+                continue
+            if _unnamed_plural(sentence, index):
+                continue
+            sentence_partners = tuple(code for code in partners if code in mentioned)
+            if not sentence_partners:
+                if len(partners) != 1:
+                    continue
+                sentence_partners = partners
+            subject = _subject(sentence, index)
+            head = sentence.lemmas[index]
+            key = (status, _lemma_key(subject) - {"о", "об", "по"}, head)
+            day = None
+            if status == SIGNED:
+                day = _agreement_date(sentences, position, published)
+            agreement = Agreement(
+                parties=_parties(sentence, offset),
+                countries=sentence_partners,
+                subject=subject,
+                status=status,
+                date=day,
+            )
+            same = next((i for i, other in enumerate(keys) if _same_document(key, other)), None)
+            if same is None:
+                found.append(agreement)
+                keys.append(key)
+            else:
+                # A later mention of the same document may say more: keep the fuller one.
+                found[same] = _fuller(found[same], agreement)
+            break  # one document per sentence: the first named
+    return tuple(found)
+
+
+_DATED_DOCUMENT = re.compile(
+    rf"(?:\s+\S+){{0,8}}?\s+от\s+\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*\s+\d{{4}}", re.IGNORECASE
+)
+
+
+def _unnamed_plural(sentence: _Sentence, index: int) -> bool:
+    """«подписала договоры с комбинатом», «заключено более 200 соглашений»: documents counted,
+    not named, unless a complement («соглашений по новым проектам») names them."""
+    word = fold(_word_at(sentence, index))
+    if not re.search(r"(?:ы|и|ий|ов|ей)$", word) or word == sentence.lemmas[index]:
+        return False
+    following = sentence.lemmas[index + 1 : index + 2]
+    return not following or following[0] not in _SUBJECT_TAIL_PREPOSITIONS
+
+
+def _fuller(first: Agreement, second: Agreement) -> Agreement:
+    """One agreement from two mentions of the same document: the longer subject and parties,
+    the first date given."""
+    return Agreement(
+        parties=first.parties if len(first.parties) >= len(second.parties) else second.parties,
+        countries=tuple(dict.fromkeys((*first.countries, *second.countries))),
+        subject=first.subject if len(first.subject) >= len(second.subject) else second.subject,
+        status=first.status,
+        date=first.date or second.date,
+    )
+
+
+def _same_document(
+    key: tuple[str, frozenset[str], str], other: tuple[str, frozenset[str], str]
+) -> bool:
+    if key[0] != other[0]:
+        return False
+    if key[2] == other[2]:
+        return True
+    rest = key[1] - {key[2]}
+    other_rest = other[1] - {other[2]}
+    return bool(rest) and rest == other_rest
+
+
+def _agreement_date(
+    sentences: list[_Sentence], position: int, published: date | None
+) -> str | None:
+    sentence = sentences[position]
+    found = _first_date(sentence.text, published, allow_today=True)
+    if found is not None:
+        return found[0]
+    for earlier in reversed(sentences[:position]):
+        if earlier.paragraph != sentence.paragraph:
+            break
+        found = _first_date(earlier.text, published, allow_today=True)
+        if found is not None and found[1] <= 12:
+            return found[0]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+_SCALE = (
+    r"(?:тыс(?:\.|яч[а-я]*\b)|млн\.?|миллион[а-я]*\b|млрд\.?|миллиард[а-я]*\b|"
+    r"трлн\.?|триллион[а-я]*\b)"
+)
+_CURRENCY = (
+    r"(?:долл(?:\.|ар[а-я]*\b)(?:\s+США)?|\$|руб(?:\.|л[а-я]*\b)|евро\b|юан[а-я]*\b|"
+    r"сом[а-я]*\b|тенге\b|сум[а-я]*\b|манат[а-я]*\b)"
+)
+_MASS = r"(?:тонн[а-я]*\b|т\b(?!\.\s*[а-я])|кубометр[а-я]*\b|куб\.\s*м\b)"
+_NUMBER = r"\d{1,3}(?:[ \u00a0]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?"
+_FIGURE = re.compile(
+    rf"(?P<dollar>\$\s*)?(?:(?P<low>{_NUMBER})\s*[-–—]\s*)?(?P<number>{_NUMBER})\s*"
+    rf"(?P<unit>%|процент[а-я]*\b|{_SCALE}(?:\s*(?:{_CURRENCY}|{_MASS}))?|{_CURRENCY}|{_MASS}|"
+    r"раза?\b)",
+    re.IGNORECASE,
+)
+_WORD_TIMES = re.compile(
+    r"\b(?:(?P<adverb>вдвое|втрое|вчетверо|впятеро)|в\s+(?P<word>полтора|два|две|три|четыре|пять|"
+    r"шесть|семь|восемь|девять|десять)\s+раза?)\b",
+    re.IGNORECASE,
+)
+_WORD_NUMBERS = {
+    "вдвое": 2.0,
+    "втрое": 3.0,
+    "вчетверо": 4.0,
+    "впятеро": 5.0,
+    "полтора": 1.5,
+    "два": 2.0,
+    "две": 2.0,
+    "три": 3.0,
+    "четыре": 4.0,
+    "пять": 5.0,
+    "шесть": 6.0,
+    "семь": 7.0,
+    "восемь": 8.0,
+    "девять": 9.0,
+    "десять": 10.0,
+}
+_INDICATOR_LEMMAS = {
+    "товарооборот": "trade_turnover",
+    "внешнеторговый": "trade_turnover",
+    "товарообмен": "trade_turnover",
+    "торговля": "trade_turnover",
+    "оборот": "trade_turnover",
+    "наторговать": "trade_turnover",
+    "обмен": "trade_turnover",
+    "экспорт": "export",
+    "экспортировать": "export",
+    "экспортный": "export",
+    "поставка": "export",
+    "поставить": "export",
+    "поставлять": "export",
+    "вывезти": "export",
+    "вывоз": "export",
+    "отгрузка": "export",
+    "отгрузить": "export",
+    "отгружать": "export",
+    "импорт": "import",
+    "импортировать": "import",
+    "импортный": "import",
+    "ввоз": "import",
+    "ввезти": "import",
+    "закупка": "import",
+    "закупать": "import",
+    "инвестиция": "investment",
+    "инвестпроект": "investment",
+    "инвестиционный": "investment",
+    "инвестировать": "investment",
+    "вложить": "investment",
+    "вкладывать": "investment",
+    "вложение": "investment",
+    "капиталовложение": "investment",
+    "грузооборот": "other",
+    "груз": "other",
+}
+_CHANGE_WORDS = re.compile(
+    r"\b(?:рост\w*|вырос\w*|выросл\w*|увелич\w*|прирост\w*|сниз\w*|снижен\w*|сократ\w*|"
+    r"сокращен\w*|упал\w*|паден\w*|уменьш\w*|больше|меньше|возрос\w*|подскочил\w*|прибав\w*)",
+    re.IGNORECASE,
+)
+_PERIOD = re.compile(
+    r"(?:(?:перв|втор|трет|четв[её]рт)\w+\s+(?:квартал|полугоди)\w*(?:\s+(?:\d{4}\s*(?:года|г\.)?|"
+    r"этого\s+года|текущего\s+года|прошлого\s+года))?|"
+    r"(?:\d+|одиннадцат\w+|десят\w+|девят\w+|восем\w+|сем\w+|шест\w+|пят\w+|четыр\w+|тр[её]х|"
+    r"дв\w+)\s+месяц\w*(?:\s+(?:\d{4}\s*(?:года|г\.)?|этого\s+года|текущего\s+года|"
+    r"прошлого\s+года))?|"
+    rf"(?:{_MONTH_STEMS})[а-я]*\s*[-–—]\s*(?:{_MONTH_STEMS})[а-я]*(?:\s+(?:\d{{4}}\s*(?:года|г\.)?|"
+    r"этого\s+года|текущего\s+года|прошлого\s+года))?|"
+    r"(?:по\s+итогам|за)\s+(?:\d{4}\s*(?:года|г\.)?|года|прошлого\s+года)|"
+    r"(?:в|за)\s+прошлом\s+году|за\s+год|"
+    r"(?<=\bв\s)\d{4}(?=\s*(?:г\.|году|года))|(?<=\bза\s)\d{4}(?=\s*(?:г\.|год|года))|"
+    r"(?<=\bитогам\s)\d{4}(?=[-\s]*(?:г|год)))",
+    re.IGNORECASE,
+)
+# A place after an export or import keyword: «из РФ», «в Башкирию», «из Узбекистана».
+_SIDE_AFTER = re.compile(
+    r"\b(?P<preposition>из|в|во)\s+(?:[а-яё]+\s+)?(?P<word>[А-ЯЁ][А-Яа-яЁё\-]+)"
+)
+_MAX_INDICATOR_DISTANCE = 25
+
+
+_CARDINALS = {
+    "один": 1,
+    "два": 2,
+    "три": 3,
+    "четыре": 4,
+    "пять": 5,
+    "шесть": 6,
+    "семь": 7,
+    "восемь": 8,
+    "девять": 9,
+    "десять": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
+    "двадцать": 20,
+    "тридцать": 30,
+    "сорок": 40,
+    "пятьдесят": 50,
+    "шестьдесят": 60,
+    "семьдесят": 70,
+    "восемьдесят": 80,
+    "девяносто": 90,
+    "сто": 100,
+    "двести": 200,
+    "триста": 300,
+    "четыреста": 400,
+    "пятьсот": 500,
+    "шестьсот": 600,
+    "семьсот": 700,
+    "восемьсот": 800,
+    "девятьсот": 900,
+    "полтора": 1.5,
+}
+# A unit written after a number in words: «сорок тысяч тонн», «два миллиарда рублей».
+_WORDS_UNIT = re.compile(
+    rf"(?<=[а-яё])\s+(?P<unit>(?:тысяч[а-я]*\b|миллион[а-я]*\b|миллиард[а-я]*\b)"
+    rf"(?:\s*(?:{_CURRENCY}|{_MASS}))?|процент[а-я]*\b)",
+    re.IGNORECASE,
+)
+
+
+def _numbers_in_words(sentence: _Sentence) -> list[tuple[int, float, str, re.Match[str]]]:
+    """Numbers written in words before a scale or per cent: «сорок тысяч тонн» is 40
+    «тысяч тонн», «полтора миллиарда рублей» 1.5 «миллиарда рублей»."""
+    found: list[tuple[int, float, str, re.Match[str]]] = []
+    for match in _WORDS_UNIT.finditer(sentence.text):
+        index = _lemma_at(sentence, match.start()) - 1
+        value = 0.0
+        first = index + 1
+        while index >= 0 and sentence.lemmas[index] in _CARDINALS:
+            value += _CARDINALS[sentence.lemmas[index]]
+            first = index
+            index -= 1
+        if value > 0:
+            unit = re.sub(r"\s+", " ", match.group("unit")).strip()
+            found.append((sentence.starts[first], value, unit, match))
+    return found
+
+
+def _value(raw: str) -> float:
+    return float(re.sub(r"[ \u00a0]", "", raw).replace(",", "."))
+
+
+def _unit(match: re.Match[str]) -> str:
+    unit = re.sub(r"\s+", " ", match.group("unit")).strip()
+    if match.group("dollar"):
+        scale = unit.rstrip(".").lower()
+        short = {"млн": "млн", "млрд": "млрд", "тыс": "тыс."}.get(scale[:4].rstrip("."))
+        if short is None:
+            for prefix, name in (("миллион", "млн"), ("миллиард", "млрд"), ("тысяч", "тыс.")):
+                if scale.startswith(prefix):
+                    short = name
+        return f"{short} долл." if short else "долл."
+    return unit
+
+
+def _period(sentence: _Sentence) -> str | None:
+    match = _PERIOD.search(sentence.text)
+    if match:
+        return match.group().strip()
+    return None
+
+
+_CLAUSE_BREAK = re.compile(r",\s+а\s+(?:также\s+)?|;\s+|,\s+при\s+этом\s+|,\s+тогда\s+как\s+")
+
+
+def _clause(sentence: _Sentence, offset: int) -> tuple[int, int]:
+    """Character span of the clause around ``offset``."""
+    start, end = 0, len(sentence.text)
+    for match in _CLAUSE_BREAK.finditer(sentence.text):
+        if match.end() <= offset:
+            start = match.end()
+        elif match.start() >= offset:
+            end = match.start()
+            break
+    return start, end
+
+
+def _best_keyword(
+    sentence: _Sentence, word_index: int, first: int, last: int, excluded: frozenset[str]
+) -> tuple[str, int] | None:
+    best: tuple[int, str, int] | None = None
+    for index in range(first, last):
+        indicator = _INDICATOR_LEMMAS.get(sentence.lemmas[index])
+        if indicator is None or indicator in excluded:
+            continue
+        distance = word_index - index
+        if abs(distance) > _MAX_INDICATOR_DISTANCE:
+            continue
+        # Keywords before the number weigh more than after it; "other" only when alone.
+        cost = distance if distance >= 0 else (-distance) * 3 + 6
+        if indicator == "other":
+            cost += 30
+        if best is None or cost < best[0]:
+            best = (cost, indicator, index)
+    return (best[1], best[2]) if best else None
+
+
+def _indicator(
+    sentence: _Sentence, word_index: int, previous: _Sentence | None, unit: str
+) -> str | None:
+    """The indicator a number belongs to, from the nearest keyword of its clause, else of its
+    sentence, else of the sentence before.  Tonnes are never an investment: a plant's
+    capacity next to the money invested in it is not a figure of exchange."""
+    excluded = (
+        frozenset({"investment"})
+        if _canonical_unit(unit).endswith(" t") or (_canonical_unit(unit) == "t")
+        else frozenset()
+    )
+    offset = (
+        sentence.starts[word_index] if word_index < len(sentence.starts) else len(sentence.text)
+    )
+    clause_start, clause_end = _clause(sentence, offset)
+    found = _best_keyword(
+        sentence,
+        word_index,
+        _lemma_at(sentence, clause_start),
+        _lemma_at(sentence, clause_end),
+        excluded,
+    )
+    if found is None:
+        found = _best_keyword(sentence, word_index, 0, word_index, excluded)
+    if found is None and any(lemma in _INDICATOR_LEMMAS for lemma in sentence.lemmas):
+        return None
+    if found is not None:
+        indicator, index = found
+        if indicator in {"export", "import"}:
+            indicator = _direction(sentence, index, indicator)
+        return indicator
+    if previous is not None:
+        for index, lemma in enumerate(previous.lemmas):
+            keyword = _INDICATOR_LEMMAS.get(lemma)
+            if keyword is not None and keyword != "other" and keyword not in excluded:
+                if keyword in {"export", "import"}:
+                    keyword = _direction(previous, index, keyword)
+                return keyword
+    return None
+
+
+def _direction(sentence: _Sentence, index: int, indicator: str) -> str:
+    """The Russian side's direction: a partner's import from Russia is export."""
+    after = sentence.text[_word_end(sentence, index) : _word_end(sentence, index) + 60]
+    following = sentence.lemmas[index + 1 : index + 3]
+    if "российский" in following:
+        # «закупки российского рапса»: bought from Russia; «экспорт российской пшеницы» too.
+        return "export"
+    partner_side = re.match(
+        r"^\s*(?:\S+\s+){0,3}?(?:в|во)\s+(?:\w+\s+)?(?:страну|республику)\b", after
+    )
+    before = sentence.text[max(0, sentence.starts[index] - 50) : sentence.starts[index]]
+    if partner_side is None:
+        partner_side = re.search(
+            r"\b(?:в|во)\s+(?:\w+\s+)?(?:страну|республику)\s+(?:\w+\s+)?$", before
+        )
+    if partner_side is not None and indicator == "import":
+        # «ввезено в арабскую страну»: the partner's import, the Russian side's export.
+        return "export"
+    gazetteer = _gazetteer()
+    lemmatizer = shared_lemmatizer()
+    for match in _SIDE_AFTER.finditer(after):
+        code = gazetteer.names.get((lemmatizer.lemma(match.group("word")),))
+        if code is None:
+            continue
+        towards = match.group("preposition").lower() != "из"
+        if code == "RU":
+            # «импорт из РФ» is export; «экспорт в Башкирию» is import.
+            if indicator == "import" and not towards:
+                return "export"
+            if indicator == "export" and towards:
+                return "import"
+        else:
+            # «поставки из Узбекистана» are import; «импорт в Казахстан» is export.
+            if indicator == "export" and not towards:
+                return "import"
+            if indicator == "import" and towards:
+                return "export"
+        return indicator
+    return indicator
+
+
+def _figure_countries(
+    sentence: _Sentence,
+    word_index: int,
+    mentions: list[tuple[int, str]],
+    partners: tuple[str, ...],
+    article_mentions: set[str],
+) -> tuple[str, ...] | None:
+    foreign = [(i, code) for i, code in mentions if code != "RU"]
+    if foreign:
+        before = [(word_index - i, code) for i, code in foreign if i <= word_index]
+        after = [(i - word_index, code) for i, code in foreign if i > word_index]
+        nearest = min(before)[1] if before else min(after)[1]
+        if nearest in partners:
+            return (nearest,)
+        return None
+    if len(partners) == 1:
+        return partners
+    return None
+
+
+def _is_change(sentence: _Sentence, start: int, end: int, unit: str) -> bool:
+    lower = unit.lower()
+    if lower.startswith("раз"):
+        return True
+    if not (lower == "%" or lower.startswith("процент")):
+        return False
+    clause_start, _clause_end = _clause(sentence, start)
+    before = sentence.text[max(clause_start, start - 80) : start]
+    after = sentence.text[end : end + 30]
+    if re.search(
+        r"(?:\bна|\+)\s*(?:более\s+чем\s+|почти\s+|около\s+|свыше\s+)?$", before, re.IGNORECASE
+    ):
+        return True
+    if re.search(r"^\s*(?:больше|меньше)", after):
+        return True
+    return bool(_CHANGE_WORDS.search(before)) or bool(
+        re.search(r"(?:\bс|\bсо)\s+(?:\w+\s+)?(?:рост\w*|прирост\w*|увеличени\w*)", before)
+    )
+
+
+def extract_figures(
+    title: str | None,
+    text: str,
+    countries: Iterable[str],
+    *,
+    sentences: list[_Sentence] | None = None,
+) -> tuple[Figure, ...]:
+    partners = tuple(dict.fromkeys(countries))
+    if not partners:
+        return ()
+    sentences = sentences if sentences is not None else _sentences(title, text)
+    figures: list[Figure] = []
+    seen: set[tuple[str, float, str, bool]] = set()
+    article_mentions: set[str] = set()
+    for position, sentence in enumerate(sentences):
+        mentions = _country_mentions(sentence)
+        article_mentions.update(code for _, code in mentions)
+        previous = sentences[position - 1] if position else None
+        numbers: list[tuple[int, float, str, re.Match[str]]] = []
+        for match in _FIGURE.finditer(sentence.text):
+            unit = _unit(match)
+            if re.fullmatch(r"(?i)раза?", unit):
+                before = sentence.text[max(0, match.start() - 12) : match.start()]
+                if not re.search(r"\bв\s*(?:более\s+чем\s+в\s+)?$", before):
+                    continue
+            if re.search(r"\d\.?$", sentence.text[max(0, match.start() - 2) : match.start()]):
+                continue
+            if _in_breakdown(sentence.text, match.start()):
+                continue
+            if re.search(r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]):
+                continue
+            numbers.append((match.start(), _value(match.group("number")), unit, match))
+        for match in _WORD_TIMES.finditer(sentence.text):
+            word = (match.group("adverb") or match.group("word") or "").lower()
+            numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
+        numbers.extend(_numbers_in_words(sentence))
+        period = _period(sentence)
+        for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):
+            if value <= 0:
+                continue
+            word_index = _lemma_at(sentence, offset)
+            indicator = _indicator(sentence, word_index, previous, unit)
+            if indicator is None:
+                continue
+            unit_words = range(word_index, _lemma_at(sentence, match.end()))
+            figure_countries = _figure_countries(
+                sentence,
+                word_index,
+                [m for m in mentions if m[0] not in unit_words],
+                partners,
+                article_mentions,
+            )
+            if figure_countries is None:
+                continue
+            change = _is_change(sentence, offset, match.end(), unit)
+            key = (indicator, value, _canonical_unit(unit), change)
+            if key in seen:
+                continue
+            seen.add(key)
+            figures.append(
+                Figure(
+                    indicator=indicator,
+                    value=value,
+                    unit=unit,
+                    change=change,
+                    period=period,
+                    countries=figure_countries,
+                )
+            )
+    return tuple(figures)
+
+
+def _in_breakdown(text: str, offset: int) -> bool:
+    """Inside parentheses that open with a number: a product breakdown «(78,2 тыс. т, +157%)»."""
+    opening = text.rfind("(", 0, offset)
+    if opening == -1 or text.rfind(")", 0, offset) > opening:
+        return False
+    return bool(re.match(r"\(\s*[+\-−]?\d", text[opening:]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Units
+
+
+def canonical_unit(unit: str) -> str:
+    """A unit reduced to scale and base: «млн долларов США», «млн. долларов», «млн долл.» and
+    «$ млн» are all "1e6 USD"; «процента» and «%» are "%"; «тысяч тонн» is "1e3 t"."""
+    return _canonical_unit(unit)
+
+
+def _canonical_unit(unit: str) -> str:
+    text = fold(unit).replace("ё", "е")
+    scale = ""
+    if re.search(r"\bтыс", text):
+        scale = "1e3 "
+    elif re.search(r"\b(?:млн|миллион)", text):
+        scale = "1e6 "
+    elif re.search(r"\b(?:млрд|миллиард)", text):
+        scale = "1e9 "
+    elif re.search(r"\b(?:трлн|триллион)", text):
+        scale = "1e12 "
+    for pattern, base in (
+        (r"\$|долл", "USD"),
+        (r"руб", "RUB"),
+        (r"евро", "EUR"),
+        (r"юан", "CNY"),
+        (r"тонн|\bт\b", "t"),
+        (r"%|процент", "%"),
+        (r"\bраз", "times"),
+    ):
+        if re.search(pattern, text):
+            return scale + base
+    return (scale + text).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def extract_facts(
+    title: str | None,
+    text: str,
+    countries: Iterable[str],
+    published: date | None = None,
+) -> Facts:
+    """Agreements and figures of one article; ``countries`` are the tagger's partners."""
+    partners = tuple(dict.fromkeys(countries))
+    if not partners:
+        return Facts()
+    sentences = _sentences(title, text)
+    return Facts(
+        agreements=extract_agreements(title, text, partners, published, sentences=sentences),
+        figures=extract_figures(title, text, partners, sentences=sentences),
+    )
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+_KEY_STOP = {"о", "об", "по", "на", "в", "во", "и", "с", "со", "для", "между", "год"}
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def agreement_key(agreement: Agreement, published: date | None) -> str:
+    """One key for one agreement however outlets word it: countries, status, the content
+    lemmas of the subject, and the day, or the week of publication when the text has none."""
+    lemmas = sorted(_lemma_key(agreement.subject) - _KEY_STOP)
+    when = agreement.date or (
+        f"week {_week_start(published).isoformat()}" if published is not None else "undated"
+    )
+    return _digest(
+        (
+            "agreement",
+            ",".join(sorted(agreement.countries)),
+            agreement.status,
+            " ".join(lemmas),
+            when,
+        )
+    )
+
+
+def figure_key(figure: Figure) -> str:
+    """One key for one figure: indicator, value, unit (scale and base), change, countries and
+    the period's lemmas."""
+    period = " ".join(sorted(_lemma_key(figure.period or "") - _KEY_STOP))
+    return _digest(
+        (
+            "figure",
+            figure.indicator,
+            repr(figure.value),
+            _canonical_unit(figure.unit),
+            str(figure.change),
+            ",".join(sorted(figure.countries)),
+            period,
+        )
+    )

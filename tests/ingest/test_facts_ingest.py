@@ -1,0 +1,62 @@
+"""Facts are extracted when articles are stored; two outlets' reports make one fact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ingest.config import IngestConfig
+from ingest.pipeline import IngestPipeline
+from storage import feeds as feed_repo
+from storage.facts import agreements_page, figures_of
+from tagging import Tagger
+from tests.ingest.feed_server import FeedServer
+from tests.ingest.stories import CITY_PARK, Story, rss
+
+CONFIG = IngestConfig(
+    timeout=0.5, poll_interval=timedelta(minutes=15), allow_private_addresses=True
+)
+
+FIRST = Story(
+    "Омская область и Кыргызстан подписали соглашение",
+    "Сегодня губернатор Омской области и полпред правительства Кыргызской Республики в "
+    "Чуйской области подписали соглашение о торгово-экономическом сотрудничестве. "
+    "По итогам 2024 года товарооборот региона с Кыргызстаном вырос на 17,2 %.",
+    "https://first-outlet.example/news/kg-agreement",
+    date="Thu, 15 May 2025 10:00:00 +0300",
+)
+SECOND = Story(
+    "Омск и Чуйская область договорились о торговле",
+    "Соглашение о торгово-экономическом сотрудничестве подписали сегодня в Омске "
+    "губернатор области и полпред правительства Киргизии в Чуйской области. Товарооборот "
+    "Омской области с Кыргызстаном по итогам 2024 года вырос на 17,2 процента.",
+    "https://second-outlet.example/articles/chui",
+    date="Thu, 15 May 2025 14:30:00 +0300",
+)
+
+
+async def test_the_same_agreement_from_two_outlets_is_one_fact_with_two_sources(
+    server: FeedServer, session_factory: async_sessionmaker[AsyncSession], tagger: Tagger
+) -> None:
+    server.document("/first.xml", rss("Первое издание", [FIRST, CITY_PARK]))
+    server.document("/second.xml", rss("Второе издание", [SECOND]))
+    async with session_factory() as session:
+        for path in ("/first.xml", "/second.xml"):
+            await feed_repo.add_feed(session, server.url(path), fetch_full_text=False)
+        await session.commit()
+
+    await IngestPipeline(session_factory, tagger, CONFIG).run_once()
+
+    async with session_factory() as session:
+        register, total = await agreements_page(session, "KG", offset=0, limit=10)
+        figures = await figures_of(session, "KG")
+    assert total == 1
+    (agreement,) = register
+    assert agreement.status == "signed"
+    assert agreement.subject.lower() == "соглашение о торгово-экономическом сотрудничестве"
+    assert agreement.sort_at == datetime(2025, 5, 15, tzinfo=UTC)
+    assert sorted(ref.url for ref in agreement.sources) == [FIRST.link, SECOND.link]
+    (figure,) = figures
+    assert (figure.indicator, figure.value, figure.change) == ("trade_turnover", 17.2, True)
+    assert len(figure.sources) == 2

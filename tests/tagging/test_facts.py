@@ -1,0 +1,245 @@
+"""Fact extraction on Russian sentences written for these tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tagging.facts import (
+    Figure,
+    agreement_key,
+    canonical_unit,
+    extract_agreements,
+    extract_facts,
+    extract_figures,
+    figure_key,
+)
+
+
+def _figures(text: str, countries: tuple[str, ...] = ("UZ",)) -> list[tuple[str, float, str, bool]]:
+    return [
+        (f.indicator, f.value, f.unit, f.change) for f in extract_figures(None, text, countries)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Товарооборот Омской области с Узбекистаном вырос на 41,3 % за девять месяцев.",
+            ("trade_turnover", 41.3, "%", True),
+        ),
+        (
+            "Экспорт продукции в Узбекистан увеличился в полтора раза.",
+            ("export", 1.5, "раза", True),
+        ),
+        ("Импорт узбекских фруктов вырос вдвое.", ("import", 2.0, "раза", True)),
+        (
+            "Узбекские компании вложили в экономику области свыше 1 млрд рублей.",
+            ("investment", 1.0, "млрд рублей", False),
+        ),
+        (
+            "Поставки зерна в Узбекистан составили 300–430 тыс. тонн.",
+            ("export", 430.0, "тыс. тонн", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном в 2024 году составил $12,5 млн.",
+            ("trade_turnover", 12.5, "млн долл.", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном достиг 1 250,5 млн рублей.",
+            ("trade_turnover", 1250.5, "млн рублей", False),
+        ),
+        (
+            "Экспорт в Узбекистан снизился на 12 процентов.",
+            ("export", 12.0, "процентов", True),
+        ),
+    ],
+)
+def test_numeric_forms(text: str, expected: tuple[str, float, str, bool]) -> None:
+    assert _figures(text) == [expected]
+
+
+def test_direction_is_the_russian_sides() -> None:
+    found = _figures("Узбекистан импортировал из России 200 тыс. тонн пшеницы.")
+    assert found == [("export", 200.0, "тыс. тонн", False)]
+
+
+def test_counts_of_people_and_other_countries_are_not_figures() -> None:
+    assert _figures("На ярмарку приехали 300 предпринимателей из Узбекистана.") == []
+    assert _figures("Экспорт в Германию вырос на 5 %, сообщили в министерстве.") == []
+    assert extract_figures(None, "Экспорт вырос на 5 %.", ()) == ()
+
+
+def test_figure_period_and_countries() -> None:
+    (figure,) = extract_figures(
+        None,
+        "За первое полугодие 2025 года экспорт в Казахстан вырос на 7 %, а в Узбекистан — на 9 %.",
+        ("KZ", "UZ"),
+    )[:1]
+    assert figure.period == "первое полугодие 2025 года"
+    assert figure.countries == ("KZ",)
+
+
+def test_signed_with_a_written_date() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "12 марта 2025 года правительство Омской области и хокимият Бухарской области "
+        "подписали соглашение о сотрудничестве в сфере образования.",
+        ("UZ",),
+    )
+    assert agreement.status == "signed"
+    assert agreement.date == "2025-03-12"
+    assert agreement.subject == "соглашение о сотрудничестве в сфере образования"
+    assert agreement.countries == ("UZ",)
+
+
+def test_planned_and_undated() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Омская область и Узбекистан намерены подписать меморандум о поставках зерна.",
+        ("UZ",),
+    )
+    assert (agreement.status, agreement.date) == ("planned", None)
+    assert agreement.subject == "меморандум о поставках зерна"
+
+
+def test_yesterday_gives_no_date_and_today_gives_the_dateline() -> None:
+    published = date(2025, 4, 2)
+    (yesterday,) = extract_agreements(
+        None,
+        "Вчера стороны подписали соглашение о сотрудничестве с Узбекистаном.",
+        ("UZ",),
+        published,
+    )
+    assert yesterday.date is None
+    (today,) = extract_agreements(
+        None,
+        "Сегодня стороны подписали соглашение о сотрудничестве с Узбекистаном.",
+        ("UZ",),
+        published,
+    )
+    assert today.date == "2025-04-02"
+
+
+def test_day_without_year_takes_the_publication_year() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "29 ноября в Омске подписали дорожную карту сотрудничества с Узбекистаном.",
+        ("UZ",),
+        date(2025, 1, 10),
+    )
+    assert agreement.date == "2024-11-29"
+    assert agreement.subject.startswith("дорожную карту сотрудничества")
+
+
+def test_parties_between() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Подписано соглашение между Омской областью и Навоийской областью.",
+        ("UZ",),
+    )
+    assert agreement.parties == ("Омской областью", "Навоийской областью")
+
+
+def test_arrangements_and_counted_documents_are_not_agreements() -> None:
+    text = (
+        "Стороны достигли договорённости о сотрудничестве с Узбекистаном. "
+        "За тридцать лет было подписано 200 соглашений."
+    )
+    assert extract_agreements(None, text, ("UZ",)) == ()
+
+
+def test_no_partner_no_facts() -> None:
+    facts = extract_facts(None, "Подписано соглашение. Экспорт вырос на 5 %.", ())
+    assert facts.agreements == () and facts.figures == ()
+
+
+def test_keys_merge_wordings_of_one_fact() -> None:
+    published = date(2025, 5, 14)
+    first = extract_agreements(
+        None, "Омская область и Узбекистан подписали соглашение о сотрудничестве.", ("UZ",)
+    )[0]
+    second = extract_agreements(
+        None, "Соглашения о сотрудничестве подписаны Омском и Узбекистаном.", ("UZ",)
+    )[0]
+    assert agreement_key(first, published) == agreement_key(second, date(2025, 5, 15))
+    assert agreement_key(first, published) != agreement_key(first, date(2025, 6, 1))
+    level = Figure("export", 12.0, "млн долларов", False, "2024 год", ("UZ",))
+    same = Figure("export", 12.0, "млн долл.", False, "2024 году", ("UZ",))
+    assert figure_key(level) == figure_key(same)
+    assert canonical_unit("$ млн") == canonical_unit("млн долларов США") == "1e6 USD"
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        (
+            "Правительство Омской области и хокимият Ферганской области подписали меморандум "
+            "о сотрудничестве.",
+            ("Правительство Омской области", "хокимият Ферганской области"),
+        ),
+        (
+            "Омский аграрный университет заключил договор с Ташкентским университетом "
+            "ирригации о подготовке инженеров.",
+            ("Омский аграрный университет", "Ташкентским университетом ирригации"),
+        ),
+        (
+            "Вчера, в Ташкенте, компания «Сибагро» подписала контракт с АО «Узагроэкспорт» "
+            "на поставку семян.",
+            ("компания «Сибагро»", "АО «Узагроэкспорт»"),
+        ),
+    ],
+)
+def test_parties_as_written(text: str, parties: tuple[str, ...]) -> None:
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == parties
+
+
+def test_supplies_from_the_partner_are_import() -> None:
+    assert _figures("Поставки фруктов из Узбекистана в Омскую область выросли на 15 %.") == [
+        ("import", 15.0, "%", True)
+    ]
+    assert _figures("Импорт в Узбекистан омской муки составил 40 тыс. тонн.") == [
+        ("export", 40.0, "тыс. тонн", False)
+    ]
+
+
+def test_a_share_in_a_later_clause_is_not_a_change() -> None:
+    found = _figures(
+        "Грузооборот с Узбекистаном вырос на 8 %, а доля узбекских грузов достигла 30 %."
+    )
+    assert found == [("other", 8.0, "%", True), ("other", 30.0, "%", False)]
+
+
+def test_document_in_force_is_signed_and_prepared_for_signing_is_planned() -> None:
+    (in_force,) = extract_agreements(
+        None, "Соглашение о сотрудничестве с Узбекистаном действует с 2016 года.", ("UZ",)
+    )
+    assert in_force.status == "signed"
+    (prepared,) = extract_agreements(
+        None, "Стороны готовят к подписанию меморандум о туризме с Узбекистаном.", ("UZ",)
+    )
+    assert prepared.status == "planned"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "До конца года в Узбекистан планируется отгрузить сорок тысяч тонн зерна.",
+            ("export", 40.0, "тысяч тонн", False),
+        ),
+        (
+            "Товарооборот с Узбекистаном увеличился на двадцать пять процентов.",
+            ("trade_turnover", 25.0, "процентов", True),
+        ),
+        (
+            "Узбекские инвестиции в регион достигли полутора миллиардов рублей.",
+            ("investment", 1.5, "миллиардов рублей", False),
+        ),
+    ],
+)
+def test_numbers_in_words(text: str, expected: tuple[str, float, str, bool]) -> None:
+    assert _figures(text) == [expected]
