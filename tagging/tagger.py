@@ -41,6 +41,7 @@ RUSSIA = "russia"
 OTHER = "other"
 GROUP = "group"
 BLOCK = "block"
+INSTITUTION = "institution"
 LEXICON = "lex"
 TOPIC = "topic"
 
@@ -114,14 +115,30 @@ class Sentence:
     background: bool = False
     tail_from: int = -1  # character offset from which mentions are a cut-off remnant
     word_count: int = 0
-    countries: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    regions: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # code -> (kind, factor, matched words) per mention
+    countries: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
+    regions: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
     others: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     russia: float = 0.0
     bilateral: set[str] = field(default_factory=set)
     lexicons: dict[str, float] = field(default_factory=dict)
+    lexicon_words: dict[str, list[str]] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
+    topic_words: dict[str, list[str]] = field(default_factory=dict)
+    # Place matches that were read and set aside: (country code, words, reason).
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One sentence's contribution to a country's salience."""
+
+    sentence: int
+    words: tuple[str, ...]
+    kinds: tuple[str, ...]
+    weight: float
+    weakened_by: str = ""  # why the mention counts less ("list", "crime frame", ...)
 
 
 @dataclass(slots=True)
@@ -135,6 +152,9 @@ class CountryEvidence:
     in_title: bool = False
     listed_only: bool = True
     score: float = 0.0
+    mentions: list[Mention] = field(default_factory=list)
+    # Why the score was capped or lowered, in the order the rules applied.
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -172,6 +192,11 @@ class Knowledge:
             noise.get("cut", ()), noise.get("drop", ()), noise.get("background", ())
         )
         self.group_codes = {p.id: frozenset(p.codes) for p in data.preset_list()}
+        self.geographic_groups = frozenset(
+            entry["id"]
+            for entry in data.country_data().get("presets", ())
+            if entry.get("kind", "geography") == "geography"
+        )
 
     def _lemmas(self, entries: Iterable[str]) -> set[str]:
         result: set[str] = set()
@@ -184,8 +209,10 @@ class Knowledge:
         for entry in source["countries"]:
             code = entry["code"]
             for field_name, kind, policy in data.COUNTRY_ALIAS_FIELDS:
+                place = kind != "leader"
                 for phrase in entry.get(field_name, ()):
-                    self.index.add(phrase, Payload(COUNTRY, code, kind), policy, PLACES)
+                    payload = Payload(COUNTRY, code, kind)
+                    self.index.add(phrase, payload, policy, PLACES, place=place)
             for phrase in entry.get("not_this", ()):
                 self.index.add(phrase, Payload(BLOCK, code), "auto", PLACES)
         for entry in source.get("other_countries", ()):
@@ -194,6 +221,14 @@ class Knowledge:
         for preset in source.get("presets", ()):
             for phrase in preset.get("aliases", ()):
                 self.index.add(phrase, Payload(GROUP, preset["id"]), "auto", PLACES)
+        # «Парламентское собрание Союза Беларуси и России», «ЕАЭС»: the longest match wins,
+        # so an institution's name hides the country words inside it.
+        self.institution_codes: dict[str, tuple[str, ...]] = {}
+        for institution in source.get("institutions", ()):
+            self.institution_codes[institution["id"]] = tuple(institution.get("codes", ()))
+            for phrase in institution["names"]:
+                payload = Payload(INSTITUTION, institution["id"])
+                self.index.add(phrase, payload, "auto", PLACES, place=True)
 
     def _load_regions(self) -> None:
         source = data.region_data()
@@ -212,10 +247,10 @@ class Knowledge:
             for field_name, kind, policy in data.REGION_ALIAS_FIELDS:
                 for phrase in entry.get(field_name, ()):
                     payload = Payload(REGION, entry["code"], kind, weight)
-                    self.index.add(phrase, payload, policy, PLACES)
+                    self.index.add(phrase, payload, policy, PLACES, place=True)
 
     def _load_lexicons(self, context: dict[str, Any]) -> None:
-        for name in (*_CONTEXT_LEXICONS, "diaspora"):
+        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony"):
             for phrase, weight in context.get(name, {}).items():
                 payload = Payload(LEXICON, name, "", float(weight))
                 self.index.add(phrase, payload, "any", CONTEXT)
@@ -335,36 +370,58 @@ class Tagger:
             self._record_place(knowledge, sentence, words, match)
         _find_bilateral(sentence, words, places)
         for match in context:
+            matched = " ".join(words.raws[match.start : match.end])
             for payload in match.payloads:
                 sentence.lexicons[payload.value] = (
                     sentence.lexicons.get(payload.value, 0.0) + payload.weight
                 )
+                sentence.lexicon_words.setdefault(payload.value, []).append(matched)
         for match in topics:
+            matched = " ".join(words.raws[match.start : match.end])
             for payload in match.payloads:
                 if payload.category == TOPIC:
                     sentence.topics[payload.value] = (
                         sentence.topics.get(payload.value, 0.0) + payload.weight
                     )
+                    sentence.topic_words.setdefault(payload.value, []).append(matched)
 
     def _record_place(
         self, knowledge: Knowledge, sentence: Sentence, words: Words, match: Match
     ) -> None:
         blocked = {p.value for p in match.payloads if p.category == BLOCK}
+        matched = " ".join(words.raws[match.start : match.end])
+        codes = [p.value for p in match.payloads if p.category == COUNTRY]
+        for payload in match.payloads:
+            if payload.category == INSTITUTION:
+                for code in knowledge.institution_codes.get(payload.value, ()):
+                    sentence.rejected.append((code, matched, "institution name"))
+                return
         if _is_venue_name(knowledge, sentence.text, words, match):
+            for code in codes:
+                sentence.rejected.append((code, matched, "name of a street, venue or firm"))
+            return
+        if _is_person_name(knowledge, words, match):
+            for code in codes:
+                sentence.rejected.append((code, matched, "person name"))
             return
         tail = sentence.tail_from >= 0 and words.starts[match.start] >= sentence.tail_from
         # The last words of an excerpt cut mid-sentence («… с Казахстаном и») carry no content.
         factor = knowledge.weights.get("country", {}).get("tail_factor", 0.2) if tail else 1.0
         for payload in match.payloads:
             if payload.category == COUNTRY and payload.value not in blocked:
-                sentence.countries.setdefault(payload.value, []).append((payload.kind, factor))
+                mention = (payload.kind, factor, matched)
+                sentence.countries.setdefault(payload.value, []).append(mention)
+            elif payload.category == COUNTRY:
+                sentence.rejected.append((payload.value, matched, "not this country"))
             elif payload.category == REGION and payload.value not in blocked:
                 weight = factor * payload.weight
                 if match.start and words.raws[match.start - 1].lower() in _LOCATIVE_PREPOSITIONS:
                     # «в Москве», «в Московской области»: where something happens is
                     # weaker evidence of whose region it is than «губернатор Омской области».
                     weight *= knowledge.weights.get("region", {}).get("venue_factor", 0.4)
-                sentence.regions.setdefault(payload.value, []).append((payload.kind, weight))
+                sentence.regions.setdefault(payload.value, []).append(
+                    (payload.kind, weight, matched)
+                )
             elif payload.category == RUSSIA:
                 sentence.russia += factor
             elif payload.category == OTHER:
@@ -397,6 +454,36 @@ def _is_russian_side(match: Match) -> bool:
         p.category == RUSSIA or (p.category == REGION and p.kind in _RUSSIAN_SIDE_KINDS)
         for p in match.payloads
     )
+
+
+def _is_person_name(knowledge: Knowledge, words: Words, match: Match) -> bool:
+    """«Борис Дубровский», «Юлия Казакова»: a first name, surname or patronymic is never a
+    place (a leader's name is matched as a leader).  A word that can be either («Лида»,
+    «Борисов») is a person when a capitalised name stands next to it."""
+    if any(p.category == COUNTRY and p.kind == "leader" for p in match.payloads):
+        return False
+    if match.end - match.start != 1:
+        return False
+    cached = knowledge.lemmatizer.cached
+    raw = words.raws[match.start]
+    forms = cached.get(raw)
+    if forms is None or not raw[:1].isupper():
+        return False
+    if forms.person:
+        return True
+    if not forms.person_or_place:
+        return False
+    for neighbour in (match.start - 1, match.end):
+        if 0 <= neighbour < len(words.raws):
+            other = words.raws[neighbour]
+            other_forms = cached.get(other)
+            if (
+                other[:1].isupper()
+                and other_forms is not None
+                and (other_forms.person or other_forms.person_or_place)
+            ):
+                return True
+    return False
 
 
 def _same_line(line: str, title: str) -> bool:
@@ -438,11 +525,29 @@ def _visible_after(text: str, position: int) -> str:
 
 _NEGATIVE_LEXICONS = ("sport", "crime", "weather", "leisure", "consumer", "traffic")
 _CONTEXT_LEXICONS = ("cooperation", *_NEGATIVE_LEXICONS)
+# Lexicons whose words, outweighing the cooperation words of a sentence, make it a frame
+# in which country names are only mentions.
+_FRAME_LEXICONS = (*_NEGATIVE_LEXICONS, "ceremony")
 _EVENT_TOPICS = frozenset(("agreements", "visits_events"))
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _frame(w: dict[str, float], sentence: Sentence) -> str:
+    """The non-cooperation frame of a sentence (a brawl, a car-market review, a queue at the
+    border, a wreath-laying), or "" when its cooperation words weigh as much."""
+    best, best_weight = "", 0.0
+    for name in _FRAME_LEXICONS:
+        weight = sentence.lexicons.get(name, 0.0)
+        if weight > best_weight:
+            best, best_weight = name, weight
+    if best_weight < w.get("frame_min", 1.0):
+        return ""
+    if best_weight <= sentence.lexicons.get("cooperation", 0.0):
+        return ""
+    return best
 
 
 def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
@@ -457,8 +562,10 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     background_weight = w.get("background_article_factor", 0.3)
     russia_salience = 0.0
     # Once per sentence: a long sentence can name many regions and many countries.
+    region_sides = [_region_mass(sentence, strong_regions) for sentence in sentences]
     russian_sides = [
-        sentence.russia + _region_mass(sentence, strong_regions) for sentence in sentences
+        sentence.russia + region_side
+        for sentence, region_side in zip(sentences, region_sides, strict=True)
     ]
     for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
         weight = background_weight if sentence.background else 1.0
@@ -470,50 +577,84 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             sentence.lexicons.get("cooperation", 0.0)
             + w.get("topic_as_cooperation", 0.3) * _sphere_mass(sentence)
         )
-        for name in (*_NEGATIVE_LEXICONS, "diaspora"):
+        for name in (*_NEGATIVE_LEXICONS, "diaspora", "ceremony"):
             negative[name] += weight * sentence.lexicons.get(name, 0.0)
         groups |= sentence.groups
     strong = _strong(s.countries for s in sentences)
 
     evidence: dict[str, CountryEvidence] = {}
-    for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
+    for sentence, sentence_russian_side, region_side in zip(
+        sentences, russian_sides, region_sides, strict=True
+    ):
         foreign = {c for c in sentence.countries if c in strong} | sentence.others
         place_mentions = sum(len(sentence.countries.get(c, ())) for c in foreign)
         place_mentions += len(sentence.others)
+        near_cooperation = sentence.lexicons.get("cooperation", 0.0)
+        frame = _frame(w, sentence)
         # «участники из России, Китая, Казахстана, Белоруссии и Турции», «рейсы в Астану
         # (Казахстан), Ош (Киргизия), Ташкент и Наманган (Узбекистан)»: an enumeration.
         dense = place_mentions >= 5 and place_mentions >= 0.2 * sentence.word_count
         is_list = (len(foreign) >= 4 or (len(foreign) >= 3 and dense)) and not _is_named_group(
             knowledge, foreign, groups
         )
+        # «Губернатор области встретился с консулами Узбекистана, Казахстана, Киргизии и
+        # Таджикистана»: a Russian region's act of cooperation with every state of the list.
+        cooperative_list = (
+            is_list
+            and not frame
+            and region_side > 0
+            and near_cooperation >= w.get("list_cooperation_min", 1.5)
+        )
         position = _position_weight(w, sentence)
         modifier = 1.0
-        if is_list:
+        weakened_by: list[str] = []
+        if is_list and not cooperative_list:
             modifier *= w.get("list_factor", 0.25)
+            weakened_by.append("enumeration of countries")
         if sentence.background:
             modifier *= w.get("background_factor", 0.2)
+            weakened_by.append("background remark")
         if sentence.lexicons.get("diaspora", 0.0) > 0:
             modifier *= w.get("diaspora_factor", 0.3)
-        near_cooperation = sentence.lexicons.get("cooperation", 0.0)
+            weakened_by.append("diaspora event")
+        if frame:
+            modifier *= w.get("frame_factor", 0.3)
+            weakened_by.append(f"{frame} frame")
         bilateral_weight = w.get("bilateral", 1.0)
         for group in sentence.groups:
+            if group not in knowledge.geographic_groups:
+                # «ЕАЭС», «ШОС»: an organisation's name names none of its members.
+                continue
             # «форум «Россия — Центральная Азия»»: the group's members named in the article
             # are counterparts too.
             for code in knowledge.group_codes.get(group, frozenset()) & strong:
                 ev = evidence.setdefault(code, CountryEvidence(code))
-                ev.salience += kind_weight.get("group", 0.8) * position
+                gained = kind_weight.get("group", 0.8) * position
+                ev.salience += gained
+                ev.mentions.append(Mention(sentence.index, (group,), ("group",), round(gained, 3)))
         for code, mentions in sentence.countries.items():
             if code not in strong:
                 continue
             ev = evidence.setdefault(code, CountryEvidence(code))
             gained = 0.0
-            for kind, factor in mentions:
+            for kind, factor, _words in mentions:
                 gained += kind_weight.get(kind, 0.5) * factor
                 if kind != "context":
                     ev.strong_mentions += 1
             # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
-            ev.salience += min(gained, w.get("sentence_cap", 1.3)) * position * modifier
-            if modifier * min(f for _, f in mentions) >= 0.5:
+            gained = min(gained, w.get("sentence_cap", 1.3)) * position * modifier
+            ev.salience += gained
+            lowest = min(f for _, f, _ in mentions)
+            ev.mentions.append(
+                Mention(
+                    sentence.index,
+                    tuple(m[2] for m in mentions),
+                    tuple(m[0] for m in mentions),
+                    round(gained, 3),
+                    ", ".join(weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
+                )
+            )
+            if modifier * lowest >= 0.5:
                 ev.listed_only = False
                 ev.cooperation_near += near_cooperation
                 if code in sentence.bilateral:
@@ -533,6 +674,8 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     third_countries = len(prominent_foreign) >= 2 and russia_salience < w.get(
         "weak_russia_salience", 1.5
     )
+    top_salience = max((ev.salience for ev in evidence.values()), default=0.0)
+    cap = w.get("negative_domain_cap", 0.3)
     for ev in evidence.values():
         x = (
             w.get("bias", -3.0)
@@ -546,6 +689,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         )
         if ev.listed_only:
             x += w.get("listed_only", -2.0)
+            ev.reasons.append("named only in enumerations, side remarks or other frames")
         elif foreign == {ev.code}:
             # The only foreign country of an article about cooperation is its partner.
             x += w.get("sole_country", 1.0)
@@ -553,18 +697,37 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
             ev.score = min(ev.score, w.get("no_russia_cap", 0.3))
+            ev.reasons.append("no Russian party" if russia_total <= 0 else "third-country news")
         if (
             negative_total >= w.get("negative_domain_min", 3.0)
             and negative_total > w.get("negative_domain_ratio", 2.0) * cooperation_total
         ):
             # A sports report, crime story, weather forecast, ...: names are just mentions.
-            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+            ev.score = min(ev.score, cap)
+            frame = max(_NEGATIVE_LEXICONS, key=lambda name: negative[name])
+            ev.reasons.append(f"article in a {frame} frame")
         diaspora = negative["diaspora"]
         if diaspora >= w.get("diaspora_domain_min", 1.5) and diaspora > cooperation_total:
             # A diaspora festival in a Russian city is not cooperation with a state.
-            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+            ev.score = min(ev.score, cap)
+            ev.reasons.append("diaspora event")
+        ceremony = negative["ceremony"]
+        if ceremony >= w.get("ceremony_domain_min", 1.5) and ceremony > cooperation_total:
+            # A wreath-laying attended by delegations is a ceremony, not cooperation.
+            ev.score = min(ev.score, cap)
+            ev.reasons.append("ceremony")
+        if (
+            ev.salience * w.get("passing_ratio", 4.0) <= top_salience
+            and ev.russia_near <= 0
+            and ev.cooperation_near < w.get("passing_cooperation_max", 1.0)
+            and not ev.in_title
+        ):
+            # «… из них 0,02 тыс. т ушло в Беларусь»: a side remark beside the main partner.
+            ev.score = min(ev.score, w.get("passing_cap", 0.4))
+            ev.reasons.append("passing mention beside the main partner")
         if cooperation_total < w.get("cooperation_min", 0.5):
             ev.score = min(ev.score, w.get("no_cooperation_cap", 0.4))
+            ev.reasons.append("no cooperation in the article")
 
     return Analysis(
         sentences=sentences,
@@ -577,13 +740,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     )
 
 
-def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float]]]]) -> set[str]:
+def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float, str]]]]) -> set[str]:
     """Places named at least once by something more than a context-only alias."""
     return {
         code
         for mentions_by_code in mention_maps
         for code, mentions in mentions_by_code.items()
-        if any(kind != "context" for kind, _ in mentions)
+        if any(m[0] != "context" for m in mentions)
     }
 
 
@@ -607,7 +770,7 @@ def _region_mass(sentence: Sentence, strong_regions: set[str]) -> float:
         factor
         for code, mentions in sentence.regions.items()
         if code in strong_regions
-        for _, factor in mentions
+        for _, factor, _ in mentions
     )
 
 
@@ -656,7 +819,7 @@ def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str,
         for code, mentions in sentence.regions.items():
             if code not in strong:
                 continue
-            totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f in mentions)
+            totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f, _ in mentions)
     if not totals:
         return {}
     top = max(totals.values())
