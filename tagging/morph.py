@@ -147,12 +147,13 @@ class Lemmatizer:
             )
         stem = self._stemmer.stemWord(folded)
         places, person = _name_readings(parses)
-        # A word missing from the dictionary is a person's name only when every guess says so.
+        # Guesses for a word missing from the dictionary («Шаньдун» as a surname) are weak:
+        # such a word is at most ambiguous.
         return WordForms(
             lemma,
             frozenset((lemma, folded, "~" + stem)),
             places=places,
-            person=person and not places and all(_PERSON & p.tag.grammemes for p in parses),
+            person_or_place=person and all(_PERSON & p.tag.grammemes for p in parses),
         )
 
 

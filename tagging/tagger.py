@@ -457,9 +457,9 @@ def _is_russian_side(match: Match) -> bool:
 
 
 def _is_person_name(knowledge: Knowledge, words: Words, match: Match) -> bool:
-    """«Борис Дубровский», «Юлия Казакова»: a first name, surname or patronymic is never a
-    place (a leader's name is matched as a leader).  A word that can be either («Лида»,
-    «Борисов») is a person when a capitalised name stands next to it."""
+    """«Борис Дубровский», «Юлия Казакова», «А. Лида»: a word that reads as a first name,
+    surname or patronymic, next to another such word or an initial, is part of a person's
+    name and never a place (a leader's name is matched as a leader)."""
     if any(p.category == COUNTRY and p.kind == "leader" for p in match.payloads):
         return False
     if match.end - match.start != 1:
@@ -467,21 +467,15 @@ def _is_person_name(knowledge: Knowledge, words: Words, match: Match) -> bool:
     cached = knowledge.lemmatizer.cached
     raw = words.raws[match.start]
     forms = cached.get(raw)
-    if forms is None or not raw[:1].isupper():
-        return False
-    if forms.person:
-        return True
-    if not forms.person_or_place:
+    if forms is None or not raw[:1].isupper() or not (forms.person or forms.person_or_place):
         return False
     for neighbour in (match.start - 1, match.end):
         if 0 <= neighbour < len(words.raws):
             other = words.raws[neighbour]
+            if len(other) == 1 and other.isupper() and neighbour < match.start:
+                return True  # an initial
             other_forms = cached.get(other)
-            if (
-                other[:1].isupper()
-                and other_forms is not None
-                and (other_forms.person or other_forms.person_or_place)
-            ):
+            if other[:1].isupper() and other_forms is not None and other_forms.person:
                 return True
     return False
 
