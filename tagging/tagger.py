@@ -122,6 +122,9 @@ class Sentence:
     groups: set[str] = field(default_factory=set)
     russia: float = 0.0
     bilateral: set[str] = field(default_factory=set)
+    # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
+    # (or origin) of the region's trade.
+    trade_links: set[str] = field(default_factory=set)
     lexicons: dict[str, float] = field(default_factory=dict)
     lexicon_words: dict[str, list[str]] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
@@ -151,6 +154,7 @@ class CountryEvidence:
     first_sentence: int = 10**6
     in_title: bool = False
     listed_only: bool = True
+    trade_linked: bool = False
     score: float = 0.0
     mentions: list[Mention] = field(default_factory=list)
     # Why the score was capped or lowered, in the order the rules applied.
@@ -185,6 +189,8 @@ class Knowledge:
         self._load_countries()
         self._load_regions()
         self._load_lexicons(context)
+        self.trade_to = frozenset(self._lemmas(context.get("trade_to", ())))
+        self.trade_from = frozenset(self._lemmas(context.get("trade_from", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
         noise = context.get("noise", {})
@@ -369,6 +375,8 @@ class Tagger:
         for match in places:
             self._record_place(knowledge, sentence, words, match)
         _find_bilateral(sentence, words, places)
+        _find_group_partners(knowledge, sentence, words, places)
+        _find_trade_links(knowledge, sentence, words, places)
         for match in context:
             matched = " ".join(words.raws[match.start : match.end])
             for payload in match.payloads:
@@ -447,6 +455,72 @@ def _find_bilateral(sentence: Sentence, words: Words, places: list[Match]) -> No
                 for payload in right.payloads:
                     if payload.category == COUNTRY and payload.kind != "context":
                         sentence.bilateral.add(payload.value)
+
+
+_GROUP_GAP_WORDS = frozenset(("и", "с", "со", "страна", "государство", "пять", "пятерка", "все"))
+
+
+def _find_group_partners(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«саммит России и стран Центральной Азии»: a named group of states beside the Russian
+    side makes every member a counterpart, named or not."""
+    for first, second in pairwise(places):
+        if not _is_russian_side(first):
+            continue
+        gap = range(first.end, second.start)
+        if (
+            len(gap) > 3
+            or not all(not words.keys[i].isdisjoint(_GROUP_GAP_WORDS) for i in gap)
+            or not any(words.raws[i].lower() in _CONJUNCTIONS for i in gap)
+        ):
+            continue
+        matched = " ".join(words.raws[second.start : second.end])
+        for payload in second.payloads:
+            if payload.category != GROUP or payload.value not in knowledge.geographic_groups:
+                continue
+            for code in knowledge.group_codes.get(payload.value, ()):
+                sentence.countries.setdefault(code, []).append(("group", 1.0, matched))
+                sentence.bilateral.add(code)
+
+
+_TO_PREPOSITIONS = frozenset(("в", "во"))
+_FROM_PREPOSITIONS = frozenset(("из",))
+
+
+def _find_trade_links(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«вырос экспорт угля в Японию», «поставки во Вьетнам и Малайзию», «импорт из Китая»:
+    a country with its own place in the region's trade, whether or not a cooperation verb
+    is there.  A bare enumeration after one preposition links only its first country."""
+    to_seen = from_seen = -1
+    keys = words.keys
+    for i, word_keys in enumerate(keys):
+        if not word_keys.isdisjoint(knowledge.trade_to):
+            to_seen = i
+        if not word_keys.isdisjoint(knowledge.trade_from):
+            from_seen = i
+    if to_seen < 0 and from_seen < 0:
+        return
+    previous_linked = -1
+    for match in places:
+        codes = [p.value for p in match.payloads if p.category == COUNTRY]
+        if not codes or match.start == 0:
+            previous_linked = -1
+            continue
+        before = words.raws[match.start - 1].lower()
+        start = match.start
+        linked = (
+            (before in _TO_PREPOSITIONS and 0 <= to_seen < start)
+            or (before in _FROM_PREPOSITIONS and 0 <= from_seen < start)
+            or (before == "и" and previous_linked == start - 1)
+        )
+        if linked:
+            sentence.trade_links.update(codes)
+            previous_linked = match.end
+        else:
+            previous_linked = -1
 
 
 def _is_russian_side(match: Match) -> bool:
@@ -650,6 +724,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             )
             if modifier * lowest >= 0.5:
                 ev.listed_only = False
+                ev.trade_linked = ev.trade_linked or code in sentence.trade_links
                 ev.cooperation_near += near_cooperation
                 if code in sentence.bilateral:
                     ev.cooperation_near += bilateral_weight
@@ -687,6 +762,10 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         elif foreign == {ev.code}:
             # The only foreign country of an article about cooperation is its partner.
             x += w.get("sole_country", 1.0)
+        if ev.trade_linked and russia_total > 0:
+            # Its own place in the region's exports or imports: trade without a verb of
+            # cooperation is cooperation.
+            x += w.get("trade_link", 1.5)
         ev.score = _sigmoid(x)
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
