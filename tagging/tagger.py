@@ -191,6 +191,7 @@ class Knowledge:
         self._load_lexicons(context)
         self.trade_to = frozenset(self._lemmas(context.get("trade_to", ())))
         self.trade_from = frozenset(self._lemmas(context.get("trade_from", ())))
+        self.trade_figures = frozenset(self._lemmas(context.get("trade_figures", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
         noise = context.get("noise", {})
@@ -493,7 +494,8 @@ def _find_trade_links(
 ) -> None:
     """«вырос экспорт угля в Японию», «поставки во Вьетнам и Малайзию», «импорт из Китая»:
     a country with its own place in the region's trade, whether or not a cooperation verb
-    is there.  A bare enumeration after one preposition links only its first country."""
+    is there, when the sentence gives a figure or a trend.  A bare enumeration after one
+    preposition links only its first country."""
     to_seen = from_seen = -1
     keys = words.keys
     for i, word_keys in enumerate(keys):
@@ -502,6 +504,11 @@ def _find_trade_links(
         if not word_keys.isdisjoint(knowledge.trade_from):
             from_seen = i
     if to_seen < 0 and from_seen < 0:
+        return
+    # Its own figure or trend («на 60%», «рекордные», «растут»), not a remark in passing.
+    if not any(raw[:1].isdigit() for raw in words.raws) and all(
+        word_keys.isdisjoint(knowledge.trade_figures) for word_keys in keys
+    ):
         return
     previous_linked = -1
     for match in places:
