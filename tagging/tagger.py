@@ -257,7 +257,7 @@ class Knowledge:
                     self.index.add(phrase, payload, policy, PLACES, place=True)
 
     def _load_lexicons(self, context: dict[str, Any]) -> None:
-        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony"):
+        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony", "official"):
             for phrase, weight in context.get(name, {}).items():
                 payload = Payload(LEXICON, name, "", float(weight))
                 self.index.add(phrase, payload, "any", CONTEXT)
@@ -652,7 +652,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             sentence.lexicons.get("cooperation", 0.0)
             + w.get("topic_as_cooperation", 0.3) * _sphere_mass(sentence)
         )
-        for name in (*_NEGATIVE_LEXICONS, "diaspora", "ceremony"):
+        for name in (*_NEGATIVE_LEXICONS, "diaspora", "ceremony", "official"):
             negative[name] += weight * sentence.lexicons.get(name, 0.0)
         groups |= sentence.groups
     strong = _strong(s.countries for s in sentences)
@@ -787,10 +787,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             frame = max(_NEGATIVE_LEXICONS, key=lambda name: negative[name])
             ev.reasons.append(f"article in a {frame} frame")
         diaspora = negative["diaspora"]
-        if diaspora >= w.get("diaspora_domain_min", 1.5) and diaspora > cooperation_total:
-            # A diaspora festival in a Russian city is not cooperation with a state.
+        if diaspora >= w.get("diaspora_domain_min", 1.5) and (
+            diaspora > cooperation_total or negative["official"] <= 0
+        ):
+            # A diaspora festival in a Russian city, with no consul, ambassador or
+            # delegation of the state, is not cooperation with that state.
             ev.score = min(ev.score, cap)
-            ev.reasons.append("diaspora event")
+            ev.reasons.append("diaspora event without an official party")
         ceremony = negative["ceremony"]
         if ceremony >= w.get("ceremony_domain_min", 1.5) and ceremony > cooperation_total:
             # A wreath-laying attended by delegations is a ceremony, not cooperation.
