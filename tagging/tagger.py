@@ -819,7 +819,9 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         cooperation=cooperation_total,
         negative=dict(negative),
         topic_scores=_topic_scores(knowledge, sentences),
-        region_scores=_region_scores(knowledge, sentences),
+        region_scores=_region_scores(
+            knowledge, sentences, any(ev.score >= 0.5 for ev in evidence.values())
+        ),
     )
 
 
@@ -881,7 +883,11 @@ def _topic_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, 
     return {t: 1.0 - math.exp(-total / scale) for t, total in totals.items()}
 
 
-def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, float]:
+def _region_scores(
+    knowledge: Knowledge, sentences: list[Sentence], cooperation_story: bool
+) -> dict[str, float]:
+    """Scores of the home Russian region.  In a story of cooperation the venue of a meeting
+    is not the home region; in other news (weather, a match) where it happens is."""
     w = _weights(knowledge, "region")
     kind_weight = {
         "name": w.get("name", 1.0),
@@ -892,6 +898,8 @@ def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str,
     }
     strong = _strong(s.regions for s in sentences)
     totals: dict[str, float] = defaultdict(float)
+    # How firmly each region is placed in the article (see below).
+    anchors: dict[str, int] = defaultdict(int)
     for sentence in sentences:
         if not sentence.regions:
             continue
@@ -903,11 +911,31 @@ def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str,
             if code not in strong:
                 continue
             totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f, _ in mentions)
+            for kind, mention_factor, _ in mentions:
+                if listed or sentence.background or mention_factor < w.get("anchor_min", 0.3):
+                    continue  # a remark, or the capital as the venue of national news
+                # «Омская область», «в Омске» (not in a story of cooperation): the region's
+                # name, or where things happen; a city alone («трасса Самара — Шымкент») is
+                # half an anchor.
+                if mention_factor < 0.5:
+                    anchors[code] += 0 if cooperation_story else 2
+                else:
+                    anchors[code] += 1 if kind == "city" else 2
     if not totals:
         return {}
     top = max(totals.values())
     scale = w.get("scale", 2.0)
-    return {
+    scores = {
         code: (1.0 - math.exp(-total / scale)) * (1.0 if total >= 0.5 * top else 0.5)
         for code, total in totals.items()
     }
+    leader = max(totals, key=lambda code: totals[code])
+    runner_up = max((t for c, t in totals.items() if c != leader), default=0.0)
+    if (
+        top >= w.get("sole_min", 0.15)
+        and runner_up < w.get("sole_ratio", 0.5) * top
+        and anchors[leader] >= 2
+    ):
+        # The one Russian region an article names, however briefly, is its home region.
+        scores[leader] = max(scores[leader], w.get("sole_floor", 0.6))
+    return scores
