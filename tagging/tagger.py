@@ -20,6 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 from tagging import data
+from tagging.explain import Explanation, explain, region_label
 from tagging.morph import Lemmatizer, shared_lemmatizer
 from tagging.phrases import Match, Payload, PhraseIndex
 from tagging.text import (
@@ -62,6 +63,8 @@ class TagResult:
     countries: tuple[Tag, ...]
     topics: tuple[Tag, ...]
     regions: tuple[Tag, ...]
+    # The evidence behind each decision, when tag(..., explain=True) asked for it.
+    explanation: Explanation | None = None
 
     def all(self) -> tuple[Tag, ...]:
         return self.countries + self.topics + self.regions
@@ -77,6 +80,11 @@ class TagResult:
     @property
     def region_codes(self) -> tuple[str, ...]:
         return tuple(t.value for t in self.regions)
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """«Омская область», as the regions are named in labels and in `digestbot tag`."""
+        return tuple(region_label(t.value) for t in self.regions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +279,9 @@ class Knowledge:
             self.index.add(phrase, Payload(LEXICON, "not_topic", "", 0.0), "any", TOPICS)
 
 
+_explain = explain
+
+
 def _weights(knowledge: Knowledge, section: str) -> dict[str, float]:
     return knowledge.weights.get(section, {})
 
@@ -301,7 +312,9 @@ class Tagger:
         """Load dictionaries and data files now rather than on the first article."""
         _ = self.knowledge
 
-    def tag(self, title: str | None, text: str) -> TagResult:
+    def tag(self, title: str | None, text: str, *, explain: bool = False) -> TagResult:
+        """Tags of one article; `explain` adds the evidence of every decision (and of the
+        candidates that were turned down) as the result's `explanation`."""
         analysis = self.analyse(title, text)
         threshold = self.threshold
         countries = tuple(
@@ -321,7 +334,8 @@ class Tagger:
             for code, score in sorted(analysis.region_scores.items(), key=lambda kv: -kv[1])
             if score >= threshold
         )
-        return TagResult(countries, topics, regions)
+        explanation = _explain(analysis, threshold) if explain else None
+        return TagResult(countries, topics, regions, explanation)
 
     def tag_many(self, items: Iterable[tuple[str | None, str]]) -> list[TagResult]:
         return [self.tag(title, text) for title, text in items]
