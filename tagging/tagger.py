@@ -386,18 +386,24 @@ class Tagger:
         places, context, topics = knowledge.index.match(words.keys, words.raws)
         for match in places:
             self._record_place(knowledge, sentence, words, match)
-        _find_bilateral(sentence, words, places)
-        _find_group_partners(knowledge, sentence, words, places)
-        _find_trade_links(knowledge, sentence, words, places)
+        if places:
+            _find_bilateral(sentence, words, places)
+            if sentence.groups:
+                _find_group_partners(knowledge, sentence, words, places)
+            if sentence.countries:
+                _find_trade_links(knowledge, sentence, words, places)
+        raws = words.raws
         for match in context:
-            matched = " ".join(words.raws[match.start : match.end])
+            start, end = match.start, match.end
+            matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
             for payload in match.payloads:
                 sentence.lexicons[payload.value] = (
                     sentence.lexicons.get(payload.value, 0.0) + payload.weight
                 )
                 sentence.lexicon_words.setdefault(payload.value, []).append(matched)
         for match in topics:
-            matched = " ".join(words.raws[match.start : match.end])
+            start, end = match.start, match.end
+            matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
             for payload in match.payloads:
                 if payload.category == TOPIC:
                     sentence.topics[payload.value] = (
@@ -408,21 +414,28 @@ class Tagger:
     def _record_place(
         self, knowledge: Knowledge, sentence: Sentence, words: Words, match: Match
     ) -> None:
-        blocked = {p.value for p in match.payloads if p.category == BLOCK}
-        matched = " ".join(words.raws[match.start : match.end])
-        codes = [p.value for p in match.payloads if p.category == COUNTRY]
-        for payload in match.payloads:
-            if payload.category == INSTITUTION:
+        payloads = match.payloads
+        start, end = match.start, match.end
+        raws = words.raws
+        matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
+        categories = {p.category for p in payloads}
+        if INSTITUTION in categories:
+            for payload in payloads:
                 for code in knowledge.institution_codes.get(payload.value, ()):
                     sentence.rejected.append((code, matched, "institution name"))
-                return
-        if _is_venue_name(knowledge, sentence.text, words, match):
-            for code in codes:
-                sentence.rejected.append((code, matched, "name of a street, venue or firm"))
             return
-        if _is_person_name(knowledge, words, match):
-            for code in codes:
-                sentence.rejected.append((code, matched, "person name"))
+        blocked = {p.value for p in payloads if p.category == BLOCK} if BLOCK in categories else ()
+        reason = ""
+        if _is_venue_name(knowledge, sentence.text, words, match):
+            reason = "name of a street, venue or firm"
+        elif (COUNTRY in categories or REGION in categories) and _is_person_name(
+            knowledge, words, match
+        ):
+            reason = "person name"
+        if reason:
+            for payload in payloads:
+                if payload.category == COUNTRY:
+                    sentence.rejected.append((payload.value, matched, reason))
             return
         tail = sentence.tail_from >= 0 and words.starts[match.start] >= sentence.tail_from
         # The last words of an excerpt cut mid-sentence («… с Казахстаном и») carry no content.
@@ -663,15 +676,26 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             sentence.lexicons.get("cooperation", 0.0)
             + w.get("topic_as_cooperation", 0.3) * _sphere_mass(sentence)
         )
-        for name in (*_NEGATIVE_LEXICONS, "diaspora", "ceremony", "official"):
-            negative[name] += weight * sentence.lexicons.get(name, 0.0)
+        for name, value in sentence.lexicons.items():
+            if name != "cooperation":
+                negative[name] += weight * value
         groups |= sentence.groups
     strong = _strong(s.countries for s in sentences)
 
     evidence: dict[str, CountryEvidence] = {}
+    list_cooperation_min = w.get("list_cooperation_min", 1.5)
+    list_factor = w.get("list_factor", 0.25)
+    background_factor = w.get("background_factor", 0.2)
+    diaspora_factor = w.get("diaspora_factor", 0.3)
+    frame_factor = w.get("frame_factor", 0.3)
+    bilateral_weight = w.get("bilateral", 1.0)
+    sentence_cap = w.get("sentence_cap", 1.3)
+    group_weight = kind_weight.get("group", 0.8)
     for sentence, sentence_russian_side, region_side in zip(
         sentences, russian_sides, region_sides, strict=True
     ):
+        if not sentence.countries and not sentence.groups:
+            continue
         foreign = {c for c in sentence.countries if c in strong} | sentence.others
         place_mentions = sum(len(sentence.countries.get(c, ())) for c in foreign)
         place_mentions += len(sentence.others)
@@ -686,27 +710,23 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         # «Губернатор области встретился с консулами Узбекистана, Казахстана, Киргизии и
         # Таджикистана»: a Russian region's act of cooperation with every state of the list.
         cooperative_list = (
-            is_list
-            and not frame
-            and region_side > 0
-            and near_cooperation >= w.get("list_cooperation_min", 1.5)
+            is_list and not frame and region_side > 0 and near_cooperation >= list_cooperation_min
         )
         position = _position_weight(w, sentence)
         modifier = 1.0
         weakened_by: list[str] = []
         if is_list and not cooperative_list:
-            modifier *= w.get("list_factor", 0.25)
+            modifier *= list_factor
             weakened_by.append("enumeration of countries")
         if sentence.background:
-            modifier *= w.get("background_factor", 0.2)
+            modifier *= background_factor
             weakened_by.append("background remark")
         if sentence.lexicons.get("diaspora", 0.0) > 0:
-            modifier *= w.get("diaspora_factor", 0.3)
+            modifier *= diaspora_factor
             weakened_by.append("diaspora event")
         if frame:
-            modifier *= w.get("frame_factor", 0.3)
+            modifier *= frame_factor
             weakened_by.append(f"{frame} frame")
-        bilateral_weight = w.get("bilateral", 1.0)
         for group in sentence.groups:
             if group not in knowledge.geographic_groups:
                 # «ЕАЭС», «ШОС»: an organisation's name names none of its members.
@@ -715,7 +735,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             # are counterparts too.
             for code in knowledge.group_codes.get(group, frozenset()) & strong:
                 ev = evidence.setdefault(code, CountryEvidence(code))
-                gained = kind_weight.get("group", 0.8) * position
+                gained = group_weight * position
                 ev.salience += gained
                 ev.mentions.append(Mention(sentence.index, (group,), ("group",), round(gained, 3)))
         for code, mentions in sentence.countries.items():
@@ -728,7 +748,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
                 if kind != "context":
                     ev.strong_mentions += 1
             # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
-            gained = min(gained, w.get("sentence_cap", 1.3)) * position * modifier
+            gained = min(gained, sentence_cap) * position * modifier
             ev.salience += gained
             lowest = min(f for _, f, _ in mentions)
             ev.mentions.append(
