@@ -951,7 +951,8 @@ def _region_scores(
                 if mention_factor < 0.5:
                     anchors[code] += 0 if cooperation_story else 2
                 else:
-                    anchors[code] += 1 if kind == "city" else 2
+                    # In a story of cooperation a Russian city is the Russian party's.
+                    anchors[code] += 1 if kind == "city" and not cooperation_story else 2
     if not totals:
         return {}
     top = max(totals.values())

@@ -271,3 +271,21 @@ def test_explanation_gives_sentence_words_and_score_of_each_country(tagger: Tagg
 
 def test_plain_tagging_carries_no_explanation(tagger: Tagger) -> None:
     assert tagger.tag("Заголовок", "Текст без стран.").explanation is None
+
+
+def test_a_russian_city_in_a_cooperation_story_is_its_region(tagger: Tagger) -> None:
+    result = tagger.tag(
+        "Молодёжь Омска в Павлодаре",
+        "Молодёжная делегация Омска побывала в Павлодаре. Студенты двух городов договорились "
+        "о совместных проектах и летней школе.",
+    )
+    assert result.country_codes == ("KZ",)
+    assert result.region_names == ("Омская область",)
+
+
+def test_a_route_end_in_foreign_news_is_no_region(tagger: Tagger) -> None:
+    result = tagger.tag(
+        "Трасса закрыта",
+        "На трассе Самара — Шымкент в Казахстане из-за метели закрыли движение для грузовиков.",
+    )
+    assert result.region_names == ()
