@@ -11,6 +11,7 @@ from tagging.text import fold
 
 _CACHE_LIMIT = 300_000
 _MIN_READING_SCORE = 0.05
+_MIN_ENTRY_STEM = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,12 @@ class Lemmatizer:
             return cached.entry_keys
         if not folded.isalpha() or folded.isascii() or self._morph.word_is_known(folded):
             return self.forms(folded).entry_keys
-        return frozenset((folded, "~" + self._stemmer.stemWord(folded)))
+        stem = self._stemmer.stemWord(folded)
+        if len(stem) < _MIN_ENTRY_STEM:
+            # «Винь» → «вин» would match any unknown word starting so («Винни», «Виньи»):
+            # a short name matches only as written.
+            return frozenset((folded,))
+        return frozenset((folded, "~" + stem))
 
     def place_entry_keys(self, word: str) -> frozenset[str]:
         """Keys of a place name written in a data file (see WordForms.place_entry_keys)."""

@@ -289,3 +289,15 @@ def test_a_route_end_in_foreign_news_is_no_region(tagger: Tagger) -> None:
         "На трассе Самара — Шымкент в Казахстане из-за метели закрыли движение для грузовиков.",
     )
     assert result.region_names == ()
+
+
+def test_a_short_place_name_does_not_match_words_that_only_start_like_it(
+    tagger: Tagger,
+) -> None:
+    # «Винь» (a Vietnamese city) must not match «Виньи» or «Винни» by a three-letter stem.
+    title = "Посол Индии посетил Иркутск"
+    text = (
+        "Посол Индии и советник посольства Винни Сингх встретились с губернатором Иркутской "
+        "области. Стороны обсудили сотрудничество в фармацевтике. Гостям показали Виньи."
+    )
+    assert tags(tagger, title, text) == {"IN"}
