@@ -129,6 +129,8 @@ class Sentence:
     others: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     russia: float = 0.0
+    # «губернатор», «глава региона»: the region's own authority acts in this sentence.
+    home_official: bool = False
     bilateral: set[str] = field(default_factory=set)
     # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
     # (or origin) of the region's trade.
@@ -253,8 +255,9 @@ class Knowledge:
             ("adjectives", "adjective"),
             ("demonyms", "demonym"),
             ("organisations", "organisation"),
+            ("officials", "official"),
         ):
-            policy = "any" if kind in ("adjective", "demonym") else "auto"
+            policy = "any" if kind in ("adjective", "demonym", "official") else "auto"
             for phrase in russia.get(field_name, ()):
                 self.index.add(phrase, Payload(RUSSIA, "RU", kind), policy, PLACES)
         for entry in source["regions"]:
@@ -457,6 +460,8 @@ class Tagger:
                 )
             elif payload.category == RUSSIA:
                 sentence.russia += factor
+                if payload.kind == "official":
+                    sentence.home_official = True
             elif payload.category == OTHER:
                 sentence.others.add(payload.value)
             elif payload.category == GROUP:
@@ -710,7 +715,10 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         # «Губернатор области встретился с консулами Узбекистана, Казахстана, Киргизии и
         # Таджикистана»: a Russian region's act of cooperation with every state of the list.
         cooperative_list = (
-            is_list and not frame and region_side > 0 and near_cooperation >= list_cooperation_min
+            is_list
+            and not frame
+            and (region_side > 0 or sentence.home_official)
+            and near_cooperation >= list_cooperation_min
         )
         position = _position_weight(w, sentence)
         modifier = 1.0

@@ -301,3 +301,19 @@ def test_a_short_place_name_does_not_match_words_that_only_start_like_it(
         "области. Стороны обсудили сотрудничество в фармацевтике. Гостям показали Виньи."
     )
     assert tags(tagger, title, text) == {"IN"}
+
+
+def test_a_governor_unnamed_region_meeting_consuls_of_several_states(tagger: Tagger) -> None:
+    text = (
+        "Губернатор встретился с консулами Узбекистана, Казахстана, Киргизии, Таджикистана и "
+        "Азербайджана. Договорились о сотрудничестве в образовании."
+    )
+    assert tags(tagger, "Консулы у губернатора", text) == {"UZ", "KZ", "KG", "TJ", "AZ"}
+
+
+def test_a_governor_visiting_four_states_without_naming_the_region(tagger: Tagger) -> None:
+    text = (
+        "Губернатор побывал с визитами в Армении, Таджикистане, Узбекистане и Казахстане. "
+        "Итог поездок — прямые рейсы из региона в Ереван, Душанбе, Ташкент и Астану."
+    )
+    assert tags(tagger, "Новые авиарейсы", text) == {"AM", "TJ", "UZ", "KZ"}
