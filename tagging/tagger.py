@@ -390,6 +390,8 @@ class Tagger:
         for match in places:
             self._record_place(knowledge, sentence, words, match)
         if places:
+            if sentence.home_official:
+                _drop_foreign_officials(sentence, places)
             _find_bilateral(sentence, words, places)
             if sentence.groups:
                 _find_group_partners(knowledge, sentence, words, places)
@@ -485,6 +487,25 @@ def _find_bilateral(sentence: Sentence, words: Words, places: list[Match]) -> No
                 for payload in right.payloads:
                     if payload.category == COUNTRY and payload.kind != "context":
                         sentence.bilateral.add(payload.value)
+
+
+def _drop_foreign_officials(sentence: Sentence, places: list[Match]) -> None:
+    """«губернатор провинции Шаньдун», «губернатор Ферганской области»: the governor of a
+    foreign province is not the Russian party."""
+    officials = 0
+    foreign = 0
+    for first, second in pairwise(places):
+        if any(p.category == RUSSIA and p.kind == "official" for p in first.payloads):
+            officials += 1
+            if second.start - first.end <= 1 and any(
+                p.category == COUNTRY for p in second.payloads
+            ):
+                foreign += 1
+                sentence.russia -= 1.0
+    last = places[-1]
+    officials += any(p.category == RUSSIA and p.kind == "official" for p in last.payloads)
+    if foreign and foreign >= officials:
+        sentence.home_official = False
 
 
 _GROUP_GAP_WORDS = frozenset(("и", "с", "со", "страна", "государство", "пять", "пятерка", "все"))

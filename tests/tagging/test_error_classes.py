@@ -317,3 +317,11 @@ def test_a_governor_visiting_four_states_without_naming_the_region(tagger: Tagge
         "Итог поездок — прямые рейсы из региона в Ереван, Душанбе, Ташкент и Астану."
     )
     assert tags(tagger, "Новые авиарейсы", text) == {"AM", "TJ", "UZ", "KZ"}
+
+
+def test_the_governor_of_a_foreign_province_is_no_russian_party(tagger: Tagger) -> None:
+    text = (
+        "Губернатор провинции Шаньдун посетил Казахстан и подписал соглашение о "
+        "сотрудничестве с акиматом Алматы."
+    )
+    assert tags(tagger, "Губернатор Шаньдуна в Казахстане", text) == set()
