@@ -61,6 +61,7 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("addfeed", N_("Add a feed: /addfeed URL")),
     ("delfeed", N_("Remove a feed: /delfeed ID")),
     ("export_opml", N_("Export the feed list as OPML")),
+    ("why", N_("Why an article got its tags: /why LINK")),
 )
 DESCRIPTION = N_(
     "Daily digests of the regional press about cooperation with partner countries: "

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="poll feeds")
     ingest.add_argument("--once", action="store_true", required=True, help="poll every feed once")
 
-    commands.add_parser("tag", help="tag JSON Lines {id,title,text} from stdin")
+    tag = commands.add_parser("tag", help="tag JSON Lines {id,title,text} from stdin")
+    tag.add_argument("--explain", action="store_true", help="add the evidence of each decision")
 
     feeds = commands.add_parser("feeds", help="feed management")
     feed_commands = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
@@ -92,7 +93,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "tag":
         from tagging import run_tag_command
 
-        return run_tag_command(sys.stdin, sys.stdout, sys.stderr, threshold=settings.tag_threshold)
+        threshold = settings.tag_threshold
+        return run_tag_command(
+            sys.stdin, sys.stdout, sys.stderr, threshold=threshold, explain=args.explain
+        )
     if command == "run":
         from bot.runner import run_bot
         from storage.guard import StoreLockError

@@ -19,6 +19,7 @@ def get_routers() -> list[Router]:
         onboarding,
         stats,
         subscription,
+        why,
     )
 
     modules = (
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         digest,
         stats,
         admin,
+        why,
         fallback,
     )
     return [module.create_router() for module in modules]

@@ -58,6 +58,7 @@ def help_text(is_admin: bool) -> str:
             _("/addfeed URL: add a feed (it is checked first)"),
             _("/delfeed ID: remove a feed"),
             _("/export_opml: the feed list as an OPML file; send an .opml file to import one"),
+            _("/why LINK: why an article got its tags"),
         ]
     return "\n".join(lines)
 

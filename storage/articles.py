@@ -467,3 +467,31 @@ async def find_articles_page(
     )
     found = list(await session.scalars(query))
     return await _with_tags(session, found[:limit]), len(found) > limit
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleText:
+    """What an article was tagged from: its title and best text."""
+
+    id: int
+    url: str
+    title: str
+    text: str
+
+
+async def article_text_by_url(session: AsyncSession, urls: Collection[str]) -> ArticleText | None:
+    """The stored article with the first of `urls` (tried in order) that is known, or None."""
+    wanted = [url for url in dict.fromkeys(urls) if url]
+    if not wanted:
+        return None
+    rows = await session.execute(
+        select(Article.id, Article.url, Article.title, Article.full_text, Article.summary).where(
+            Article.url.in_(wanted)
+        )
+    )
+    found = {row.url: row for row in rows}
+    for url in wanted:
+        row = found.get(url)
+        if row is not None:
+            return ArticleText(row.id, row.url, row.title, row.full_text or row.summary)
+    return None

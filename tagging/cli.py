@@ -50,9 +50,12 @@ def _record_id(line: str) -> Any:
     return record.get("id") if isinstance(record, dict) else None
 
 
-def run_tag_command(stdin: TextIO, stdout: TextIO, stderr: TextIO, threshold: float = 0.5) -> int:
+def run_tag_command(
+    stdin: TextIO, stdout: TextIO, stderr: TextIO, threshold: float = 0.5, *, explain: bool = False
+) -> int:
     """Tag every JSON line of stdin; a bad line gets an error line (stderr names its number)
-    and an {"id", "error"} output line in its place.  Returns 0, or 1 when any line was bad."""
+    and an {"id", "error"} output line in its place.  Returns 0, or 1 when any line was bad.
+    `explain` adds "explain": the evidence of each decision (see tagging.explain)."""
     tagger = Tagger(threshold=threshold)
     failures = 0
     for number, line in enumerate(stdin, start=1):
@@ -60,15 +63,18 @@ def run_tag_command(stdin: TextIO, stdout: TextIO, stderr: TextIO, threshold: fl
             continue
         try:
             record_id, title, text = _parse(line)
-            result = tagger.tag(title, text)
+            result = tagger.tag(title, text, explain=explain)
             output: dict[str, Any] = {
                 "id": record_id,
                 "countries": list(result.country_codes),
                 "topics": list(result.topic_ids),
+                "regions": list(result.region_names),
             }
             published = _published(json.loads(line))
             facts = extract_facts(title, text, result.country_codes, published)
             output["facts"] = facts.as_dict()
+            if result.explanation is not None:
+                output["explain"] = result.explanation.as_dict()
         except _BadLine as error:
             failures += 1
             stderr.write(f"line {number}: {error}\n")

@@ -79,6 +79,12 @@ class Region:
     code: str
     name_ru: str
     name_en: str
+    label: str = ""  # the name in tags when it differs from the official one
+
+    @property
+    def label_ru(self) -> str:
+        """The name `digestbot tag` gives («Кемеровская область»)."""
+        return self.label or self.name_ru
 
 
 def load_json(name: str) -> dict[str, Any]:
@@ -170,10 +176,20 @@ def topic(topic_id: str) -> Topic | None:
 def regions() -> tuple[Region, ...]:
     """Russian regions (ISO 3166-2:RU) known to the tagger."""
     return tuple(
-        Region(code=entry["code"], name_ru=entry["name_ru"], name_en=entry["name_en"])
+        Region(
+            code=entry["code"],
+            name_ru=entry["name_ru"],
+            name_en=entry["name_en"],
+            label=entry.get("label", ""),
+        )
         for entry in region_data()["regions"]
     )
 
 
+@cache
+def _regions_by_code() -> dict[str, Region]:
+    return {r.code: r for r in regions()}
+
+
 def region(code: str) -> Region | None:
-    return next((r for r in regions() if r.code == code.strip().upper()), None)
+    return _regions_by_code().get(code.strip().upper())

@@ -11,6 +11,7 @@ from tagging.text import fold
 
 _CACHE_LIMIT = 300_000
 _MIN_READING_SCORE = 0.05
+_MIN_ENTRY_STEM = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,12 @@ class WordForms:
     lemma: str
     keys: frozenset[str]
     known: bool = False
+    # Normal forms of the readings pymorphy3 marks as a place name (Geox).
+    places: frozenset[str] = frozenset()
+    # The word reads as a person's name, surname or patronymic (Name/Surn/Patr) and never
+    # as a place: «Казакова», «Борис».  `person_or_place` when it can be either («Борисов»).
+    person: bool = False
+    person_or_place: bool = False
 
     @property
     def entry_keys(self) -> frozenset[str]:
@@ -35,6 +42,14 @@ class WordForms:
         An entry is written in its dictionary form, so of a known word only its main reading
         counts: «Баку» the city must not also stand for «бак»."""
         return frozenset((self.lemma,)) if self.known else self.keys
+
+    @property
+    def place_entry_keys(self) -> frozenset[str]:
+        """Keys of a word written as a place name in a gazetteer: its place reading when it
+        has one («Борисов» the town, not the plural of the first name «Борис»)."""
+        if self.known and self.places:
+            return self.places
+        return self.entry_keys
 
 
 @cache
@@ -88,7 +103,25 @@ class Lemmatizer:
             return cached.entry_keys
         if not folded.isalpha() or folded.isascii() or self._morph.word_is_known(folded):
             return self.forms(folded).entry_keys
-        return frozenset((folded, "~" + self._stemmer.stemWord(folded)))
+        stem = self._stemmer.stemWord(folded)
+        if len(stem) < _MIN_ENTRY_STEM:
+            # «Винь» → «вин» would match any unknown word starting so («Винни», «Виньи»):
+            # a short name matches only as written.
+            return frozenset((folded,))
+        return frozenset((folded, "~" + stem))
+
+    def place_entry_keys(self, word: str) -> frozenset[str]:
+        """Keys of a place name written in a data file (see WordForms.place_entry_keys)."""
+        folded = fold(word)
+        cached = self._cache.get(folded)
+        if (
+            cached is None
+            and folded.isalpha()
+            and not folded.isascii()
+            and not self._morph.word_is_known(folded)
+        ):
+            return self.entry_keys(word)
+        return self.forms(folded).place_entry_keys
 
     def lemma(self, word: str) -> str:
         return self.forms(word).lemma
@@ -109,6 +142,36 @@ class Lemmatizer:
                 weight[normal] = weight.get(normal, 0.0) + parse.score
             keys = {normal for normal, total in weight.items() if total >= _MIN_READING_SCORE}
             keys.add(lemma)
-            return WordForms(lemma, frozenset(keys), known=True)
+            places, person = _name_readings(parses)
+            return WordForms(
+                lemma,
+                frozenset(keys),
+                known=True,
+                places=places,
+                person=person and not places,
+                person_or_place=person and bool(places),
+            )
         stem = self._stemmer.stemWord(folded)
-        return WordForms(lemma, frozenset((lemma, folded, "~" + stem)))
+        places, person = _name_readings(parses)
+        # Guesses for a word missing from the dictionary («Шаньдун» as a surname) are weak:
+        # such a word is at most ambiguous.
+        return WordForms(
+            lemma,
+            frozenset((lemma, folded, "~" + stem)),
+            places=places,
+            person_or_place=person and all(_PERSON & p.tag.grammemes for p in parses),
+        )
+
+
+_PERSON = frozenset(("Name", "Surn", "Patr"))
+
+
+def _name_readings(parses: Any) -> tuple[frozenset[str], bool]:
+    """Normal forms of the place readings of a word, and whether it has a person reading."""
+    places = frozenset(
+        p.normal_form.replace("ё", "е")
+        for p in parses
+        if "Geox" in p.tag and p.score >= _MIN_READING_SCORE
+    )
+    person = any(_PERSON & p.tag.grammemes for p in parses if p.score >= _MIN_READING_SCORE)
+    return places, person

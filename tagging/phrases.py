@@ -72,12 +72,22 @@ class PhraseIndex:
         # (longest first), or an empty tuple when none may.  Most words have none.
         self._candidates: dict[frozenset[str], tuple[tuple[_Pattern, ...], ...]] = {}
 
-    def add(self, phrase: str, payload: Payload, case_policy: str = "auto", layer: int = 0) -> None:
+    def add(
+        self,
+        phrase: str,
+        payload: Payload,
+        case_policy: str = "auto",
+        layer: int = 0,
+        *,
+        place: bool = False,
+    ) -> None:
+        """Index a phrase; `place` reads its words as place names where they can be one."""
         phrase_words = words(phrase)
         if not phrase_words:
             return
+        entry_keys = self._lemmatizer.place_entry_keys if place else self._lemmatizer.entry_keys
         pattern = _Pattern(
-            keys=tuple(self._lemmatizer.entry_keys(w) for w in phrase_words),
+            keys=tuple(entry_keys(w) for w in phrase_words),
             cases=tuple(_case_of(w, case_policy) for w in phrase_words),
             payload=payload,
         )

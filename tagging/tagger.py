@@ -20,6 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 from tagging import data
+from tagging.explain import Decision, Evidence, Explanation, region_label
 from tagging.morph import Lemmatizer, shared_lemmatizer
 from tagging.phrases import Match, Payload, PhraseIndex
 from tagging.text import (
@@ -41,6 +42,7 @@ RUSSIA = "russia"
 OTHER = "other"
 GROUP = "group"
 BLOCK = "block"
+INSTITUTION = "institution"
 LEXICON = "lex"
 TOPIC = "topic"
 
@@ -61,6 +63,8 @@ class TagResult:
     countries: tuple[Tag, ...]
     topics: tuple[Tag, ...]
     regions: tuple[Tag, ...]
+    # The evidence behind each decision, when tag(..., explain=True) asked for it.
+    explanation: Explanation | None = None
 
     def all(self) -> tuple[Tag, ...]:
         return self.countries + self.topics + self.regions
@@ -76,6 +80,11 @@ class TagResult:
     @property
     def region_codes(self) -> tuple[str, ...]:
         return tuple(t.value for t in self.regions)
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        """«Омская область», as the regions are named in labels and in `digestbot tag`."""
+        return tuple(region_label(t.value) for t in self.regions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,14 +123,35 @@ class Sentence:
     background: bool = False
     tail_from: int = -1  # character offset from which mentions are a cut-off remnant
     word_count: int = 0
-    countries: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    regions: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    # code -> (kind, factor, matched words) per mention
+    countries: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
+    regions: dict[str, list[tuple[str, float, str]]] = field(default_factory=dict)
     others: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     russia: float = 0.0
+    # «губернатор», «глава региона»: the region's own authority acts in this sentence.
+    home_official: bool = False
     bilateral: set[str] = field(default_factory=set)
+    # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
+    # (or origin) of the region's trade.
+    trade_links: set[str] = field(default_factory=set)
     lexicons: dict[str, float] = field(default_factory=dict)
+    lexicon_words: dict[str, list[str]] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
+    topic_words: dict[str, list[str]] = field(default_factory=dict)
+    # Place matches that were read and set aside: (country code, words, reason).
+    rejected: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One sentence's contribution to a country's salience."""
+
+    sentence: int
+    words: tuple[str, ...]
+    kinds: tuple[str, ...]
+    weight: float
+    weakened_by: str = ""  # why the mention counts less ("list", "crime frame", ...)
 
 
 @dataclass(slots=True)
@@ -134,7 +164,11 @@ class CountryEvidence:
     first_sentence: int = 10**6
     in_title: bool = False
     listed_only: bool = True
+    trade_linked: bool = False
     score: float = 0.0
+    mentions: list[Mention] = field(default_factory=list)
+    # Why the score was capped or lowered, in the order the rules applied.
+    reasons: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -165,6 +199,9 @@ class Knowledge:
         self._load_countries()
         self._load_regions()
         self._load_lexicons(context)
+        self.trade_to = frozenset(self._lemmas(context.get("trade_to", ())))
+        self.trade_from = frozenset(self._lemmas(context.get("trade_from", ())))
+        self.trade_figures = frozenset(self._lemmas(context.get("trade_figures", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
         noise = context.get("noise", {})
@@ -172,6 +209,11 @@ class Knowledge:
             noise.get("cut", ()), noise.get("drop", ()), noise.get("background", ())
         )
         self.group_codes = {p.id: frozenset(p.codes) for p in data.preset_list()}
+        self.geographic_groups = frozenset(
+            entry["id"]
+            for entry in data.country_data().get("presets", ())
+            if entry.get("kind", "geography") == "geography"
+        )
 
     def _lemmas(self, entries: Iterable[str]) -> set[str]:
         result: set[str] = set()
@@ -184,8 +226,10 @@ class Knowledge:
         for entry in source["countries"]:
             code = entry["code"]
             for field_name, kind, policy in data.COUNTRY_ALIAS_FIELDS:
+                place = kind != "leader"
                 for phrase in entry.get(field_name, ()):
-                    self.index.add(phrase, Payload(COUNTRY, code, kind), policy, PLACES)
+                    payload = Payload(COUNTRY, code, kind)
+                    self.index.add(phrase, payload, policy, PLACES, place=place)
             for phrase in entry.get("not_this", ()):
                 self.index.add(phrase, Payload(BLOCK, code), "auto", PLACES)
         for entry in source.get("other_countries", ()):
@@ -194,6 +238,14 @@ class Knowledge:
         for preset in source.get("presets", ()):
             for phrase in preset.get("aliases", ()):
                 self.index.add(phrase, Payload(GROUP, preset["id"]), "auto", PLACES)
+        # «Парламентское собрание Союза Беларуси и России», «ЕАЭС»: the longest match wins,
+        # so an institution's name hides the country words inside it.
+        self.institution_codes: dict[str, tuple[str, ...]] = {}
+        for institution in source.get("institutions", ()):
+            self.institution_codes[institution["id"]] = tuple(institution.get("codes", ()))
+            for phrase in institution["names"]:
+                payload = Payload(INSTITUTION, institution["id"])
+                self.index.add(phrase, payload, "auto", PLACES, place=True)
 
     def _load_regions(self) -> None:
         source = data.region_data()
@@ -203,8 +255,9 @@ class Knowledge:
             ("adjectives", "adjective"),
             ("demonyms", "demonym"),
             ("organisations", "organisation"),
+            ("officials", "official"),
         ):
-            policy = "any" if kind in ("adjective", "demonym") else "auto"
+            policy = "any" if kind in ("adjective", "demonym", "official") else "auto"
             for phrase in russia.get(field_name, ()):
                 self.index.add(phrase, Payload(RUSSIA, "RU", kind), policy, PLACES)
         for entry in source["regions"]:
@@ -212,10 +265,10 @@ class Knowledge:
             for field_name, kind, policy in data.REGION_ALIAS_FIELDS:
                 for phrase in entry.get(field_name, ()):
                     payload = Payload(REGION, entry["code"], kind, weight)
-                    self.index.add(phrase, payload, policy, PLACES)
+                    self.index.add(phrase, payload, policy, PLACES, place=True)
 
     def _load_lexicons(self, context: dict[str, Any]) -> None:
-        for name in (*_CONTEXT_LEXICONS, "diaspora"):
+        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony", "official"):
             for phrase, weight in context.get(name, {}).items():
                 payload = Payload(LEXICON, name, "", float(weight))
                 self.index.add(phrase, payload, "any", CONTEXT)
@@ -259,7 +312,9 @@ class Tagger:
         """Load dictionaries and data files now rather than on the first article."""
         _ = self.knowledge
 
-    def tag(self, title: str | None, text: str) -> TagResult:
+    def tag(self, title: str | None, text: str, *, explain: bool = False) -> TagResult:
+        """Tags of one article; `explain` adds the evidence of every decision (and of the
+        candidates that were turned down) as the result's `explanation`."""
         analysis = self.analyse(title, text)
         threshold = self.threshold
         countries = tuple(
@@ -279,7 +334,8 @@ class Tagger:
             for code, score in sorted(analysis.region_scores.items(), key=lambda kv: -kv[1])
             if score >= threshold
         )
-        return TagResult(countries, topics, regions)
+        explanation = _explain(analysis, threshold) if explain else None
+        return TagResult(countries, topics, regions, explanation)
 
     def tag_many(self, items: Iterable[tuple[str | None, str]]) -> list[TagResult]:
         return [self.tag(title, text) for title, text in items]
@@ -333,40 +389,81 @@ class Tagger:
         places, context, topics = knowledge.index.match(words.keys, words.raws)
         for match in places:
             self._record_place(knowledge, sentence, words, match)
-        _find_bilateral(sentence, words, places)
+        if places:
+            if sentence.home_official:
+                _drop_foreign_officials(sentence, places)
+            _find_bilateral(sentence, words, places)
+            if sentence.groups:
+                _find_group_partners(knowledge, sentence, words, places)
+            if sentence.countries:
+                _find_trade_links(knowledge, sentence, words, places)
+        raws = words.raws
         for match in context:
+            start, end = match.start, match.end
+            matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
             for payload in match.payloads:
                 sentence.lexicons[payload.value] = (
                     sentence.lexicons.get(payload.value, 0.0) + payload.weight
                 )
+                sentence.lexicon_words.setdefault(payload.value, []).append(matched)
         for match in topics:
+            start, end = match.start, match.end
+            matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
             for payload in match.payloads:
                 if payload.category == TOPIC:
                     sentence.topics[payload.value] = (
                         sentence.topics.get(payload.value, 0.0) + payload.weight
                     )
+                    sentence.topic_words.setdefault(payload.value, []).append(matched)
 
     def _record_place(
         self, knowledge: Knowledge, sentence: Sentence, words: Words, match: Match
     ) -> None:
-        blocked = {p.value for p in match.payloads if p.category == BLOCK}
+        payloads = match.payloads
+        start, end = match.start, match.end
+        raws = words.raws
+        matched = raws[start] if end - start == 1 else " ".join(raws[start:end])
+        categories = {p.category for p in payloads}
+        if INSTITUTION in categories:
+            for payload in payloads:
+                for code in knowledge.institution_codes.get(payload.value, ()):
+                    sentence.rejected.append((code, matched, "institution name"))
+            return
+        blocked = {p.value for p in payloads if p.category == BLOCK} if BLOCK in categories else ()
+        reason = ""
         if _is_venue_name(knowledge, sentence.text, words, match):
+            reason = "name of a street, venue or firm"
+        elif (COUNTRY in categories or REGION in categories) and _is_person_name(
+            knowledge, words, match
+        ):
+            reason = "person name"
+        if reason:
+            for payload in payloads:
+                if payload.category == COUNTRY:
+                    sentence.rejected.append((payload.value, matched, reason))
             return
         tail = sentence.tail_from >= 0 and words.starts[match.start] >= sentence.tail_from
         # The last words of an excerpt cut mid-sentence («… с Казахстаном и») carry no content.
         factor = knowledge.weights.get("country", {}).get("tail_factor", 0.2) if tail else 1.0
         for payload in match.payloads:
             if payload.category == COUNTRY and payload.value not in blocked:
-                sentence.countries.setdefault(payload.value, []).append((payload.kind, factor))
+                mention = (payload.kind, factor, matched)
+                sentence.countries.setdefault(payload.value, []).append(mention)
+            elif payload.category == COUNTRY:
+                sentence.rejected.append((payload.value, matched, "not this country"))
             elif payload.category == REGION and payload.value not in blocked:
                 weight = factor * payload.weight
                 if match.start and words.raws[match.start - 1].lower() in _LOCATIVE_PREPOSITIONS:
                     # «в Москве», «в Московской области»: where something happens is
                     # weaker evidence of whose region it is than «губернатор Омской области».
                     weight *= knowledge.weights.get("region", {}).get("venue_factor", 0.4)
-                sentence.regions.setdefault(payload.value, []).append((payload.kind, weight))
+                sentence.regions.setdefault(payload.value, []).append(
+                    (payload.kind, weight, matched)
+                )
             elif payload.category == RUSSIA:
                 sentence.russia += factor
+                if payload.kind == "official":
+                    sentence.home_official = True
             elif payload.category == OTHER:
                 sentence.others.add(payload.value)
             elif payload.category == GROUP:
@@ -392,11 +489,126 @@ def _find_bilateral(sentence: Sentence, words: Words, places: list[Match]) -> No
                         sentence.bilateral.add(payload.value)
 
 
+def _drop_foreign_officials(sentence: Sentence, places: list[Match]) -> None:
+    """«губернатор провинции Шаньдун», «губернатор Ферганской области»: the governor of a
+    foreign province is not the Russian party."""
+    officials = 0
+    foreign = 0
+    for first, second in pairwise(places):
+        if any(p.category == RUSSIA and p.kind == "official" for p in first.payloads):
+            officials += 1
+            if second.start - first.end <= 1 and any(
+                p.category == COUNTRY for p in second.payloads
+            ):
+                foreign += 1
+                sentence.russia -= 1.0
+    last = places[-1]
+    officials += any(p.category == RUSSIA and p.kind == "official" for p in last.payloads)
+    if foreign and foreign >= officials:
+        sentence.home_official = False
+
+
+_GROUP_GAP_WORDS = frozenset(("и", "с", "со", "страна", "государство", "пять", "пятерка", "все"))
+
+
+def _find_group_partners(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«саммит России и стран Центральной Азии»: a named group of states beside the Russian
+    side makes every member a counterpart, named or not."""
+    for first, second in pairwise(places):
+        if not _is_russian_side(first):
+            continue
+        gap = range(first.end, second.start)
+        if (
+            len(gap) > 3
+            or not all(not words.keys[i].isdisjoint(_GROUP_GAP_WORDS) for i in gap)
+            or not any(words.raws[i].lower() in _CONJUNCTIONS for i in gap)
+        ):
+            continue
+        matched = " ".join(words.raws[second.start : second.end])
+        for payload in second.payloads:
+            if payload.category != GROUP or payload.value not in knowledge.geographic_groups:
+                continue
+            for code in knowledge.group_codes.get(payload.value, ()):
+                sentence.countries.setdefault(code, []).append(("group", 1.0, matched))
+                sentence.bilateral.add(code)
+
+
+_TO_PREPOSITIONS = frozenset(("в", "во"))
+_FROM_PREPOSITIONS = frozenset(("из",))
+
+
+def _find_trade_links(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«вырос экспорт угля в Японию», «поставки во Вьетнам и Малайзию», «импорт из Китая»:
+    a country with its own place in the region's trade, whether or not a cooperation verb
+    is there, when the sentence gives a figure or a trend.  A bare enumeration after one
+    preposition links only its first country."""
+    to_seen = from_seen = -1
+    keys = words.keys
+    for i, word_keys in enumerate(keys):
+        if not word_keys.isdisjoint(knowledge.trade_to):
+            to_seen = i
+        if not word_keys.isdisjoint(knowledge.trade_from):
+            from_seen = i
+    if to_seen < 0 and from_seen < 0:
+        return
+    # Its own figure or trend («на 60%», «рекордные», «растут»), not a remark in passing.
+    if not any(raw[:1].isdigit() for raw in words.raws) and all(
+        word_keys.isdisjoint(knowledge.trade_figures) for word_keys in keys
+    ):
+        return
+    previous_linked = -1
+    for match in places:
+        codes = [p.value for p in match.payloads if p.category == COUNTRY]
+        if not codes or match.start == 0:
+            previous_linked = -1
+            continue
+        before = words.raws[match.start - 1].lower()
+        start = match.start
+        linked = (
+            (before in _TO_PREPOSITIONS and 0 <= to_seen < start)
+            or (before in _FROM_PREPOSITIONS and 0 <= from_seen < start)
+            or (before == "и" and previous_linked == start - 1)
+        )
+        if linked:
+            sentence.trade_links.update(codes)
+            previous_linked = match.end
+        else:
+            previous_linked = -1
+
+
 def _is_russian_side(match: Match) -> bool:
     return any(
         p.category == RUSSIA or (p.category == REGION and p.kind in _RUSSIAN_SIDE_KINDS)
         for p in match.payloads
     )
+
+
+def _is_person_name(knowledge: Knowledge, words: Words, match: Match) -> bool:
+    """«Борис Дубровский», «Юлия Казакова», «А. Лида»: a word that reads as a first name,
+    surname or patronymic, next to another such word or an initial, is part of a person's
+    name and never a place (a leader's name is matched as a leader)."""
+    if any(p.category == COUNTRY and p.kind == "leader" for p in match.payloads):
+        return False
+    if match.end - match.start != 1:
+        return False
+    cached = knowledge.lemmatizer.cached
+    raw = words.raws[match.start]
+    forms = cached.get(raw)
+    if forms is None or not raw[:1].isupper() or not (forms.person or forms.person_or_place):
+        return False
+    for neighbour in (match.start - 1, match.end):
+        if 0 <= neighbour < len(words.raws):
+            other = words.raws[neighbour]
+            if len(other) == 1 and other.isupper() and neighbour < match.start:
+                return True  # an initial
+            other_forms = cached.get(other)
+            if other[:1].isupper() and other_forms is not None and other_forms.person:
+                return True
+    return False
 
 
 def _same_line(line: str, title: str) -> bool:
@@ -438,11 +650,29 @@ def _visible_after(text: str, position: int) -> str:
 
 _NEGATIVE_LEXICONS = ("sport", "crime", "weather", "leisure", "consumer", "traffic")
 _CONTEXT_LEXICONS = ("cooperation", *_NEGATIVE_LEXICONS)
+# Lexicons whose words, outweighing the cooperation words of a sentence, make it a frame
+# in which country names are only mentions.
+_FRAME_LEXICONS = (*_NEGATIVE_LEXICONS, "ceremony")
 _EVENT_TOPICS = frozenset(("agreements", "visits_events"))
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def _frame(w: dict[str, float], sentence: Sentence) -> str:
+    """The non-cooperation frame of a sentence (a brawl, a car-market review, a queue at the
+    border, a wreath-laying), or "" when its cooperation words weigh as much."""
+    best, best_weight = "", 0.0
+    for name in _FRAME_LEXICONS:
+        weight = sentence.lexicons.get(name, 0.0)
+        if weight > best_weight:
+            best, best_weight = name, weight
+    if best_weight < w.get("frame_min", 1.0):
+        return ""
+    if best_weight <= sentence.lexicons.get("cooperation", 0.0):
+        return ""
+    return best
 
 
 def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
@@ -457,8 +687,10 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     background_weight = w.get("background_article_factor", 0.3)
     russia_salience = 0.0
     # Once per sentence: a long sentence can name many regions and many countries.
+    region_sides = [_region_mass(sentence, strong_regions) for sentence in sentences]
     russian_sides = [
-        sentence.russia + _region_mass(sentence, strong_regions) for sentence in sentences
+        sentence.russia + region_side
+        for sentence, region_side in zip(sentences, region_sides, strict=True)
     ]
     for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
         weight = background_weight if sentence.background else 1.0
@@ -470,51 +702,96 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
             sentence.lexicons.get("cooperation", 0.0)
             + w.get("topic_as_cooperation", 0.3) * _sphere_mass(sentence)
         )
-        for name in (*_NEGATIVE_LEXICONS, "diaspora"):
-            negative[name] += weight * sentence.lexicons.get(name, 0.0)
+        for name, value in sentence.lexicons.items():
+            if name != "cooperation":
+                negative[name] += weight * value
         groups |= sentence.groups
     strong = _strong(s.countries for s in sentences)
 
     evidence: dict[str, CountryEvidence] = {}
-    for sentence, sentence_russian_side in zip(sentences, russian_sides, strict=True):
+    list_cooperation_min = w.get("list_cooperation_min", 1.5)
+    list_factor = w.get("list_factor", 0.25)
+    background_factor = w.get("background_factor", 0.2)
+    diaspora_factor = w.get("diaspora_factor", 0.3)
+    frame_factor = w.get("frame_factor", 0.3)
+    bilateral_weight = w.get("bilateral", 1.0)
+    sentence_cap = w.get("sentence_cap", 1.3)
+    group_weight = kind_weight.get("group", 0.8)
+    for sentence, sentence_russian_side, region_side in zip(
+        sentences, russian_sides, region_sides, strict=True
+    ):
+        if not sentence.countries and not sentence.groups:
+            continue
         foreign = {c for c in sentence.countries if c in strong} | sentence.others
         place_mentions = sum(len(sentence.countries.get(c, ())) for c in foreign)
         place_mentions += len(sentence.others)
+        near_cooperation = sentence.lexicons.get("cooperation", 0.0)
+        frame = _frame(w, sentence)
         # «участники из России, Китая, Казахстана, Белоруссии и Турции», «рейсы в Астану
         # (Казахстан), Ош (Киргизия), Ташкент и Наманган (Узбекистан)»: an enumeration.
         dense = place_mentions >= 5 and place_mentions >= 0.2 * sentence.word_count
         is_list = (len(foreign) >= 4 or (len(foreign) >= 3 and dense)) and not _is_named_group(
             knowledge, foreign, groups
         )
+        # «Губернатор области встретился с консулами Узбекистана, Казахстана, Киргизии и
+        # Таджикистана»: a Russian region's act of cooperation with every state of the list.
+        cooperative_list = (
+            is_list
+            and not frame
+            and (region_side > 0 or sentence.home_official)
+            and near_cooperation >= list_cooperation_min
+        )
         position = _position_weight(w, sentence)
         modifier = 1.0
-        if is_list:
-            modifier *= w.get("list_factor", 0.25)
+        weakened_by: list[str] = []
+        if is_list and not cooperative_list:
+            modifier *= list_factor
+            weakened_by.append("enumeration of countries")
         if sentence.background:
-            modifier *= w.get("background_factor", 0.2)
+            modifier *= background_factor
+            weakened_by.append("background remark")
         if sentence.lexicons.get("diaspora", 0.0) > 0:
-            modifier *= w.get("diaspora_factor", 0.3)
-        near_cooperation = sentence.lexicons.get("cooperation", 0.0)
-        bilateral_weight = w.get("bilateral", 1.0)
+            modifier *= diaspora_factor
+            weakened_by.append("diaspora event")
+        if frame:
+            modifier *= frame_factor
+            weakened_by.append(f"{frame} frame")
         for group in sentence.groups:
+            if group not in knowledge.geographic_groups:
+                # «ЕАЭС», «ШОС»: an organisation's name names none of its members.
+                continue
             # «форум «Россия — Центральная Азия»»: the group's members named in the article
             # are counterparts too.
             for code in knowledge.group_codes.get(group, frozenset()) & strong:
                 ev = evidence.setdefault(code, CountryEvidence(code))
-                ev.salience += kind_weight.get("group", 0.8) * position
+                gained = group_weight * position
+                ev.salience += gained
+                ev.mentions.append(Mention(sentence.index, (group,), ("group",), round(gained, 3)))
         for code, mentions in sentence.countries.items():
             if code not in strong:
                 continue
             ev = evidence.setdefault(code, CountryEvidence(code))
             gained = 0.0
-            for kind, factor in mentions:
+            for kind, factor, _words in mentions:
                 gained += kind_weight.get(kind, 0.5) * factor
                 if kind != "context":
                     ev.strong_mentions += 1
             # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
-            ev.salience += min(gained, w.get("sentence_cap", 1.3)) * position * modifier
-            if modifier * min(f for _, f in mentions) >= 0.5:
+            gained = min(gained, sentence_cap) * position * modifier
+            ev.salience += gained
+            lowest = min(f for _, f, _ in mentions)
+            ev.mentions.append(
+                Mention(
+                    sentence.index,
+                    tuple(m[2] for m in mentions),
+                    tuple(m[0] for m in mentions),
+                    round(gained, 3),
+                    ", ".join(weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
+                )
+            )
+            if modifier * lowest >= 0.5:
                 ev.listed_only = False
+                ev.trade_linked = ev.trade_linked or code in sentence.trade_links
                 ev.cooperation_near += near_cooperation
                 if code in sentence.bilateral:
                     ev.cooperation_near += bilateral_weight
@@ -533,6 +810,8 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
     third_countries = len(prominent_foreign) >= 2 and russia_salience < w.get(
         "weak_russia_salience", 1.5
     )
+    top_salience = max((ev.salience for ev in evidence.values()), default=0.0)
+    cap = w.get("negative_domain_cap", 0.3)
     for ev in evidence.values():
         x = (
             w.get("bias", -3.0)
@@ -546,25 +825,52 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         )
         if ev.listed_only:
             x += w.get("listed_only", -2.0)
+            ev.reasons.append("named only in enumerations, side remarks or other frames")
         elif foreign == {ev.code}:
             # The only foreign country of an article about cooperation is its partner.
             x += w.get("sole_country", 1.0)
+        if ev.trade_linked and russia_total > 0:
+            # Its own place in the region's exports or imports: trade without a verb of
+            # cooperation is cooperation.
+            x += w.get("trade_link", 1.5)
         ev.score = _sigmoid(x)
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
             ev.score = min(ev.score, w.get("no_russia_cap", 0.3))
+            ev.reasons.append("no Russian party" if russia_total <= 0 else "third-country news")
         if (
             negative_total >= w.get("negative_domain_min", 3.0)
             and negative_total > w.get("negative_domain_ratio", 2.0) * cooperation_total
         ):
             # A sports report, crime story, weather forecast, ...: names are just mentions.
-            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+            ev.score = min(ev.score, cap)
+            frame = max(_NEGATIVE_LEXICONS, key=lambda name: negative[name])
+            ev.reasons.append(f"article in a {frame} frame")
         diaspora = negative["diaspora"]
-        if diaspora >= w.get("diaspora_domain_min", 1.5) and diaspora > cooperation_total:
-            # A diaspora festival in a Russian city is not cooperation with a state.
-            ev.score = min(ev.score, w.get("negative_domain_cap", 0.3))
+        if diaspora >= w.get("diaspora_domain_min", 1.5) and (
+            diaspora > cooperation_total or negative["official"] <= 0
+        ):
+            # A diaspora festival in a Russian city, with no consul, ambassador or
+            # delegation of the state, is not cooperation with that state.
+            ev.score = min(ev.score, cap)
+            ev.reasons.append("diaspora event without an official party")
+        ceremony = negative["ceremony"]
+        if ceremony >= w.get("ceremony_domain_min", 1.5) and ceremony > cooperation_total:
+            # A wreath-laying attended by delegations is a ceremony, not cooperation.
+            ev.score = min(ev.score, cap)
+            ev.reasons.append("ceremony")
+        if (
+            ev.salience * w.get("passing_ratio", 4.0) <= top_salience
+            and ev.russia_near <= 0
+            and ev.cooperation_near < w.get("passing_cooperation_max", 1.0)
+            and not ev.in_title
+        ):
+            # «… из них 0,02 тыс. т ушло в Беларусь»: a side remark beside the main partner.
+            ev.score = min(ev.score, w.get("passing_cap", 0.4))
+            ev.reasons.append("passing mention beside the main partner")
         if cooperation_total < w.get("cooperation_min", 0.5):
             ev.score = min(ev.score, w.get("no_cooperation_cap", 0.4))
+            ev.reasons.append("no cooperation in the article")
 
     return Analysis(
         sentences=sentences,
@@ -573,17 +879,19 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         cooperation=cooperation_total,
         negative=dict(negative),
         topic_scores=_topic_scores(knowledge, sentences),
-        region_scores=_region_scores(knowledge, sentences),
+        region_scores=_region_scores(
+            knowledge, sentences, any(ev.score >= 0.5 for ev in evidence.values())
+        ),
     )
 
 
-def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float]]]]) -> set[str]:
+def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float, str]]]]) -> set[str]:
     """Places named at least once by something more than a context-only alias."""
     return {
         code
         for mentions_by_code in mention_maps
         for code, mentions in mentions_by_code.items()
-        if any(kind != "context" for kind, _ in mentions)
+        if any(m[0] != "context" for m in mentions)
     }
 
 
@@ -607,7 +915,7 @@ def _region_mass(sentence: Sentence, strong_regions: set[str]) -> float:
         factor
         for code, mentions in sentence.regions.items()
         if code in strong_regions
-        for _, factor in mentions
+        for _, factor, _ in mentions
     )
 
 
@@ -635,7 +943,11 @@ def _topic_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, 
     return {t: 1.0 - math.exp(-total / scale) for t, total in totals.items()}
 
 
-def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str, float]:
+def _region_scores(
+    knowledge: Knowledge, sentences: list[Sentence], cooperation_story: bool
+) -> dict[str, float]:
+    """Scores of the home Russian region.  In a story of cooperation the venue of a meeting
+    is not the home region; in other news (weather, a match) where it happens is."""
     w = _weights(knowledge, "region")
     kind_weight = {
         "name": w.get("name", 1.0),
@@ -646,6 +958,8 @@ def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str,
     }
     strong = _strong(s.regions for s in sentences)
     totals: dict[str, float] = defaultdict(float)
+    # How firmly each region is placed in the article (see below).
+    anchors: dict[str, int] = defaultdict(int)
     for sentence in sentences:
         if not sentence.regions:
             continue
@@ -656,12 +970,130 @@ def _region_scores(knowledge: Knowledge, sentences: list[Sentence]) -> dict[str,
         for code, mentions in sentence.regions.items():
             if code not in strong:
                 continue
-            totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f in mentions)
+            totals[code] += factor * sum(kind_weight.get(k, 0.5) * f for k, f, _ in mentions)
+            for kind, mention_factor, _ in mentions:
+                if listed or sentence.background or mention_factor < w.get("anchor_min", 0.3):
+                    continue  # a remark, or the capital as the venue of national news
+                # «Омская область», «в Омске» (not in a story of cooperation): the region's
+                # name, or where things happen; a city alone («трасса Самара — Шымкент») is
+                # half an anchor.
+                if mention_factor < 0.5:
+                    anchors[code] += 0 if cooperation_story else 2
+                else:
+                    # In a story of cooperation a Russian city is the Russian party's.
+                    anchors[code] += 1 if kind == "city" and not cooperation_story else 2
     if not totals:
         return {}
     top = max(totals.values())
     scale = w.get("scale", 2.0)
-    return {
+    scores = {
         code: (1.0 - math.exp(-total / scale)) * (1.0 if total >= 0.5 * top else 0.5)
         for code, total in totals.items()
     }
+    leader = max(totals, key=lambda code: totals[code])
+    runner_up = max((t for c, t in totals.items() if c != leader), default=0.0)
+    if (
+        top >= w.get("sole_min", 0.15)
+        and runner_up < w.get("sole_ratio", 0.5) * top
+        and anchors[leader] >= 2
+    ):
+        # The one Russian region an article names, however briefly, is its home region.
+        scores[leader] = max(scores[leader], w.get("sole_floor", 0.6))
+    return scores
+
+
+# -- explanation ---------------------------------------------------------------------------
+
+_SENTENCE_CHARACTERS = 280
+_TOPIC_CANDIDATE_MIN = 0.3
+
+
+def _text(sentence: Sentence) -> str:
+    text = sentence.text
+    if len(text) > _SENTENCE_CHARACTERS:
+        text = text[: _SENTENCE_CHARACTERS - 1].rstrip() + "…"
+    return text
+
+
+def _explain(analysis: Analysis, threshold: float) -> Explanation:
+    """The evidence of every decision of tag(), from the analysis that scored it."""
+    sentences = {s.index: s for s in analysis.sentences}
+    accepted: list[Decision] = []
+    rejected: list[Decision] = []
+    for code, ev in sorted(analysis.countries.items(), key=lambda kv: -kv[1].score):
+        evidence = tuple(
+            Evidence(_text(sentences[m.sentence]), m.words, m.weight, m.weakened_by)
+            for m in ev.mentions
+        )
+        score = round(ev.score, 4)
+        if ev.score >= threshold:
+            accepted.append(Decision(code, score, True, evidence))
+            continue
+        reasons = list(dict.fromkeys(_country_reasons(ev.reasons, ev.mentions)))
+        reasons.append(f"below threshold {threshold:g}")
+        rejected.append(Decision(code, score, False, evidence, tuple(reasons)))
+    # Words read as a country and set aside before scoring: institution and person names,
+    # venues, known false friends.
+    set_aside: dict[str, tuple[list[Evidence], list[str]]] = {}
+    for sentence in analysis.sentences:
+        for code, words, reason in sentence.rejected:
+            lines, reasons = set_aside.setdefault(code, ([], []))
+            lines.append(Evidence(_text(sentence), (words,), 0.0, reason))
+            if reason not in reasons:
+                reasons.append(reason)
+    for code, (lines, reasons) in set_aside.items():
+        if code in analysis.countries:
+            continue
+        rejected.append(Decision(code, 0.0, False, tuple(lines), tuple(reasons)))
+
+    has_country = bool(accepted)
+    topics: list[Decision] = []
+    rejected_topics: list[Decision] = []
+    for topic_id, score in sorted(analysis.topic_scores.items(), key=lambda kv: -kv[1]):
+        evidence = tuple(
+            Evidence(_text(s), tuple(s.topic_words.get(topic_id, ())), round(s.topics[topic_id], 3))
+            for s in analysis.sentences
+            if topic_id in s.topics
+        )
+        rounded = round(score, 4)
+        if score >= threshold and has_country:
+            topics.append(Decision(topic_id, rounded, True, evidence))
+        elif score >= _TOPIC_CANDIDATE_MIN:
+            below = f"below threshold {threshold:g}"
+            reason = "no partner country" if score >= threshold else below
+            rejected_topics.append(Decision(topic_id, rounded, False, evidence, (reason,)))
+
+    regions: list[Decision] = []
+    for code, score in sorted(analysis.region_scores.items(), key=lambda kv: -kv[1]):
+        if score < threshold:
+            continue
+        evidence = tuple(
+            Evidence(
+                _text(s),
+                tuple(m[2] for m in s.regions[code]),
+                round(sum(m[1] for m in s.regions[code]), 3),
+            )
+            for s in analysis.sentences
+            if code in s.regions
+        )
+        regions.append(Decision(region_label(code), round(score, 4), True, evidence))
+    return Explanation(
+        threshold,
+        tuple(accepted),
+        tuple(rejected),
+        tuple(topics),
+        tuple(rejected_topics),
+        tuple(regions),
+    )
+
+
+def _country_reasons(reasons: list[str], mentions: list[Mention]) -> list[str]:
+    result: list[str] = []
+    for reason in reasons:
+        if reason.startswith("named only in"):
+            notes = [m.weakened_by for m in mentions if m.weakened_by]
+            if notes:
+                result.extend(f"passing mention: {note}" for note in dict.fromkeys(notes))
+                continue
+        result.append(reason)
+    return result

@@ -30,10 +30,13 @@ def test_one_output_line_per_input_in_order() -> None:
     assert lines[0]["id"] == "a1"
     assert lines[0]["countries"] == ["UZ"]
     assert "agreements" in lines[0]["topics"]
+    assert lines[0]["regions"] == ["Омская область"]
+    assert "explain" not in lines[0]
     assert lines[1] == {
         "id": 7,
         "countries": [],
         "topics": [],
+        "regions": ["Омская область"],
         "facts": {"agreements": [], "figures": []},
     }
 
@@ -82,3 +85,52 @@ def test_command_runs_as_a_subprocess_and_streams() -> None:
     lines = [json.loads(line) for line in completed.stdout.splitlines()]
     assert [line["id"] for line in lines] == [f"r{i}" for i in range(300)]
     assert all(line["countries"] == ["UZ"] for line in lines)
+
+
+def test_explain_flag_adds_the_evidence_through_the_real_command(tmp_path: Path) -> None:
+    records = [
+        GOOD,
+        {
+            "id": "b",
+            "title": "Делегация из Индии посетила Смоленск",
+            "text": (
+                "Гостей принял председатель Парламентского собрания Союза Беларуси и России. "
+                "Стороны обсудили поставки лекарств в Индию и обмен студентами."
+            ),
+        },
+    ]
+    payload = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n"
+    environment = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(REPO_ROOT),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tag.db'}",
+    }
+    plain, explained = (
+        subprocess.run(
+            [sys.executable, "-m", "bot", "tag", *flags],
+            input=payload,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=environment,
+            timeout=120,
+            check=False,
+        )
+        for flags in ((), ("--explain",))
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert explained.returncode == 0, explained.stderr
+    plain_lines = [json.loads(line) for line in plain.stdout.splitlines()]
+    lines = [json.loads(line) for line in explained.stdout.splitlines()]
+    assert [set(line) for line in plain_lines] == [{"id", "countries", "topics", "regions"}] * 2
+    for plain_line, line in zip(plain_lines, lines, strict=True):
+        assert {k: v for k, v in line.items() if k != "explain"} == plain_line
+    uz = lines[0]["explain"]["countries"][0]
+    assert uz["value"] == "UZ" and uz["score"] >= 0.5
+    assert any("Ташкенте" in e["words"] for e in uz["evidence"])
+    second = lines[1]["explain"]
+    assert [c["value"] for c in second["countries"]] == ["IN"]
+    by = next(c for c in second["rejected_countries"] if c["value"] == "BY")
+    assert by["reasons"] == ["institution name"]
+    assert lines[1]["regions"] == ["Смоленская область"]
