@@ -98,9 +98,8 @@ class Lemmatizer:
         their surface form and stem are the keys, which is what inflected forms in texts are
         matched by, and it keeps loading the data files fast."""
         folded = fold(word)
-        cached = self._cache.get(folded)
-        if cached is not None:
-            return cached.entry_keys
+        # The keys must not depend on what texts were read before: an unknown word that a
+        # text put in the cache carries the predictor's readings, which a data entry must not.
         if not folded.isalpha() or folded.isascii() or self._morph.word_is_known(folded):
             return self.forms(folded).entry_keys
         stem = self._stemmer.stemWord(folded)
@@ -113,13 +112,7 @@ class Lemmatizer:
     def place_entry_keys(self, word: str) -> frozenset[str]:
         """Keys of a place name written in a data file (see WordForms.place_entry_keys)."""
         folded = fold(word)
-        cached = self._cache.get(folded)
-        if (
-            cached is None
-            and folded.isalpha()
-            and not folded.isascii()
-            and not self._morph.word_is_known(folded)
-        ):
+        if folded.isalpha() and not folded.isascii() and not self._morph.word_is_known(folded):
             return self.entry_keys(word)
         return self.forms(folded).place_entry_keys
 

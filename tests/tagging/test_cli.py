@@ -123,7 +123,9 @@ def test_explain_flag_adds_the_evidence_through_the_real_command(tmp_path: Path)
     assert explained.returncode == 0, explained.stderr
     plain_lines = [json.loads(line) for line in plain.stdout.splitlines()]
     lines = [json.loads(line) for line in explained.stdout.splitlines()]
-    assert [set(line) for line in plain_lines] == [{"id", "countries", "topics", "regions"}] * 2
+    assert [set(line) for line in plain_lines] == [
+        {"id", "countries", "topics", "regions", "facts"}
+    ] * 2
     for plain_line, line in zip(plain_lines, lines, strict=True):
         assert {k: v for k, v in line.items() if k != "explain"} == plain_line
     uz = lines[0]["explain"]["countries"][0]

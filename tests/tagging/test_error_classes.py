@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tagging import Tagger
 from tagging.explain import Decision
+from tagging.morph import shared_lemmatizer
 
 
 def tags(tagger: Tagger, title: str, text: str) -> set[str]:
@@ -325,3 +326,16 @@ def test_the_governor_of_a_foreign_province_is_no_russian_party(tagger: Tagger) 
         "сотрудничестве с акиматом Алматы."
     )
     assert tags(tagger, "Губернатор Шаньдуна в Казахстане", text) == set()
+
+
+def test_a_new_tagger_reads_its_data_the_same_after_texts_filled_the_word_cache() -> None:
+    title = "Посол Индии посетил Иркутск"
+    text = (
+        "Посол Индии и советник посольства Винни Сингх встретились с губернатором Иркутской "
+        "области. Стороны обсудили сотрудничество в фармацевтике. Гостям показали Виньи."
+    )
+    first = Tagger(0.5).tag(title, text).country_codes
+    # Texts read in between put unknown words in the process's shared word cache.
+    shared_lemmatizer().forms("Винь")
+    shared_lemmatizer().forms("Виньи")
+    assert Tagger(0.5).tag(title, text).country_codes == first == ("IN",)
