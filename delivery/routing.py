@@ -15,9 +15,7 @@ from digests.select import subscribed_countries
 Destination = int | None
 
 
-def destination(
-    article: DigestArticle, sub: Subscription, bindings: dict[str, int]
-) -> Destination:
+def destination(article: DigestArticle, sub: Subscription, bindings: dict[str, int]) -> Destination:
     matches = subscribed_countries(article.countries, sub)
     if not matches:
         return None

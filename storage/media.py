@@ -22,7 +22,9 @@ class StoredMedia:
     telegram_file_id: str | None
 
 
-async def store_media(session: AsyncSession, content: bytes, filename: str, *, now: datetime) -> int:
+async def store_media(
+    session: AsyncSession, content: bytes, filename: str, *, now: datetime
+) -> int:
     """The id of the row holding `content`, added if it is new."""
     digest = hashlib.sha256(content).hexdigest()
     await session.execute(

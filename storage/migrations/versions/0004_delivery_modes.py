@@ -17,7 +17,15 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_CHAT_FK = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+
+def _chat_fk(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["chat_id"],
+        ["chats.id"],
+        name=op.f(f"fk_{table}_chat_id_chats"),
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    )
 
 
 def upgrade() -> None:
@@ -36,12 +44,7 @@ def upgrade() -> None:
         "chat_instant_topics",
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("topic", sa.String(length=32), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["chat_id"],
-            ["chats.id"],
-            name=op.f("fk_chat_instant_topics_chat_id_chats"),
-            **_CHAT_FK,
-        ),
+        _chat_fk("chat_instant_topics"),
         sa.PrimaryKeyConstraint("chat_id", "topic", name=op.f("pk_chat_instant_topics")),
     )
     op.create_table(
@@ -50,18 +53,14 @@ def upgrade() -> None:
         sa.Column("lemma", sa.String(length=64), nullable=False),
         sa.Column("include", sa.Boolean(), nullable=False),
         sa.Column("word", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["chat_id"], ["chats.id"], name=op.f("fk_chat_keywords_chat_id_chats"), **_CHAT_FK
-        ),
+        _chat_fk("chat_keywords"),
         sa.PrimaryKeyConstraint("chat_id", "lemma", name=op.f("pk_chat_keywords")),
     )
     op.create_table(
         "chat_regions",
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("region", sa.String(length=16), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["chat_id"], ["chats.id"], name=op.f("fk_chat_regions_chat_id_chats"), **_CHAT_FK
-        ),
+        _chat_fk("chat_regions"),
         sa.PrimaryKeyConstraint("chat_id", "region", name=op.f("pk_chat_regions")),
     )
     op.create_table(
@@ -69,12 +68,7 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.BigInteger(), nullable=False),
         sa.Column("country", sa.String(length=8), nullable=False),
         sa.Column("thread_id", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["chat_id"],
-            ["chats.id"],
-            name=op.f("fk_chat_topic_bindings_chat_id_chats"),
-            **_CHAT_FK,
-        ),
+        _chat_fk("chat_topic_bindings"),
         sa.PrimaryKeyConstraint("chat_id", "country", name=op.f("pk_chat_topic_bindings")),
     )
     op.create_table(
