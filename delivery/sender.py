@@ -37,7 +37,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -313,6 +313,8 @@ class Sender:
         bind = session_factory.kw.get("bind")
         self._serialize_writes = bind is None or bind.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._media_locks: dict[int, asyncio.Lock] = {}
+        self._file_ids: dict[int, str] = {}
 
     @property
     def report(self) -> SendReport:
@@ -540,14 +542,29 @@ class Sender:
     ) -> tuple[Message, float] | None:
         """One sendMessage (or sendPhoto for a row with a picture) within the limits; None
         if stopping came first (not sent)."""
-        markup = self._markup(item)
-        media: StoredMedia | None = None
-        if item.media_id is not None:
+        if item.media_id is None:
+            return await self._send(item, None, stopping)
+        # One send of a picture at a time: the first uploads it, the others reuse the file
+        # id Telegram gave it.
+        lock = self._media_locks.setdefault(item.media_id, asyncio.Lock())
+        async with lock:
             async with self._transaction() as session:
                 media = await media_repo.get_media(session, item.media_id)
                 await session.commit()
             if media is None:
                 raise _MissingMedia(f"picture {item.media_id} is gone")
+            known = self._file_ids.get(item.media_id)
+            if known is not None and media.telegram_file_id is None:
+                media = replace(media, telegram_file_id=known)
+            answer = await self._send(item, media, stopping)
+            if answer is not None and answer[0].photo:
+                self._file_ids[item.media_id] = answer[0].photo[-1].file_id
+            return answer
+
+    async def _send(
+        self, item: OutboxItem, media: StoredMedia | None, stopping: asyncio.Event
+    ) -> tuple[Message, float] | None:
+        markup = self._markup(item)
         await self._requests.acquire()
         try:
             if not await self._pacer.acquire(stopping) or stopping.is_set():
