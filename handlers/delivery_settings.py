@@ -387,9 +387,11 @@ def _is_forum(message: Message) -> bool:
 
 def bindings_text(chat: ChatRecord) -> str:
     if not chat.bindings:
-        return _(
-            "No country has a topic of its own: all news go to the general topic. "
-            "Send /bind <country> inside a topic to route that country there."
+        return html.escape(
+            _(
+                "No country has a topic of its own: all news go to the general topic. "
+                "Send /bind <country> inside a topic to route that country there."
+            )
         )
     lines = ["<b>" + _("Countries and their topics") + "</b>"]
     for code, thread_id in chat.bindings:
@@ -398,7 +400,10 @@ def bindings_text(chat: ChatRecord) -> str:
                 country=html.escape(country_name(code)), thread=thread_id
             )
         )
-    lines += ["", _("Other countries go to the general topic. /unbind <country> undoes one.")]
+    lines += [
+        "",
+        html.escape(_("Other countries go to the general topic. /unbind <country> undoes one.")),
+    ]
     return "\n".join(lines)
 
 
@@ -415,7 +420,9 @@ async def bind_command(
         return
     thread_id = message.message_thread_id if message.is_topic_message else None
     if thread_id is None:
-        await message.answer(_("Send /bind <country> inside the topic that should get its news."))
+        await message.answer(
+            html.escape(_("Send /bind <country> inside the topic that should get its news."))
+        )
         return
     code = resolve_country(text).code
     if code is None:
