@@ -85,6 +85,7 @@ def start_clock(
                 now=datetime.now(UTC),
                 labels_for=labels_for,
                 threshold=settings.tag_threshold,
+                chart_timezone=settings.default_timezone,
             )
             if weekly.due:
                 logger.info("%s", weekly)
