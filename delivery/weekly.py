@@ -272,6 +272,11 @@ class WeeklyComposer:
     ) -> tuple[list[WeeklyChange], int]:
         changes: list[WeeklyChange] = []
         errors = 0
+        by_country: dict[str, list[DigestArticle]] = {}
+        for article in articles:
+            for code, score in article.countries.items():
+                if score >= self.threshold:
+                    by_country.setdefault(code.upper(), []).append(article)
         for chat in chats:
             assert chat.next_weekly_at is not None
             slot = chat.next_weekly_at
@@ -294,9 +299,14 @@ class WeeklyComposer:
                     zone,
                 )
                 if text_key not in self.texts:
+                    candidates = {
+                        article.id: article
+                        for code in chat.countries
+                        for article in by_country.get(code.upper(), ())
+                    }
                     self.texts[text_key] = render_brief(
                         chat,
-                        articles,
+                        list(candidates.values()),
                         weeks,
                         self.labels_for(chat.language),
                         threshold=self.threshold,
