@@ -1,6 +1,8 @@
-"""The scheduler is only a clock: it polls feeds, looks for due digests and keeps the sender
-running. What is due lives in the database (chats.next_digest_at, the outbox), so a
-restart loses nothing: the next tick finds whatever became due while the bot was down.
+"""The scheduler is only a clock: it polls feeds, looks for due digests, instant messages
+and weekly briefs, and keeps the sender running. What is due lives in the database
+(chats.next_digest_at, next_weekly_at, next_instant_at and instant_seen_until, the
+outbox), so a restart loses nothing: the next tick finds whatever became due while the bot
+was down.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import Settings
 from delivery.daily import compose_due_digests
+from delivery.instant import compose_instant_messages
 from delivery.sender import Sender
+from delivery.weekly import compose_due_weekly
 from digests.model import Labels
 
 logger = logging.getLogger(__name__)
@@ -64,7 +68,31 @@ def start_clock(
             return
         if report.due:
             logger.info("%s", report)
-        if report.messages:
+        queued = report.messages
+        try:
+            instant = await compose_instant_messages(
+                session_factory,
+                now=datetime.now(UTC),
+                labels_for=labels_for,
+                threshold=settings.tag_threshold,
+                min_gap=timedelta(minutes=settings.poll_interval_minutes),
+            )
+            if instant.messages or instant.errors:
+                logger.info("%s", instant)
+            queued += instant.messages
+            weekly = await compose_due_weekly(
+                session_factory,
+                now=datetime.now(UTC),
+                labels_for=labels_for,
+                threshold=settings.tag_threshold,
+                chart_timezone=settings.default_timezone,
+            )
+            if weekly.due:
+                logger.info("%s", weekly)
+            queued += weekly.briefs
+        except Exception:
+            logger.exception("composing instant messages or weekly briefs failed; next tick")
+        if queued:
             sender.notify()
 
     scheduler.add_job(

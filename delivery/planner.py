@@ -17,6 +17,7 @@ from functools import cache
 from typing import Literal
 
 from core.i18n import gettext_for
+from delivery.routing import split_by_topic
 from delivery.schedule import local_digest_date, plan_after_downtime, previous_digest_at
 from delivery.subscriptions import next_digest_for, usable_timezone
 from digests.compose import Digest, compose_digest
@@ -61,6 +62,9 @@ def subscription_for(chat: ChatRecord, *, threshold: float) -> Subscription:
         language=chat.language,
         timezone=usable_timezone(chat.timezone),
         topic_order=topic_order(),
+        include_words=chat.include_lemmas,
+        exclude_words=chat.exclude_lemmas,
+        regions=chat.regions,
     )
 
 
@@ -266,6 +270,41 @@ def _outbox_messages(
     )
 
 
+def _routed_messages(
+    plan: ChatPlan, selection: _Selection, labels: Labels
+) -> tuple[tuple[NewOutboxMessage, ...], tuple[int, ...]]:
+    """A forum chat with bound countries: one digest per topic (see delivery.routing),
+    its parts numbered on from the previous topic's. Returns the messages and every
+    article they carry."""
+    from delivery.callbacks import more_keyboard_json
+
+    messages: list[NewOutboxMessage] = []
+    carried: list[int] = []
+    key = plan.digest_date.isoformat()
+    for thread_id, articles in split_by_topic(
+        selection.articles, selection.sub, plan.chat.bindings
+    ):
+        digest = compose_digest(articles, selection.sub, None, ())
+        if digest.is_empty:
+            continue
+        carried.extend(digest.article_ids)
+        for message in render_digest(digest, labels, tz=plan.timezone, date=plan.digest_date):
+            messages.append(
+                NewOutboxMessage(
+                    chat_id=plan.chat.id,
+                    digest_key=key,
+                    digest_date=plan.digest_date,
+                    part=len(messages),
+                    kind=DIGEST_KIND,
+                    text=message.html,
+                    reply_markup=more_keyboard_json(message.more_buttons, labels),
+                    article_ids=message.article_ids,
+                    thread_id=thread_id,
+                )
+            )
+    return tuple(messages), tuple(carried)
+
+
 def plan_digests(
     chats: Sequence[ChatRecord],
     articles: Sequence[DigestArticle],
@@ -298,6 +337,10 @@ def plan_digests(
             result.skipped_late += 1
             result.changes.append(ChatChange(chat_id, plan.scheduled_at, plan.next_at))
             continue
+        if not plan.chat.daily:
+            # Daily mode off (instant or weekly only): the slot passes without a digest.
+            result.changes.append(ChatChange(chat_id, plan.scheduled_at, plan.next_at))
+            continue
         selection = _select(plan, index, sent.get(chat_id, ()), threshold)
         composed = composer.composed(selection)
         if composed is None:
@@ -307,14 +350,22 @@ def plan_digests(
             )
             continue
         digest, _rendered = composed
+        labels = composer.labels(plan.chat.language)
+        messages = _outbox_messages(plan, composed, labels)
+        carried = tuple(digest.article_ids)
+        if plan.chat.bindings and not digest.is_empty:
+            try:
+                messages, carried = _routed_messages(plan, selection, labels)
+            except Exception:  # fall back to the whole digest in the general topic
+                logger.exception("could not route the digest of chat %s to topics", chat_id)
         result.changes.append(
             ChatChange(
                 chat_id,
                 plan.scheduled_at,
                 plan.next_at,
                 delivered_at=now,
-                messages=_outbox_messages(plan, composed, composer.labels(plan.chat.language)),
-                article_ids=tuple(digest.article_ids),
+                messages=messages,
+                article_ids=carried,
                 outcome="empty" if digest.is_empty else "digest",
             )
         )
@@ -340,7 +391,7 @@ def window_for(
             plan = plan_chat(chat, now, catchup)
         except ValueError:
             continue
-        if plan.action == "send" and plan.chat.countries:
+        if plan.action == "send" and plan.chat.countries and plan.chat.daily:
             to_send.append(plan)
     if not to_send:
         return None

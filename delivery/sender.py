@@ -9,9 +9,10 @@ bot need a shared limiter.
 
 Outcomes: a 429 pauses every send for its retry_after and puts the message back; 403 marks
 the chat inactive (its settings stay; /start reactivates it) and skips its other messages;
-a group that became a supergroup is moved to its new id and the message goes there; any
-other 400 is recorded as failed; network and server errors are retried with exponential
-backoff up to a number of attempts.
+a group that became a supergroup is moved to its new id and the message goes there; a
+forum topic that was deleted (400 "message thread not found") loses its country bindings
+and the message goes to the general topic instead; any other 400 is recorded as failed;
+network and server errors are retried with exponential backoff up to a number of attempts.
 
 Rows are claimed with a lease (storage.outbox), and each is marked sent in its own short
 transaction right after Telegram confirms it. A process that dies leaves its claimed rows
@@ -36,7 +37,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -53,12 +54,14 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOptions, Message
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import chats as chat_repo
+from storage import media as media_repo
 from storage import outbox
+from storage.media import StoredMedia
 from storage.outbox import OutboxItem
 
 if TYPE_CHECKING:
@@ -72,6 +75,7 @@ DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_RETRY_BASE = timedelta(seconds=5)
 DEFAULT_RETRY_CAP = timedelta(minutes=10)
 REQUEST_TIMEOUT_SECONDS = 30
+THREAD_NOT_FOUND = "message thread not found"
 # Telegram's retry_after is counted from its side; a little more keeps us clear of the edge.
 PAUSE_MARGIN_SECONDS = 0.05
 # Group limits are counted on arrival at Telegram, ours on departure: keep some distance.
@@ -248,6 +252,10 @@ class TokenRejected(Exception):
     """Telegram refused the bot token (401): nothing can be sent until it is fixed."""
 
 
+class _MissingMedia(Exception):
+    """An outbox row's picture is not in the database (any more)."""
+
+
 _STOP_ITEM = object()
 
 
@@ -305,6 +313,8 @@ class Sender:
         bind = session_factory.kw.get("bind")
         self._serialize_writes = bind is None or bind.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._media_locks: dict[int, asyncio.Lock] = {}
+        self._file_ids: dict[int, str] = {}
 
     @property
     def report(self) -> SendReport:
@@ -530,7 +540,30 @@ class Sender:
     async def _request(
         self, item: OutboxItem, stopping: asyncio.Event
     ) -> tuple[Message, float] | None:
-        """One sendMessage within the limits; None if stopping came first (not sent)."""
+        """One sendMessage (or sendPhoto for a row with a picture) within the limits; None
+        if stopping came first (not sent)."""
+        if item.media_id is None:
+            return await self._send(item, None, stopping)
+        # One send of a picture at a time: the first uploads it, the others reuse the file
+        # id Telegram gave it.
+        lock = self._media_locks.setdefault(item.media_id, asyncio.Lock())
+        async with lock:
+            async with self._transaction() as session:
+                media = await media_repo.get_media(session, item.media_id)
+                await session.commit()
+            if media is None:
+                raise _MissingMedia(f"picture {item.media_id} is gone")
+            known = self._file_ids.get(item.media_id)
+            if known is not None and media.telegram_file_id is None:
+                media = replace(media, telegram_file_id=known)
+            answer = await self._send(item, media, stopping)
+            if answer is not None and answer[0].photo:
+                self._file_ids[item.media_id] = answer[0].photo[-1].file_id
+            return answer
+
+    async def _send(
+        self, item: OutboxItem, media: StoredMedia | None, stopping: asyncio.Event
+    ) -> tuple[Message, float] | None:
         markup = self._markup(item)
         await self._requests.acquire()
         try:
@@ -539,14 +572,27 @@ class Sender:
             sent_at = time.monotonic()
             self._chat_pacing.record(item.chat_id, sent_at)
             try:
-                message = await self._bot.send_message(
-                    chat_id=item.chat_id,
-                    text=item.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    reply_markup=markup,
-                    request_timeout=REQUEST_TIMEOUT_SECONDS,
-                )
+                if media is not None:
+                    message = await self._bot.send_photo(
+                        chat_id=item.chat_id,
+                        photo=media.telegram_file_id
+                        or BufferedInputFile(media.content, filename=media.filename),
+                        caption=item.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                        message_thread_id=item.thread_id,
+                        request_timeout=REQUEST_TIMEOUT_SECONDS,
+                    )
+                else:
+                    message = await self._bot.send_message(
+                        chat_id=item.chat_id,
+                        text=item.text,
+                        parse_mode=ParseMode.HTML,
+                        link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        reply_markup=markup,
+                        message_thread_id=item.thread_id,
+                        request_timeout=REQUEST_TIMEOUT_SECONDS,
+                    )
             finally:
                 self._requests.observe(time.monotonic() - sent_at)
             return message, sent_at
@@ -560,6 +606,8 @@ class Sender:
             if answer is None:
                 return False
             message, sent_at = answer
+        except _MissingMedia as error:
+            await self._on_rejected(item, str(error))
         except TelegramRetryAfter as error:
             await self._on_retry_after(item, error)
         except TelegramMigrateToChat as error:
@@ -572,20 +620,26 @@ class Sender:
         except (TelegramNetworkError, TelegramServerError) as error:
             await self._on_transient(item, f"{type(error).__name__}: {error.message}")
         except TelegramBadRequest as error:
-            await self._on_rejected(item, error.message)
+            if item.thread_id is not None and THREAD_NOT_FOUND in error.message.lower():
+                await self._on_thread_gone(item)
+            else:
+                await self._on_rejected(item, error.message)
         except TelegramAPIError as error:
             await self._on_rejected(item, f"{type(error).__name__}: {error.message}")
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             await self._on_transient(item, f"{type(error).__name__}: {error}")
         else:
-            await self._on_sent(item, message.message_id, sent_at)
+            await self._on_sent(item, message, sent_at)
         return True
 
-    async def _on_sent(self, item: OutboxItem, message_id: int, sent_at: float) -> None:
+    async def _on_sent(self, item: OutboxItem, message: Message, sent_at: float) -> None:
         async with self._transaction() as session:
             await outbox.mark_sent(
-                session, item.id, telegram_message_id=message_id, now=self._clock()
+                session, item.id, telegram_message_id=message.message_id, now=self._clock()
             )
+            if item.media_id is not None and message.photo:
+                # Later sends of the same picture reuse Telegram's copy instead of uploading.
+                await media_repo.remember_file_id(session, item.media_id, message.photo[-1].file_id)
             await session.commit()
         report = self._report
         report.sent += 1
@@ -630,6 +684,28 @@ class Sender:
             await session.commit()
         self._report.migrated += 1
         logger.info("group %s became supergroup %s: moved", item.chat_id, new_chat_id)
+
+    async def _on_thread_gone(self, item: OutboxItem) -> None:
+        assert item.thread_id is not None
+        async with self._transaction() as session:
+            countries = await chat_repo.drop_thread_bindings(session, item.chat_id, item.thread_id)
+            await outbox.clear_thread(session, item.chat_id, item.thread_id)
+            await outbox.mark_retry(
+                session,
+                item.id,
+                available_at=self._clock(),
+                error=f"forum topic {item.thread_id} is gone",
+                count_attempt=False,
+            )
+            await session.commit()
+        self._held.pop(item.id, None)
+        logger.warning(
+            "forum topic %s of chat %s is gone: bindings of %s dropped, its messages go to "
+            "the general topic",
+            item.thread_id,
+            item.chat_id,
+            ", ".join(countries) or "no country",
+        )
 
     async def _on_rejected(self, item: OutboxItem, reason: str) -> None:
         async with self._transaction() as session:

@@ -1,5 +1,5 @@
-"""A chat's subscription and its schedule: the one place that sets `next_digest_at`
-outside the daily pass.
+"""A chat's subscription and its schedule: the one place that sets `next_digest_at` (and
+the weekly brief's `next_weekly_at`) outside the delivery passes.
 
 Handlers call these instead of writing the schedule themselves, so that subscribing,
 resuming and changing the time or the zone all agree on when the next digest comes.
@@ -7,12 +7,16 @@ resuming and changing the time or the zone all agree on when the next digest com
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from delivery.schedule import is_valid_timezone, next_digest_at
-from storage.chats import ChatRecord, get_chat, update_chat
+from delivery.schedule import is_valid_timezone, local_digest_date, next_digest_at
+from storage.chats import ChatRecord, get_chat, set_instant_topics, update_chat
+
+# The weekly brief comes on Mondays (weekday 0) at the chat's digest time.
+WEEKLY_WEEKDAY = 0
 
 
 def usable_timezone(name: str) -> str:
@@ -25,14 +29,34 @@ def next_digest_for(chat: ChatRecord, now: datetime) -> datetime:
     return next_digest_at(chat.digest_time, usable_timezone(chat.timezone), now)
 
 
+def next_weekly_for(chat: ChatRecord, now: datetime) -> datetime:
+    """The chat's next Monday at its digest time, in its zone, after `now`."""
+    zone = usable_timezone(chat.timezone)
+    moment = next_digest_at(chat.digest_time, zone, now)
+    while local_digest_date(moment, zone).weekday() != WEEKLY_WEEKDAY:
+        moment = next_digest_at(chat.digest_time, zone, moment + timedelta(minutes=1))
+    return moment
+
+
+def _weekly_fields(chat: ChatRecord, now: datetime) -> dict[str, datetime | None]:
+    return {"next_weekly_at": next_weekly_for(chat, now) if chat.weekly else None}
+
+
 async def subscribe(
     session: AsyncSession, chat: ChatRecord, *, now: datetime | None = None
 ) -> ChatRecord:
     """Marks the chat subscribed and active (also after a pause) and schedules its next
     digest; returns the saved record."""
-    when = next_digest_for(chat, now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
+    when = next_digest_for(chat, moment)
     await update_chat(
-        session, chat.id, subscribed=True, paused=False, active=True, next_digest_at=when
+        session,
+        chat.id,
+        subscribed=True,
+        paused=False,
+        active=True,
+        next_digest_at=when,
+        **_weekly_fields(chat, moment),
     )
     return await _reloaded(session, chat.id)
 
@@ -41,8 +65,18 @@ async def resume(
     session: AsyncSession, chat: ChatRecord, *, now: datetime | None = None
 ) -> ChatRecord:
     """Turns a paused (or blocked and back) chat's digest on again from its next slot."""
-    when = next_digest_for(chat, now or datetime.now(UTC))
-    await update_chat(session, chat.id, paused=False, active=True, next_digest_at=when)
+    moment = now or datetime.now(UTC)
+    when = next_digest_for(chat, moment)
+    await update_chat(
+        session,
+        chat.id,
+        paused=False,
+        active=True,
+        next_digest_at=when,
+        # Instant messages start from what is new from now on, not the pause's backlog.
+        instant_seen_until=moment,
+        **_weekly_fields(chat, moment),
+    )
     return await _reloaded(session, chat.id)
 
 
@@ -70,10 +104,39 @@ async def change_schedule(
         await update_chat(session, chat.id, **fields)
     updated = await _reloaded(session, chat.id)
     if updated.subscribed:
-        when = next_digest_for(updated, now or datetime.now(UTC))
-        await update_chat(session, chat.id, next_digest_at=when)
+        moment = now or datetime.now(UTC)
+        when = next_digest_for(updated, moment)
+        await update_chat(session, chat.id, next_digest_at=when, **_weekly_fields(updated, moment))
         updated = await _reloaded(session, chat.id)
     return updated
+
+
+async def change_modes(
+    session: AsyncSession,
+    chat: ChatRecord,
+    *,
+    daily: bool | None = None,
+    weekly: bool | None = None,
+    instant_topics: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> ChatRecord:
+    """Turns delivery modes on or off. Turning weekly on schedules the next Monday brief;
+    turning instant on starts from the articles stored from now on."""
+    moment = now or datetime.now(UTC)
+    fields: dict[str, object] = {}
+    if daily is not None:
+        fields["daily"] = daily
+    if weekly is not None and weekly != chat.weekly:
+        fields["weekly"] = weekly
+        fields["next_weekly_at"] = next_weekly_for(chat, moment) if weekly else None
+    if instant_topics is not None:
+        if instant_topics and not chat.instant_topics:
+            fields["instant_seen_until"] = moment
+            fields["next_instant_at"] = None
+        await set_instant_topics(session, chat.id, instant_topics)
+    if fields:
+        await update_chat(session, chat.id, **fields)
+    return await _reloaded(session, chat.id)
 
 
 async def _reloaded(session: AsyncSession, chat_id: int) -> ChatRecord:

@@ -27,6 +27,8 @@ def to_digest_article(stored: StoredArticle) -> DigestArticle:
         countries=stored.countries,
         topics=stored.topics,
         summary=stored.summary,
+        regions=stored.regions,
+        search_lemmas=stored.search_lemmas,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -18,6 +18,10 @@ class DigestArticle:
     countries: Mapping[str, float]
     topics: Mapping[str, float]
     summary: str = ""
+    # Russian region tags (ISO 3166-2) and the space-separated lemmas of the text, for the
+    # region and keyword filters.
+    regions: Mapping[str, float] = field(default_factory=dict)
+    search_lemmas: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,12 @@ class Subscription:
     timezone: str = "Asia/Omsk"
     per_country_cap: int = 7
     topic_order: tuple[str, ...] = ()
+    # Keyword filter (lemmas): with include words an article must hold at least one of
+    # them; an article holding an exclude word is left out. `regions`: when not empty, only
+    # articles tagged with one of these Russian regions.
+    include_words: frozenset[str] = frozenset()
+    exclude_words: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

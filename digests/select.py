@@ -47,10 +47,27 @@ def topic_sort_key(topic: str, order: Sequence[str]) -> tuple[int, str]:
         return (len(order), topic)
 
 
+def passes_filters(article: DigestArticle, sub: Subscription) -> bool:
+    """The chat's keyword and region filters (see `Subscription`)."""
+    if sub.regions and not any(
+        score >= sub.threshold and code in sub.regions for code, score in article.regions.items()
+    ):
+        return False
+    if sub.include_words or sub.exclude_words:
+        lemmas = set(article.search_lemmas.split())
+        if sub.include_words and lemmas.isdisjoint(sub.include_words):
+            return False
+        if not lemmas.isdisjoint(sub.exclude_words):
+            return False
+    return True
+
+
 def matches_subscription(article: DigestArticle, sub: Subscription) -> bool:
     if not subscribed_countries(article.countries, sub):
         return False
-    return not sub.topics or bool(subscribed_topics(article.topics, sub))
+    if sub.topics and not subscribed_topics(article.topics, sub):
+        return False
+    return passes_filters(article, sub)
 
 
 def select_articles(

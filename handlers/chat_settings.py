@@ -17,6 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.i18n import LANGUAGES
 from core.settings import Settings
 from handlers.common import edit_or_send
+from handlers.delivery_settings import (
+    filter_keyboard,
+    filter_text,
+    modes_keyboard,
+    modes_text,
+    show_regions,
+)
 from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from handlers.screens import (
     ONBOARDING,
@@ -98,6 +105,12 @@ async def settings_menu(
             zone_step_text(chat.timezone, SETTINGS),
             zone_keyboard(chat.timezone, SETTINGS),
         )
+    elif item == "modes":
+        await edit_or_send(callback, modes_text(chat), modes_keyboard(chat))
+    elif item == "filter":
+        await edit_or_send(callback, filter_text(chat), filter_keyboard(chat, in_settings=True))
+    elif item == "regions":
+        await show_regions(callback, session, chat, settings)
     elif item == "language":
         await edit_or_send(callback, language_prompt(), language_keyboard())
     elif item == "close":

@@ -8,6 +8,7 @@ of the keyboards already sent to chats, so they stay as they are.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Collection
 
 from aiogram.filters.callback_data import CallbackData
@@ -36,7 +37,7 @@ from handlers.common import (
     utc_offset_label,
 )
 from storage.chats import ChatRecord, ensure_chat, get_chat
-from tagging import Preset, countries, preset_list, topics
+from tagging import Preset, countries, preset_list, region, topics
 
 ONBOARDING = "o"
 SETTINGS = "s"
@@ -98,7 +99,7 @@ class ZonePick(CallbackData, prefix="oz"):
 
 
 class SettingsMenu(CallbackData, prefix="sm"):
-    item: str  # countries, topics, time, zone, language, close
+    item: str  # countries, topics, time, zone, modes, filter, regions, language, close
 
 
 class LanguagePick(CallbackData, prefix="lang"):
@@ -207,6 +208,9 @@ def settings_keyboard() -> InlineKeyboardMarkup:
         (_("🗂 Topics"), "topics"),
         (_("⏰ Digest time"), "time"),
         (_("🕓 Time zone"), "zone"),
+        (_("📬 Delivery"), "modes"),
+        (_("🔎 Filter"), "filter"),
+        (_("📍 Regions"), "regions"),
         (_("🌐 Language"), "language"),
         (_("✖️ Close"), "close"),
     ]
@@ -303,21 +307,61 @@ def subscription_summary(chat: ChatRecord) -> str:
     lines = [
         _("Countries: {countries}").format(countries=chosen),
         _("Topics: {topics}").format(topics=topics_summary(chat.topics)),
-        _("Digest: every day at {time}, {zone} ({offset})").format(
+        (
+            _("Digest: every day at {time}, {zone} ({offset})")
+            if chat.daily
+            else _("Digest time: {time}, {zone} ({offset})")
+        ).format(
             time=chat.digest_time, zone=quote(chat.timezone), offset=utc_offset_label(chat.timezone)
         ),
+        *(
+            [_("Delivery: {modes}").format(modes=modes_summary(chat))]
+            if chat.weekly or chat.instant_topics or not chat.daily
+            else []
+        ),
+        *filters_summary(chat),
         _("Language: {language}").format(
             language=_("English") if chat.language == "en" else _("Russian")
         ),
         _("Status: {status}").format(status=status),
     ]
-    if chat.subscribed and not chat.paused and chat.next_digest_at is not None:
+    if chat.subscribed and not chat.paused and chat.daily and chat.next_digest_at is not None:
         lines.append(
             _("Next digest: {moment}").format(
                 moment=format_moment(chat.next_digest_at, chat.timezone)
             )
         )
     return "\n".join(lines)
+
+
+def modes_summary(chat: ChatRecord) -> str:
+    parts = []
+    if chat.daily:
+        parts.append(_("daily"))
+    if chat.weekly:
+        parts.append(_("weekly on Mondays"))
+    if chat.instant_topics:
+        parts.append(
+            _("instant: {topics}").format(
+                topics=join_names(topic_name(t.id) for t in topics() if t.id in chat.instant_topics)
+            )
+        )
+    return ", ".join(parts) or _("nothing (turn a mode on in Delivery)")
+
+
+def filters_summary(chat: ChatRecord) -> list[str]:
+    lines = []
+    if chat.keywords:
+        words = ", ".join(("+" if k.include else "-") + k.word for k in chat.keywords)
+        lines.append(_("Filter: {words}").format(words=html.escape(words)))
+    if chat.regions:
+        names = []
+        for code in sorted(chat.regions):
+            found = region(code)
+            if found is not None:
+                names.append(found.name_en if current_language() == "en" else found.name_ru)
+        lines.append(_("Regions: {regions}").format(regions=html.escape(join_names(names))))
+    return lines
 
 
 def settings_text(chat: ChatRecord) -> str:

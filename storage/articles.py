@@ -54,6 +54,7 @@ class StoredArticle:
     countries: dict[str, float] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
     regions: dict[str, float] = field(default_factory=dict)
+    search_lemmas: str = ""
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type) -> Any:
@@ -137,6 +138,7 @@ async def _with_tags(session: AsyncSession, articles: Sequence[Article]) -> list
             countries=dict(tags[article.id][COUNTRY]),
             topics=dict(tags[article.id][TOPIC]),
             regions=dict(tags[article.id][REGION]),
+            search_lemmas=article.search_lemmas or "",
         )
         for article in articles
     ]
@@ -495,3 +497,19 @@ async def article_text_by_url(session: AsyncSession, urls: Collection[str]) -> A
         if row is not None:
             return ArticleText(row.id, row.url, row.title, row.full_text or row.summary)
     return None
+
+
+async def region_counts(session: AsyncSession, *, threshold: float = 0.5) -> dict[str, int]:
+    """Russian region code -> number of stored articles tagged with it."""
+    query = (
+        select(ArticleTag.value, func.count())
+        .where(ArticleTag.kind == REGION, ArticleTag.score >= threshold)
+        .group_by(ArticleTag.value)
+    )
+    return {code: int(count) for code, count in await session.execute(query)}
+
+
+async def newest_fetched_at(session: AsyncSession) -> datetime | None:
+    """When the most recently stored article was first seen (None: no articles)."""
+    value: datetime | None = await session.scalar(select(func.max(Article.fetched_at)))
+    return value

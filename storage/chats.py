@@ -11,7 +11,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
-from storage.models import Article, Chat, ChatCountry, ChatTopic, SentArticle
+from storage.models import (
+    Article,
+    Chat,
+    ChatCountry,
+    ChatInstantTopic,
+    ChatKeyword,
+    ChatRegion,
+    ChatTopic,
+    ChatTopicBinding,
+    SentArticle,
+)
 
 UPDATABLE_FIELDS = frozenset(
     {
@@ -26,8 +36,23 @@ UPDATABLE_FIELDS = frozenset(
         "subscribed",
         "active",
         "paused",
+        "daily",
+        "weekly",
+        "next_weekly_at",
+        "next_instant_at",
+        "instant_seen_until",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """One keyword filter word: its lemma (what is matched), whether it narrows (include)
+    or removes, and the word as the subscriber typed it."""
+
+    lemma: str
+    include: bool
+    word: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +71,28 @@ class ChatRecord:
     paused: bool
     countries: frozenset[str]
     topics: frozenset[str]
+    daily: bool = True
+    weekly: bool = False
+    next_weekly_at: datetime | None = None
+    next_instant_at: datetime | None = None
+    instant_seen_until: datetime | None = None
+    instant_topics: frozenset[str] = frozenset()
+    keywords: tuple[Keyword, ...] = ()
+    regions: frozenset[str] = frozenset()
+    # (country, message thread id) in a forum supergroup, sorted by country.
+    bindings: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def include_lemmas(self) -> frozenset[str]:
+        return frozenset(k.lemma for k in self.keywords if k.include)
+
+    @property
+    def exclude_lemmas(self) -> frozenset[str]:
+        return frozenset(k.lemma for k in self.keywords if not k.include)
+
+    @property
+    def instant(self) -> bool:
+        return bool(self.instant_topics)
 
 
 async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRecord]:
@@ -61,6 +108,32 @@ async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRec
         select(ChatTopic.chat_id, ChatTopic.topic).where(ChatTopic.chat_id.in_(ids))
     ):
         topics[chat_id].add(topic)
+    instant: dict[int, set[str]] = {}
+    for chat_id, topic in await session.execute(
+        select(ChatInstantTopic.chat_id, ChatInstantTopic.topic).where(
+            ChatInstantTopic.chat_id.in_(ids)
+        )
+    ):
+        instant.setdefault(chat_id, set()).add(topic)
+    keywords: dict[int, list[Keyword]] = {}
+    for chat_id, lemma, include, word in await session.execute(
+        select(ChatKeyword.chat_id, ChatKeyword.lemma, ChatKeyword.include, ChatKeyword.word)
+        .where(ChatKeyword.chat_id.in_(ids))
+        .order_by(ChatKeyword.chat_id, ChatKeyword.include.desc(), ChatKeyword.word)
+    ):
+        keywords.setdefault(chat_id, []).append(Keyword(lemma, bool(include), word))
+    regions: dict[int, set[str]] = {}
+    for chat_id, code in await session.execute(
+        select(ChatRegion.chat_id, ChatRegion.region).where(ChatRegion.chat_id.in_(ids))
+    ):
+        regions.setdefault(chat_id, set()).add(code)
+    bindings: dict[int, list[tuple[str, int]]] = {}
+    for chat_id, code, thread_id in await session.execute(
+        select(ChatTopicBinding.chat_id, ChatTopicBinding.country, ChatTopicBinding.thread_id)
+        .where(ChatTopicBinding.chat_id.in_(ids))
+        .order_by(ChatTopicBinding.chat_id, ChatTopicBinding.country)
+    ):
+        bindings.setdefault(chat_id, []).append((code, int(thread_id)))
     return [
         ChatRecord(
             id=chat.id,
@@ -77,6 +150,15 @@ async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRec
             paused=chat.paused,
             countries=frozenset(countries[chat.id]),
             topics=frozenset(topics[chat.id]),
+            daily=chat.daily,
+            weekly=chat.weekly,
+            next_weekly_at=chat.next_weekly_at,
+            next_instant_at=chat.next_instant_at,
+            instant_seen_until=chat.instant_seen_until,
+            instant_topics=frozenset(instant.get(chat.id, ())),
+            keywords=tuple(keywords.get(chat.id, ())),
+            regions=frozenset(regions.get(chat.id, ())),
+            bindings=tuple(bindings.get(chat.id, ())),
         )
         for chat in chats
     ]
@@ -330,3 +412,179 @@ async def sent_pairs(
             )
             found.update((chat_id, article_id) for chat_id, article_id in rows)
     return found
+
+
+# Delivery modes, filters and forum topics ----------------------------------------------------
+
+
+async def set_instant_topics(session: AsyncSession, chat_id: int, topics: Iterable[str]) -> None:
+    await session.execute(delete(ChatInstantTopic).where(ChatInstantTopic.chat_id == chat_id))
+    rows = [{"chat_id": chat_id, "topic": topic} for topic in sorted(set(topics))]
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, ChatInstantTopic), rows)
+
+
+async def set_keywords(session: AsyncSession, chat_id: int, keywords: Iterable[Keyword]) -> None:
+    """Replaces the chat's keyword filter; a lemma given twice keeps its last sign."""
+    await session.execute(delete(ChatKeyword).where(ChatKeyword.chat_id == chat_id))
+    by_lemma = {keyword.lemma: keyword for keyword in keywords}
+    rows = [
+        {"chat_id": chat_id, "lemma": k.lemma, "include": k.include, "word": k.word}
+        for k in by_lemma.values()
+    ]
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, ChatKeyword), rows)
+
+
+async def set_regions(session: AsyncSession, chat_id: int, codes: Iterable[str]) -> None:
+    await session.execute(delete(ChatRegion).where(ChatRegion.chat_id == chat_id))
+    rows = [{"chat_id": chat_id, "region": code} for code in sorted(set(codes))]
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, ChatRegion), rows)
+
+
+async def bind_country(session: AsyncSession, chat_id: int, country: str, thread_id: int) -> None:
+    """Routes the chat's news about `country` to the forum topic `thread_id`."""
+    await session.execute(
+        delete(ChatTopicBinding).where(
+            ChatTopicBinding.chat_id == chat_id, ChatTopicBinding.country == country
+        )
+    )
+    await session.execute(
+        insert_ignoring_conflicts(session, ChatTopicBinding),
+        [{"chat_id": chat_id, "country": country, "thread_id": thread_id}],
+    )
+
+
+async def unbind_country(session: AsyncSession, chat_id: int, country: str) -> bool:
+    result = await session.execute(
+        delete(ChatTopicBinding).where(
+            ChatTopicBinding.chat_id == chat_id, ChatTopicBinding.country == country
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def drop_thread_bindings(session: AsyncSession, chat_id: int, thread_id: int) -> list[str]:
+    """Forgets every binding to a forum topic (it was deleted); returns their countries."""
+    countries = list(
+        await session.scalars(
+            select(ChatTopicBinding.country).where(
+                ChatTopicBinding.chat_id == chat_id, ChatTopicBinding.thread_id == thread_id
+            )
+        )
+    )
+    await session.execute(
+        delete(ChatTopicBinding).where(
+            ChatTopicBinding.chat_id == chat_id, ChatTopicBinding.thread_id == thread_id
+        )
+    )
+    return sorted(countries)
+
+
+def _wants_messages() -> Any:
+    return (Chat.subscribed.is_(True), Chat.active.is_(True), Chat.paused.is_(False))
+
+
+async def instant_chat_batch(
+    session: AsyncSession,
+    now: datetime,
+    newest: datetime,
+    *,
+    limit: int = 500,
+    after: int | None = None,
+) -> list[ChatRecord]:
+    """Chats with instant topics that may get an instant message at `now` and have not yet
+    looked at articles first seen up to `newest`, by id after `after`."""
+    query = (
+        select(Chat)
+        .where(*_wants_messages())
+        .where(Chat.id.in_(select(ChatInstantTopic.chat_id)))
+        .where((Chat.next_instant_at.is_(None)) | (Chat.next_instant_at <= now))
+        .where((Chat.instant_seen_until.is_(None)) | (Chat.instant_seen_until < newest))
+    )
+    if after is not None:
+        query = query.where(Chat.id > after)
+    chats = list(await session.scalars(query.order_by(Chat.id).limit(limit)))
+    return await _records(session, chats) if chats else []
+
+
+async def lock_instant_states(
+    session: AsyncSession, chat_ids: Collection[int]
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """(next_instant_at, instant_seen_until) of those chats that still want messages,
+    locked for a compare-and-set like `lock_digest_schedules`."""
+    found: dict[int, tuple[datetime | None, datetime | None]] = {}
+    ids = list(chat_ids)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Chat.id, Chat.next_instant_at, Chat.instant_seen_until)
+            .where(Chat.id.in_(ids[start : start + 500]))
+            .where(*_wants_messages())
+            .with_for_update()
+        )
+        for chat_id, next_at, seen in await session.execute(query):
+            found[chat_id] = (next_at, seen)
+    return found
+
+
+async def due_weekly_batch(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int = 500,
+    after: tuple[datetime, int] | None = None,
+) -> list[ChatRecord]:
+    """Chats whose weekly brief is due, ordered by (next_weekly_at, id) after `after`."""
+    query = (
+        select(Chat)
+        .where(*_wants_messages())
+        .where(Chat.weekly.is_(True))
+        .where(Chat.next_weekly_at.is_not(None), Chat.next_weekly_at <= now)
+    )
+    if after is not None:
+        last_due, last_id = after
+        query = query.where(
+            (Chat.next_weekly_at > last_due)
+            | ((Chat.next_weekly_at == last_due) & (Chat.id > last_id))
+        )
+    chats = list(await session.scalars(query.order_by(Chat.next_weekly_at, Chat.id).limit(limit)))
+    return await _records(session, chats) if chats else []
+
+
+async def lock_weekly_schedules(
+    session: AsyncSession, chat_ids: Collection[int]
+) -> dict[int, datetime | None]:
+    found: dict[int, datetime | None] = {}
+    ids = list(chat_ids)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Chat.id, Chat.next_weekly_at)
+            .where(Chat.id.in_(ids[start : start + 500]))
+            .where(*_wants_messages(), Chat.weekly.is_(True))
+            .with_for_update()
+        )
+        for chat_id, next_at in await session.execute(query):
+            found[chat_id] = next_at
+    return found
+
+
+async def set_chat_fields_many(
+    session: AsyncSession, field_name: str, values: Collection[tuple[int, datetime | None]]
+) -> None:
+    """One column (`next_weekly_at`, `next_instant_at`, `instant_seen_until`) for many
+    chats at once: (chat id, value) pairs."""
+    from sqlalchemy import Table, bindparam
+
+    if field_name not in {"next_weekly_at", "next_instant_at", "instant_seen_until"}:
+        raise ValueError(f"not a schedule field: {field_name}")
+    if not values:
+        return
+    table = Chat.__table__
+    assert isinstance(table, Table)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("chat_id"))
+        .values({field_name: bindparam("value")}),
+        [{"chat_id": chat_id, "value": value} for chat_id, value in values],
+    )

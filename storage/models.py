@@ -12,10 +12,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -113,6 +116,13 @@ class Chat(Base):
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Delivery modes (delivery.modes): the daily digest, the Monday brief, and the state of
+    # instant messages (the earliest next one, and how far new articles were looked at).
+    daily: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    weekly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    next_weekly_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    next_instant_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    instant_seen_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -133,6 +143,67 @@ class ChatTopic(Base):
         ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
     )
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ChatInstantTopic(Base):
+    """Topics whose new articles reach the chat at once (instant mode)."""
+
+    __tablename__ = "chat_instant_topics"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class ChatKeyword(Base):
+    """A keyword filter word: `include` words narrow, the others remove (by lemma)."""
+
+    __tablename__ = "chat_keywords"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    lemma: Mapped[str] = mapped_column(String(64), primary_key=True)
+    include: Mapped[bool] = mapped_column(Boolean)
+    word: Mapped[str] = mapped_column(String(64))
+
+
+class ChatRegion(Base):
+    """A Russian region (ISO 3166-2 code) the chat keeps; none stored means every region."""
+
+    __tablename__ = "chat_regions"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class ChatTopicBinding(Base):
+    """In a forum supergroup: the topic (message thread) a country's news go to."""
+
+    __tablename__ = "chat_topic_bindings"
+
+    chat_id: Mapped[int] = mapped_column(
+        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
+    )
+    country: Mapped[str] = mapped_column(String(8), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class Media(Base):
+    """A picture sent with outbox rows (the weekly chart), stored once per content; the
+    file id Telegram gave it the first time lets later sends skip the upload."""
+
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    filename: Mapped[str] = mapped_column(String(100))
+    telegram_file_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SentArticle(Base):
@@ -178,6 +249,9 @@ class OutboxMessage(Base):
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The forum topic the row goes to (None: the chat itself or its general topic).
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
 
 
 class Fact(Base):

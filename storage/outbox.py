@@ -44,6 +44,8 @@ class NewOutboxMessage:
     reply_markup: str | None = None
     article_ids: tuple[int, ...] = ()
     available_at: datetime | None = None
+    thread_id: int | None = None
+    media_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class OutboxItem:
     article_ids: tuple[int, ...]
     attempts: int
     lease_until: datetime | None
+    thread_id: int | None = None
+    media_id: int | None = None
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -102,6 +106,8 @@ async def enqueue(
             "attempts": 0,
             "available_at": message.available_at or now,
             "created_at": now,
+            "thread_id": message.thread_id,
+            "media_id": message.media_id,
         }
         for message in messages
     ]
@@ -180,6 +186,8 @@ async def claim_batch(
             OutboxMessage.article_ids,
             OutboxMessage.attempts,
             OutboxMessage.lease_until,
+            OutboxMessage.thread_id,
+            OutboxMessage.media_id,
         )
         .where(OutboxMessage.id.in_(ids))
         .order_by(OutboxMessage.available_at, OutboxMessage.id)
@@ -196,6 +204,8 @@ async def claim_batch(
             article_ids=_split_ids(row.article_ids),
             attempts=row.attempts,
             lease_until=row.lease_until,
+            thread_id=row.thread_id,
+            media_id=row.media_id,
         )
         for row in rows
     ]
@@ -292,6 +302,21 @@ async def extend_leases(
             OutboxMessage.lease_owner == owner[:64],
         )
         .values(lease_until=until)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def clear_thread(session: AsyncSession, chat_id: int, thread_id: int) -> int:
+    """Unsent rows of a chat addressed to a forum topic go to the general topic instead
+    (the topic was deleted)."""
+    result = await session.execute(
+        _update_rows()
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.thread_id == thread_id,
+            OutboxMessage.status.in_(UNFINISHED),
+        )
+        .values(thread_id=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -51,8 +51,10 @@ class FakeTelegram(BotApiMethods):
         *,
         first_name: str | None = None,
         reply_to_message_id: int | None = None,
+        message_thread_id: int | None = None,
     ) -> JsonDict:
-        """A person writes ``text`` to the bot; returns the queued update.
+        """A person writes ``text`` to the bot (inside forum topic ``message_thread_id``
+        when given); returns the queued update.
 
         A leading ``/command`` (or ``/command@botname``) gets a ``bot_command`` entity. In a
         private chat the sender is the chat itself (writing unblocks a blocked chat); in a
@@ -64,6 +66,11 @@ class FakeTelegram(BotApiMethods):
         )
         message = self._new_user_message(chat, sender)
         message["text"] = text
+        if message_thread_id is not None:
+            if not chat.is_forum or message_thread_id not in chat.forum_topics:
+                raise ValueError(f"chat {chat_id} has no topic {message_thread_id}")
+            message["message_thread_id"] = message_thread_id
+            message["is_topic_message"] = True
         command = _LEADING_COMMAND.match(text)
         if command is not None:
             message["entities"] = [

@@ -69,7 +69,10 @@ class Conversation:
     def _sender(self, user_id: int | None) -> int:
         return user_id if user_id is not None else self.user_id
 
-    async def send(self, text: str, *, user_id: int | None = None) -> list[Sent]:
+    async def send(
+        self, text: str, *, user_id: int | None = None, thread_id: int | None = None
+    ) -> list[Sent]:
+        """A person writes `text` (inside forum topic `thread_id` when given)."""
         update = self.telegram.send_user_message(
             self.chat_id,
             text,
@@ -77,6 +80,7 @@ class Conversation:
             self.language_code,
             self.chat_type,
             first_name=USER_FIRST_NAME,
+            message_thread_id=thread_id,
         )
         return await self._deliver(update)
 

@@ -276,6 +276,7 @@ class BotApiMethods(TelegramState):
         formatted = self._format(params, "text", "entities")
         markup = reply_markup(params)
         reply_to = self._reply_to(chat, params)
+        self._thread(chat, params)
         preview = link_preview(params)
         self._admit_send(chat, now)
         record = self._record(
@@ -298,6 +299,7 @@ class BotApiMethods(TelegramState):
         formatted = self._format(params, "caption", "caption_entities")
         markup = reply_markup(params)
         reply_to = self._reply_to(chat, params)
+        self._thread(chat, params)
         if not params.get("photo") and "photo" not in uploads:
             raise ApiError(400, "Bad Request: there is no photo in the request")
         stored = self._input_file(params, uploads, "photo", "photos")
@@ -347,6 +349,7 @@ class BotApiMethods(TelegramState):
         formatted = self._format(params, "caption", "caption_entities")
         markup = reply_markup(params)
         reply_to = self._reply_to(chat, params)
+        self._thread(chat, params)
         stored = self._input_file(params, uploads, "document", "documents")
         if stored is None:
             raise ApiError(400, "Bad Request: there is no document in the request")

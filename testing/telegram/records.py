@@ -114,6 +114,7 @@ class SentMessage:
     file_id: str | None = None
     media: Any = None
     disable_notification: bool = False
+    message_thread_id: int | None = None
     deleted: bool = False
     edit_date: int | None = None
     history: list[MessageVersion] = field(default_factory=list)
@@ -199,6 +200,9 @@ class ChatState:
     tokens_at: float = 0.0
     window: deque[float] = field(default_factory=deque)
     paused_until: float = 0.0
+    is_forum: bool = False
+    # Forum topics: message thread id -> name (the general topic has no thread id).
+    forum_topics: dict[int, str] = field(default_factory=dict)
     json: JsonDict = field(default_factory=dict)
 
     def refresh_json(self) -> None:
@@ -209,4 +213,6 @@ class ChatState:
             data["title"] = self.title or f"Чат {self.id}"
         if self.username:
             data["username"] = self.username
+        if self.is_forum:
+            data["is_forum"] = True
         self.json = data

@@ -249,6 +249,24 @@ class TelegramState:
         self._chats[chat_id] = chat
         return chat
 
+    def create_forum_topic(self, chat_id: int, name: str) -> int:
+        """Turns the supergroup into a forum (if it is not one) and opens a topic; returns
+        its message thread id (the id of the topic's service message, as in Telegram)."""
+        chat = self._chats[chat_id]
+        if chat.type != "supergroup":
+            raise ValueError("only supergroups have topics")
+        if not chat.is_forum:
+            chat.is_forum = True
+            chat.refresh_json()
+        thread_id = chat.next_message_id
+        chat.next_message_id += 1
+        chat.forum_topics[thread_id] = name
+        return thread_id
+
+    def delete_forum_topic(self, chat_id: int, thread_id: int) -> None:
+        """A topic is deleted: sends to it get 400 "message thread not found"."""
+        del self._chats[chat_id].forum_topics[thread_id]
+
     def block_chat(self, chat_id: int) -> None:
         """The user blocked the bot: sends and edits get 403 "bot was blocked by the user"."""
         self._ensure_chat(chat_id, "private").forbidden = "Forbidden: bot was blocked by the user"
@@ -544,6 +562,9 @@ class TelegramState:
                     message["caption_entities"] = record.entities
         if record.reply_markup is not None and "inline_keyboard" in record.reply_markup:
             message["reply_markup"] = record.reply_markup
+        if record.message_thread_id is not None:
+            message["message_thread_id"] = record.message_thread_id
+            message["is_topic_message"] = True
         if record.edit_date is not None:
             message["edit_date"] = record.edit_date
         if record.reply_to_message_id is not None:
@@ -557,6 +578,20 @@ class TelegramState:
                 }
             message["reply_to_message"] = replied
         return message
+
+    def _thread(self, chat: ChatState, params: JsonDict) -> int | None:
+        """The forum topic a send goes to: None for the chat (or its general topic); a
+        topic that does not exist (or a chat without topics) is Telegram's 400."""
+        raw = params.get("message_thread_id")
+        if raw is None or raw == "":
+            return None
+        try:
+            thread_id = int(raw)
+        except (TypeError, ValueError) as error:
+            raise ApiError(400, "Bad Request: message thread not found") from error
+        if not chat.is_forum or thread_id not in chat.forum_topics:
+            raise ApiError(400, "Bad Request: message thread not found")
+        return thread_id
 
     def _record(
         self,
@@ -574,6 +609,7 @@ class TelegramState:
         disable_notification: bool = False,
     ) -> SentMessage:
         """Keep an accepted message: it gets the chat's next message id."""
+        thread_id = self._thread(chat, params)
         raw, plain, entities, parse_mode = formatted
         message_id = chat.next_message_id
         chat.next_message_id += 1
@@ -594,6 +630,7 @@ class TelegramState:
             file_id=file_id,
             media=media,
             disable_notification=disable_notification,
+            message_thread_id=thread_id,
             params=params,
         )
         self.sent_messages.append(record)

@@ -1,0 +1,474 @@
+"""The weekly brief: on Mondays at the chat's digest time, the week that ended.
+
+One message with the counts of the week's articles by country and by topic against the
+week before ("🇺🇿 Узбекистан 12 (+4)") and the week's articles on the `agreements` topic
+as linked titles, then the `/stats` chart (articles per country over the last eight whole
+weeks, counted in the deployment's zone so that one picture serves every chat following
+the same countries) as a picture. Counts and the list go through the chat's countries,
+topics, keyword and region filters; the chart is the picture `/stats` draws.
+
+The brief is a review: it lists the week's agreements even when the chat had them already
+(instantly or in a daily digest), and says so in its heading. Nothing it lists is recorded
+as sent, so it never keeps an article out of a later digest.
+
+State lives in `chats.next_weekly_at` (set by delivery.subscriptions); this pass queues due
+briefs in the outbox and moves the schedule in one transaction, like the daily pass. A
+brief missed by more than `WEEKLY_CATCHUP` (the bot was down) is skipped to next Monday.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import html
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.i18n import gettext_for
+from delivery.planner import subscription_for, topic_order
+from delivery.schedule import local_digest_date, plan_after_downtime
+from delivery.subscriptions import next_weekly_for, usable_timezone
+from delivery.window import to_digest_article
+from digests.chart import ChartText, render_weekly_chart
+from digests.model import DigestArticle, Labels, Subscription
+from digests.render import MessageLimits, render_article_list, visible_length
+from digests.select import as_utc, matches_subscription, subscribed_countries, subscribed_topics
+from digests.stats import WeeklyCounts, Weeks, last_weeks, weekly_counts
+from storage import chats as chat_repo
+from storage import outbox
+from storage.articles import country_counts_by_period, find_articles
+from storage.chats import ChatRecord
+from storage.media import store_media
+from storage.outbox import NewOutboxMessage
+from tagging import country
+
+logger = logging.getLogger(__name__)
+
+WEEKLY_KIND = "weekly"
+WEEKLY_CHART_KIND = "weekly_chart"
+CHART_WEEKS = 8
+WEEKLY_CATCHUP = timedelta(days=1)
+AGREEMENTS_TOPIC = "agreements"
+MAX_WEEK_ARTICLES = 50_000
+# The chart's weeks run Monday to Sunday in the deployment's zone (DEFAULT_TIMEZONE) for
+# every chat: chats that follow the same countries then share one picture whatever their
+# own zone (a chart is about 0.2 s of CPU to draw; the counts move by a few hours at most).
+DEFAULT_CHART_TIMEZONE = "Asia/Omsk"
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyBrief:
+    """One chat's brief: the text and the chart's key (None: no chart)."""
+
+    text: str
+    chart_key: tuple[object, ...] | None
+    caption: str
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyChange:
+    chat_id: int
+    expected_next_at: datetime
+    next_at: datetime
+    brief: WeeklyBrief | None = None
+    monday: date | None = None
+
+
+@dataclass
+class WeeklyReport:
+    due: int = 0
+    briefs: int = 0
+    charts_drawn: int = 0
+    skipped: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    chart_seconds: float = 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"weekly: due {self.due}, briefs {self.briefs}, charts drawn {self.charts_drawn} "
+            f"({self.chart_seconds:.2f} s), skipped {self.skipped}, conflicts {self.conflicts}, "
+            f"errors {self.errors}, {self.seconds:.2f} s"
+        )
+
+
+def brief_weeks(slot: datetime, timezone: str) -> Weeks:
+    """The CHART_WEEKS whole weeks before the local Monday of `slot`; the last is the week
+    the brief is about."""
+    monday = local_digest_date(slot, timezone)
+    monday -= timedelta(days=monday.weekday())
+    start = datetime.combine(monday, clock(), tzinfo=ZoneInfo(timezone))
+    return last_weeks(start - timedelta(seconds=1), CHART_WEEKS, timezone)
+
+
+def _delta(now: int, before: int) -> str:
+    change = now - before
+    if change == 0:
+        return "±0"
+    return f"+{change}" if change > 0 else f"−{-change}"
+
+
+def week_counts(
+    articles: Sequence[DigestArticle], sub: Subscription, start: datetime, end: datetime
+) -> tuple[Counter[str], Counter[str], list[DigestArticle]]:
+    """Per country and per topic, how many of the chat's articles were published in
+    [start, end); and the agreement-topic ones among them, newest first."""
+    by_country: Counter[str] = Counter()
+    by_topic: Counter[str] = Counter()
+    agreements: list[DigestArticle] = []
+    for article in articles:
+        published = as_utc(article.published_at)
+        if not start <= published < end or not matches_subscription(article, sub):
+            continue
+        for code, _score in subscribed_countries(article.countries, sub):
+            by_country[code] += 1
+        for topic in subscribed_topics(article.topics, sub):
+            by_topic[topic] += 1
+        if article.topics.get(AGREEMENTS_TOPIC, 0.0) >= sub.threshold:
+            agreements.append(article)
+    agreements.sort(key=lambda a: (-as_utc(a.published_at).timestamp(), a.id))
+    return by_country, by_topic, agreements
+
+
+def _count_line(name: str, count: int, before: int) -> str:
+    return f"{html.escape(name)} {count} ({_delta(count, before)})"
+
+
+def _period(weeks: Weeks) -> str:
+    return f"{weeks.starts[0]:%d.%m.%Y} – {weeks.starts[-1] + timedelta(days=6):%d.%m.%Y}"
+
+
+def _format_day(day: date, labels: Labels) -> str:
+    return labels.date_format.format(day=day.day, month=labels.month_names[day.month - 1])
+
+
+def render_brief(
+    chat: ChatRecord,
+    articles: Sequence[DigestArticle],
+    weeks: Weeks,
+    labels: Labels,
+    *,
+    threshold: float,
+) -> str | None:
+    """The brief's text (Telegram HTML), or None when both weeks had nothing for the chat
+    and it did not ask to hear about empty days."""
+    _ = gettext_for(chat.language)
+    sub = subscription_for(chat, threshold=threshold)
+    edges = weeks.edges
+    now_country, now_topic, agreements = week_counts(articles, sub, edges[-2], edges[-1])
+    before_country, before_topic, _before = week_counts(articles, sub, edges[-3], edges[-2])
+    if not now_country and not before_country and not chat.notify_empty:
+        return None
+    first, last = weeks.starts[-1], weeks.starts[-1] + timedelta(days=6)
+    lines = [
+        "<b>"
+        + html.escape(
+            _("Week in review: {start} – {end}").format(
+                start=_format_day(first, labels), end=_format_day(last, labels)
+            )
+        )
+        + "</b>",
+        "<i>"
+        + html.escape(_("A summary of the week: it includes articles you may have had already."))
+        + "</i>",
+        "",
+        "<b>" + html.escape(_("By country (change on the week before)")) + "</b>",
+    ]
+    for code in sorted(sub.countries, key=lambda c: (-now_country[c], c)):
+        name = labels.country_names.get(code, code)
+        lines.append(_count_line(name, now_country[code], before_country[code]))
+    topics_shown = [t for t in topic_order() if now_topic[t] or before_topic[t]]
+    if topics_shown:
+        lines += ["", "<b>" + html.escape(_("By topic")) + "</b>"]
+        for topic in sorted(topics_shown, key=lambda t: (-now_topic[t], topic_order().index(t))):
+            name = labels.topic_names.get(topic, topic)
+            lines.append(_count_line(name, now_topic[topic], before_topic[topic]))
+    text = "\n".join(lines)
+    header = _("Agreements of the week")
+    if agreements:
+        room = MessageLimits(visible=4096 - visible_length(text) - 2, html=8000, entities=90)
+        listing = render_article_list(
+            agreements, labels, tz=usable_timezone(chat.timezone), header=header, limits=room
+        )
+        return text + "\n\n" + listing
+    return text + "\n\n<b>" + html.escape(header) + "</b>\n" + html.escape(_("none this week"))
+
+
+def chart_caption(chat: ChatRecord, weeks: Weeks) -> str:
+    _ = gettext_for(chat.language)
+    title = _("Articles per country by week")
+    return f"<b>{html.escape(title)}</b>\n{_period(weeks)}"
+
+
+def chart_text(language: str, codes: Sequence[str], weeks: Weeks) -> ChartText:
+    _ = gettext_for(language)
+    english = language == "en"
+    names: dict[str, str] = {}
+    for code in codes:
+        found = country(code)
+        names[code] = (found.name_en if english else found.name_ru) if found else code
+    return ChartText(
+        title=f"{_('Articles per country by week')}\n{_period(weeks)}",
+        x_label=_("Week (from Monday)"),
+        y_label=_("Articles"),
+        names=names,
+    )
+
+
+class WeeklyComposer:
+    """Composes briefs and draws each distinct chart once per pass."""
+
+    def __init__(
+        self,
+        labels_for: Callable[[str], Labels],
+        threshold: float,
+        chart_timezone: str = DEFAULT_CHART_TIMEZONE,
+    ) -> None:
+        self.labels_for = labels_for
+        self.threshold = threshold
+        self.chart_timezone = chart_timezone
+        self.texts: dict[tuple[object, ...], str | None] = {}
+        self.charts: dict[tuple[object, ...], bytes | None] = {}
+        self.charts_drawn = 0
+        self.chart_seconds = 0.0
+
+    def chart(self, language: str, shown: WeeklyCounts, weeks: Weeks) -> tuple[object, ...] | None:
+        """The key of the chart of `shown`, drawn the first time it is asked for; None when
+        there is nothing to draw. Charts are keyed by what they show, so chats following
+        the same countries share one picture across time zones whose weeks count alike."""
+        if shown.is_empty:
+            return None
+        key: tuple[object, ...] = (language, shown.week_starts, tuple(shown.series.items()))
+        if key not in self.charts:
+            started = time.process_time()
+            try:
+                self.charts[key] = render_weekly_chart(
+                    shown, chart_text(language, list(shown.series), weeks)
+                )
+                self.charts_drawn += 1
+            except Exception:
+                logger.exception("could not draw a weekly chart")
+                self.charts[key] = None
+            self.chart_seconds += time.process_time() - started
+        return key if self.charts[key] is not None else None
+
+    def plan(
+        self,
+        chats: Sequence[ChatRecord],
+        articles: Sequence[DigestArticle],
+        counts_by_edges: Mapping[tuple[datetime, ...], Mapping[str, list[int]]],
+        *,
+        now: datetime,
+    ) -> tuple[list[WeeklyChange], int]:
+        changes: list[WeeklyChange] = []
+        errors = 0
+        by_country: dict[str, list[DigestArticle]] = {}
+        for article in articles:
+            for code, score in article.countries.items():
+                if score >= self.threshold:
+                    by_country.setdefault(code.upper(), []).append(article)
+        for chat in chats:
+            assert chat.next_weekly_at is not None
+            slot = chat.next_weekly_at
+            next_at = next_weekly_for(chat, now)
+            if plan_after_downtime(slot, now, WEEKLY_CATCHUP) == "skip":
+                changes.append(WeeklyChange(chat.id, slot, next_at))
+                continue
+            zone = usable_timezone(chat.timezone)
+            try:
+                weeks = brief_weeks(slot, zone)
+                # Chats that ask for the same thing share one text (presets, same zone).
+                text_key = (
+                    chat.countries,
+                    chat.topics,
+                    chat.keywords,
+                    chat.regions,
+                    chat.language,
+                    chat.notify_empty,
+                    weeks.edges,
+                    zone,
+                )
+                if text_key not in self.texts:
+                    candidates = {
+                        article.id: article
+                        for code in chat.countries
+                        for article in by_country.get(code.upper(), ())
+                    }
+                    self.texts[text_key] = render_brief(
+                        chat,
+                        list(candidates.values()),
+                        weeks,
+                        self.labels_for(chat.language),
+                        threshold=self.threshold,
+                    )
+                text = self.texts[text_key]
+            except Exception:
+                logger.exception("could not compose the weekly brief of chat %s", chat.id)
+                errors += 1
+                continue
+            if text is None:
+                changes.append(WeeklyChange(chat.id, slot, next_at))
+                continue
+            chart_weeks = brief_weeks(slot, self.chart_timezone)
+            shown = weekly_counts(
+                chart_weeks, counts_by_edges.get(chart_weeks.edges, {}), chat.countries
+            )
+            brief = WeeklyBrief(
+                text=text,
+                chart_key=self.chart(chat.language, shown, chart_weeks),
+                caption=chart_caption(chat, chart_weeks),
+            )
+            changes.append(
+                WeeklyChange(
+                    chat.id,
+                    slot,
+                    next_at,
+                    brief=brief,
+                    monday=weeks.starts[-1] + timedelta(weeks=1),
+                )
+            )
+        return changes, errors
+
+
+@dataclass
+class _MediaCache:
+    ids: dict[tuple[object, ...], int] = field(default_factory=dict)
+
+
+async def _apply(
+    session_factory: async_sessionmaker[AsyncSession],
+    changes: Sequence[WeeklyChange],
+    composer: WeeklyComposer,
+    media: _MediaCache,
+    *,
+    now: datetime,
+    report: WeeklyReport,
+) -> None:
+    if not changes:
+        return
+    async with session_factory() as session:
+        current = await chat_repo.lock_weekly_schedules(session, [c.chat_id for c in changes])
+        valid = [c for c in changes if current.get(c.chat_id) == c.expected_next_at]
+        messages: list[NewOutboxMessage] = []
+        for change in valid:
+            if change.brief is None:
+                continue
+            key = f"weekly-{change.monday.isoformat() if change.monday else now.date()}"
+            messages.append(
+                NewOutboxMessage(
+                    chat_id=change.chat_id,
+                    digest_key=key,
+                    part=0,
+                    kind=WEEKLY_KIND,
+                    text=change.brief.text,
+                )
+            )
+            chart_key = change.brief.chart_key
+            picture = composer.charts.get(chart_key) if chart_key is not None else None
+            if chart_key is not None and picture is not None:
+                if chart_key not in media.ids:
+                    media.ids[chart_key] = await store_media(
+                        session,
+                        picture,
+                        f"week-{hashlib.sha1(picture).hexdigest()[:8]}.png",
+                        now=now,
+                    )
+                messages.append(
+                    NewOutboxMessage(
+                        chat_id=change.chat_id,
+                        digest_key=key,
+                        part=1,
+                        kind=WEEKLY_CHART_KIND,
+                        text=change.brief.caption,
+                        media_id=media.ids[chart_key],
+                    )
+                )
+        await outbox.enqueue(session, messages, now=now)
+        await chat_repo.set_chat_fields_many(
+            session, "next_weekly_at", [(c.chat_id, c.next_at) for c in valid]
+        )
+        await session.commit()
+    report.conflicts += len(changes) - len(valid)
+    report.briefs += sum(1 for c in valid if c.brief is not None)
+    report.skipped += sum(1 for c in valid if c.brief is None)
+
+
+async def compose_due_weekly(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    labels_for: Callable[[str], Labels],
+    threshold: float = 0.5,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    chart_timezone: str = DEFAULT_CHART_TIMEZONE,
+) -> WeeklyReport:
+    """Queues every weekly brief due at `now` (see the module docstring)."""
+    started = time.perf_counter()
+    report = WeeklyReport()
+    composer = WeeklyComposer(labels_for, threshold, usable_timezone(chart_timezone))
+    media = _MediaCache()
+    after: tuple[datetime, int] | None = None
+    articles_cache: dict[tuple[datetime, frozenset[str]], list[DigestArticle]] = {}
+    counts_cache: dict[tuple[datetime, ...], dict[str, list[int]]] = {}
+    while True:
+        async with session_factory() as session:
+            chats = await chat_repo.due_weekly_batch(session, now, limit=batch_size, after=after)
+            if not chats:
+                break
+            weeks_of = {
+                c.id: brief_weeks(c.next_weekly_at or now, usable_timezone(c.timezone))
+                for c in chats
+            }
+            since = min(weeks.edges[-3] for weeks in weeks_of.values())
+            countries = frozenset().union(*(c.countries for c in chats))
+            cache_key = (since, countries)
+            if cache_key not in articles_cache:
+                articles_cache.clear()
+                stored = (
+                    await find_articles(
+                        session,
+                        countries=countries,
+                        published_since=since,
+                        threshold=threshold,
+                        limit=MAX_WEEK_ARTICLES,
+                    )
+                    if countries
+                    else []
+                )
+                articles_cache[cache_key] = [to_digest_article(a) for a in stored]
+            chart_weeks = [
+                brief_weeks(c.next_weekly_at or now, composer.chart_timezone) for c in chats
+            ]
+            for weeks in chart_weeks:
+                if weeks.edges not in counts_cache:
+                    counts_cache[weeks.edges] = await country_counts_by_period(
+                        session, weeks.edges, threshold=threshold
+                    )
+            await session.commit()
+        last = chats[-1]
+        assert last.next_weekly_at is not None
+        after = (last.next_weekly_at, last.id)
+        report.due += len(chats)
+        changes, errors = await asyncio.to_thread(
+            composer.plan, chats, articles_cache[cache_key], counts_cache, now=now
+        )
+        report.errors += errors
+        try:
+            await _apply(session_factory, changes, composer, media, now=now, report=report)
+        except Exception:
+            logger.exception("storing %d weekly briefs failed", len(changes))
+            report.errors += len(changes)
+    report.charts_drawn = composer.charts_drawn
+    report.chart_seconds = composer.chart_seconds
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,364 @@
+"""Delivery modes: instant messages batched per poll interval, daily digests that do not
+repeat them, the weekly brief, keyword and region filters, on a real database."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from delivery.daily import compose_due_digests
+from delivery.instant import compose_instant_messages
+from delivery.subscriptions import change_modes, next_weekly_for
+from delivery.weekly import WEEKLY_CHART_KIND, WEEKLY_KIND, compose_due_weekly
+from storage import chats as chat_repo
+from storage.models import Chat, OutboxMessage, SentArticle
+from tests.delivery.helpers import SessionFactory, add_chat
+from tests.delivery.modes_helpers import chat_rows, labels_for, set_preferences, store_article
+
+GAP = timedelta(minutes=15)
+# Wednesday 2026-11-18, 10:00 in Omsk (UTC+6).
+NOW = datetime(2026, 11, 18, 4, 0, tzinfo=UTC)
+
+AGREEMENT = {"agreements": 0.9}
+TRADE = {"trade": 0.9}
+
+
+async def enable(
+    session_factory: SessionFactory,
+    chat_id: int,
+    *,
+    now: datetime,
+    daily: bool | None = None,
+    weekly: bool | None = None,
+    instant: set[str] | None = None,
+) -> None:
+    async with session_factory() as session:
+        chat = await chat_repo.get_chat(session, chat_id)
+        assert chat is not None
+        await change_modes(
+            session, chat, daily=daily, weekly=weekly, instant_topics=instant, now=now
+        )
+        await session.commit()
+
+
+async def instant_pass(session_factory: SessionFactory, now: datetime) -> int:
+    report = await compose_instant_messages(
+        session_factory, now=now, labels_for=labels_for, min_gap=GAP
+    )
+    return report.messages
+
+
+async def sent_ids(session_factory: SessionFactory, chat_id: int) -> set[int]:
+    async with session_factory() as session:
+        rows = await session.scalars(
+            select(SentArticle.article_id).where(SentArticle.chat_id == chat_id)
+        )
+        return set(rows)
+
+
+async def test_instant_articles_come_batched_once_and_not_again_in_the_daily_digest(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 1, countries=("UZ",), now=NOW - timedelta(hours=1))
+    await enable(session_factory, 1, now=NOW - timedelta(hours=1), instant={"agreements"})
+    # A busy poll: three agreements and one trade article stored together.
+    first = [
+        await store_article(
+            session_factory,
+            title,
+            f"{title}. Документ подписали в Ташкенте в присутствии губернатора.",
+            countries={"UZ": 0.9},
+            topics=AGREEMENT,
+            first_seen_at=NOW + timedelta(seconds=index),
+        )
+        for index, title in enumerate(
+            (
+                "Омская область и Бухарская область подписали дорожную карту",
+                "ОмГУ и Самаркандский университет заключили соглашение о стажировках",
+                "Омский агрохолдинг подписал контракт на поставку семян в Фергану",
+            )
+        )
+    ]
+    trade = await store_article(
+        session_factory,
+        "Товарооборот Омской области с Узбекистаном вырос на треть",
+        "Рост обеспечили поставки зерна и масла.",
+        countries={"UZ": 0.9},
+        topics=TRADE,
+        first_seen_at=NOW + timedelta(seconds=5),
+    )
+    assert await instant_pass(session_factory, NOW + timedelta(seconds=30)) == 1
+    rows = await chat_rows(session_factory, 1)
+    assert len(rows) == 1 and rows[0].kind == "instant"
+    for article_id in first:
+        assert f",{article_id}," in f",{rows[0].article_ids},"
+    assert "Только что" in rows[0].text and "Товарооборот" not in rows[0].text
+    # A second tick finds nothing new: no second message, nothing twice.
+    assert await instant_pass(session_factory, NOW + timedelta(seconds=60)) == 0
+
+    # Within the gap a new agreement waits; when the gap has passed it goes alone.
+    late = await store_article(
+        session_factory,
+        "Омский завод и ташкентский дистрибьютор договорились о совместном складе",
+        "Соглашение подписано на выставке в Ташкенте.",
+        countries={"UZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW + timedelta(minutes=5),
+    )
+    assert await instant_pass(session_factory, NOW + timedelta(minutes=6)) == 0
+    assert await instant_pass(session_factory, NOW + GAP + timedelta(seconds=31)) == 1
+    rows = await chat_rows(session_factory, 1)
+    assert len(rows) == 2 and rows[1].article_ids == str(late)
+
+    # The daily digest carries what did not come instantly, and only that.
+    async with session_factory() as session:
+        await chat_repo.update_chat(session, 1, next_digest_at=NOW + timedelta(hours=1))
+        await session.commit()
+    await compose_due_digests(session_factory, now=NOW + timedelta(hours=1), labels_for=labels_for)
+    rows = await chat_rows(session_factory, 1)
+    assert [row.kind for row in rows] == ["instant", "instant", "digest"]
+    assert rows[2].article_ids == str(trade)
+    assert await sent_ids(session_factory, 1) == {*first, late, trade}
+
+
+async def test_instant_state_survives_a_restart_and_a_busy_hour_is_at_most_one_message_a_gap(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 2, countries=("TJ",), now=NOW - timedelta(hours=1))
+    await enable(session_factory, 2, now=NOW - timedelta(hours=1), instant={"agreements"})
+    # Twenty agreements over one hour, a poll every 15 minutes; the pass runs every 30 s
+    # (each call stands for a fresh process: all state is read from the database).
+    pending = list(range(0, 60, 3))
+    moment = NOW
+    while moment <= NOW + timedelta(minutes=61):
+        while pending and NOW + timedelta(minutes=pending[0]) <= moment:
+            minute = pending.pop(0)
+            await store_article(
+                session_factory,
+                f"Соглашение №{minute} Омской области с Согдийской областью",
+                "Стороны подписали документ о сотрудничестве.",
+                countries={"TJ": 0.9},
+                topics=AGREEMENT,
+                first_seen_at=NOW + timedelta(minutes=minute),
+            )
+        await instant_pass(session_factory, moment)
+        moment += timedelta(seconds=30)
+    rows = await chat_rows(session_factory, 2)
+    assert len(rows) == 5  # at 0, 15, 30, 45 and 60 minutes
+    created = [row.created_at for row in rows]
+    assert all(b - a >= GAP for a, b in itertools.pairwise(created))
+    carried = [int(i) for row in rows for i in row.article_ids.split(",")]
+    assert len(carried) == len(set(carried)) == 20
+
+
+async def test_daily_mode_off_sends_no_digest_but_moves_the_schedule(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 3, countries=("UZ",), next_at=NOW, now=NOW)
+    await enable(session_factory, 3, now=NOW, daily=False)
+    await store_article(
+        session_factory,
+        "Омские машиностроители показали технику в Ташкенте",
+        "Выставка прошла успешно.",
+        countries={"UZ": 0.9},
+        topics=TRADE,
+        first_seen_at=NOW - timedelta(hours=2),
+    )
+    await compose_due_digests(
+        session_factory, now=NOW + timedelta(minutes=1), labels_for=labels_for
+    )
+    assert await chat_rows(session_factory, 3) == []
+    async with session_factory() as session:
+        chat = await chat_repo.get_chat(session, 3)
+    assert chat is not None and chat.next_digest_at is not None
+    assert chat.next_digest_at > NOW + timedelta(hours=12)
+
+
+async def test_keyword_filter_matches_word_forms_in_daily_and_instant(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 4, countries=("KZ",), next_at=NOW + timedelta(hours=1), now=NOW)
+    await enable(session_factory, 4, now=NOW - timedelta(hours=1), instant={"agreements"})
+    await set_preferences(session_factory, 4, keywords=[(True, "зерно"), (False, "хоккей")])
+    grain = await store_article(
+        session_factory,
+        "Омские аграрии договорились о поставках зерна в Павлодар",
+        "Соглашение о поставках зерном подписано на пять лет.",
+        countries={"KZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW + timedelta(seconds=1),
+    )
+    await store_article(
+        session_factory,
+        "Омск и Астана подписали соглашение о турнире по хоккею",
+        "Хоккейные клубы сыграют серию матчей; зерно тут ни при чём.",
+        countries={"KZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW + timedelta(seconds=2),
+    )
+    await store_article(
+        session_factory,
+        "Омские и казахстанские энергетики подписали меморандум",
+        "Речь о перетоках мощности.",
+        countries={"KZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW + timedelta(seconds=3),
+    )
+    trade_grain = await store_article(
+        session_factory,
+        "Экспорт зерна из Омской области в Казахстан вырос",
+        "Пшеница идёт по железной дороге.",
+        countries={"KZ": 0.9},
+        topics=TRADE,
+        first_seen_at=NOW + timedelta(seconds=4),
+    )
+    await instant_pass(session_factory, NOW + timedelta(seconds=30))
+    await compose_due_digests(session_factory, now=NOW + timedelta(hours=1), labels_for=labels_for)
+    rows = await chat_rows(session_factory, 4)
+    assert [(row.kind, row.article_ids) for row in rows] == [
+        ("instant", str(grain)),
+        ("digest", str(trade_grain)),
+    ]
+
+
+async def test_region_filter_keeps_only_the_chosen_regions(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 5, countries=("UZ",), next_at=NOW, now=NOW)
+    await set_preferences(session_factory, 5, regions=["RU-OMS"])
+    omsk = await store_article(
+        session_factory,
+        "Омская делегация провела переговоры в Ташкенте",
+        "Омская область расширяет связи.",
+        countries={"UZ": 0.9},
+        topics=TRADE,
+        regions={"RU-OMS": 0.9},
+        first_seen_at=NOW - timedelta(hours=3),
+    )
+    for title, regions in (
+        ("Новосибирские логисты открыли склад в Ташкенте", {"RU-NVS": 0.9}),
+        ("Российские и узбекские банки обсудили расчёты", {}),
+    ):
+        await store_article(
+            session_factory,
+            title,
+            "Подробности в материале.",
+            countries={"UZ": 0.9},
+            topics=TRADE,
+            regions=regions,
+            first_seen_at=NOW - timedelta(hours=2),
+        )
+    await compose_due_digests(
+        session_factory, now=NOW + timedelta(minutes=1), labels_for=labels_for
+    )
+    rows = await chat_rows(session_factory, 5)
+    assert [row.article_ids for row in rows] == [str(omsk)]
+
+
+async def test_weekly_brief_on_monday_counts_against_the_week_before_and_lists_agreements(
+    session_factory: SessionFactory,
+) -> None:
+    sunday = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    monday_slot = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 09:00 in Omsk
+    await add_chat(session_factory, 6, countries=("UZ", "TJ"), now=sunday)
+    await enable(session_factory, 6, now=sunday, weekly=True, daily=False)
+    async with session_factory() as session:
+        chat = await chat_repo.get_chat(session, 6)
+    assert chat is not None and chat.next_weekly_at == monday_slot
+    assert next_weekly_for(chat, monday_slot) == monday_slot + timedelta(days=7)
+
+    last_week = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
+    week_before = datetime(2026, 11, 11, 6, 0, tzinfo=UTC)
+    titles = [
+        "Омская область и Андижанская область подписали соглашение о сотрудничестве",
+        "Омские ветеринары обучат коллег из Намангана",
+        "Узбекские студенты выбрали омские аграрные вузы",
+    ]
+    for index, title in enumerate(titles):
+        await store_article(
+            session_factory,
+            title,
+            "Подробности в материале издания.",
+            countries={"UZ": 0.9},
+            topics=AGREEMENT if index == 0 else {"education_science": 0.8},
+            first_seen_at=last_week + timedelta(hours=index),
+            published_at=last_week + timedelta(hours=index),
+        )
+    await store_article(
+        session_factory,
+        "Омские дорожники поделились опытом с ташкентскими коллегами",
+        "Встреча прошла в Омске.",
+        countries={"UZ": 0.9},
+        topics={"transport_logistics": 0.8},
+        first_seen_at=week_before,
+        published_at=week_before,
+    )
+    for index in range(2):
+        await store_article(
+            session_factory,
+            f"Таджикские аграрии посетили омские хозяйства, встреча {index + 1}",
+            "Обсуждали поставки.",
+            countries={"TJ": 0.9},
+            topics=TRADE,
+            first_seen_at=week_before + timedelta(hours=index),
+            published_at=week_before + timedelta(hours=index),
+        )
+    # This week's article is not part of the brief about last week.
+    await store_article(
+        session_factory,
+        "Омская область и Ташкент подписали ещё одно соглашение",
+        "Документ подписан в понедельник утром.",
+        countries={"UZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=monday_slot - timedelta(hours=1),
+        published_at=monday_slot - timedelta(hours=1),
+    )
+
+    early = await compose_due_weekly(
+        session_factory, now=monday_slot - timedelta(minutes=1), labels_for=labels_for
+    )
+    assert early.due == 0
+    report = await compose_due_weekly(
+        session_factory, now=monday_slot + timedelta(seconds=20), labels_for=labels_for
+    )
+    assert report.briefs == 1 and report.charts_drawn == 1
+    rows = await chat_rows(session_factory, 6)
+    assert [row.kind for row in rows] == [WEEKLY_KIND, WEEKLY_CHART_KIND]
+    text = rows[0].text
+    assert "Итоги недели: 16 ноября – 22 ноября" in text
+    assert "🇺🇿 Узбекистан 3 (+2)" in text
+    assert "🇹🇯 Таджикистан 0 (−2)" in text
+    assert "Соглашения 1 (+1)" in text
+    assert titles[0] in text and "ещё одно соглашение" not in text
+    assert "Омские ветеринары" not in text  # not an agreement: counted, not listed
+    async with session_factory() as session:
+        media_id = await session.scalar(
+            select(OutboxMessage.media_id).where(OutboxMessage.kind == WEEKLY_CHART_KIND)
+        )
+        next_weekly = await session.scalar(select(Chat.next_weekly_at).where(Chat.id == 6))
+    assert media_id is not None
+    assert next_weekly == monday_slot + timedelta(days=7)
+    # Nothing is queued twice, and a weekly brief records nothing as sent.
+    again = await compose_due_weekly(
+        session_factory, now=monday_slot + timedelta(minutes=1), labels_for=labels_for
+    )
+    assert again.due == 0
+    assert len(await chat_rows(session_factory, 6)) == 2
+    assert await sent_ids(session_factory, 6) == set()
+
+
+async def test_weekly_brief_missed_by_more_than_a_day_is_skipped_to_next_monday(
+    session_factory: SessionFactory,
+) -> None:
+    sunday = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    await add_chat(session_factory, 7, countries=("UZ",), now=sunday)
+    await enable(session_factory, 7, now=sunday, weekly=True)
+    thursday = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    report = await compose_due_weekly(session_factory, now=thursday, labels_for=labels_for)
+    assert report.due == 1 and report.briefs == 0
+    assert await chat_rows(session_factory, 7) == []
+    async with session_factory() as session:
+        chat = await chat_repo.get_chat(session, 7)
+    assert chat is not None and chat.next_weekly_at == datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
