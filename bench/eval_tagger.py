@@ -315,6 +315,9 @@ def print_errors(records: list[dict[str, Any]], predictions: list[Prediction]) -
                 problems.append(f"missing topics {sorted(missing)}")
             if extra:
                 problems.append(f"extra topics {sorted(extra)}")
+        gold_regions = _gold_regions(record.get("region"))
+        if gold_regions is not None and gold_regions != set(predicted.regions):
+            problems.append(f"regions {sorted(predicted.regions)} != {sorted(gold_regions)}")
         if problems:
             print(f"  {record['id']}: " + "; ".join(problems))
 

@@ -131,6 +131,8 @@ class Sentence:
     russia: float = 0.0
     # «губернатор», «глава региона»: the region's own authority acts in this sentence.
     home_official: bool = False
+    # «с Ленинградской, Кировской и Пензенской областями»: regions named as one list.
+    region_list: bool = False
     bilateral: set[str] = field(default_factory=set)
     # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
     # (or origin) of the region's trade.
@@ -204,6 +206,7 @@ class Knowledge:
         self.trade_figures = frozenset(self._lemmas(context.get("trade_figures", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
+        self.seat_before = frozenset(self._lemmas(context.get("seat_before", ())))
         noise = context.get("noise", {})
         self.noise = NoiseRules.compile(
             noise.get("cut", ()), noise.get("drop", ()), noise.get("background", ())
@@ -260,15 +263,26 @@ class Knowledge:
             policy = "any" if kind in ("adjective", "demonym", "official") else "auto"
             for phrase in russia.get(field_name, ()):
                 self.index.add(phrase, Payload(RUSSIA, "RU", kind), policy, PLACES)
+        # «Ленинградской, Кировской и Пензенской областями»: the adjectives of a list that
+        # shares one head noun, by (adjective key, head key).
+        self.region_heads: dict[tuple[str, str], str] = {}
         for entry in source["regions"]:
+            for name in entry.get("names", ()):
+                parts = name.split()
+                if len(parts) == 2 and parts[1].lower() in _REGION_HEADS:
+                    head = next(iter(self.lemmatizer.forms(parts[1].lower()).keys))
+                    for key in self.lemmatizer.forms(parts[0]).keys:
+                        self.region_heads[(key, head)] = entry["code"]
             weight = float(entry.get("weight", 1.0))
             for field_name, kind, policy in data.REGION_ALIAS_FIELDS:
+                # A marker names the region's own bodies: full weight, even for the capital.
+                field_weight = 1.0 if field_name == "markers" else weight
                 for phrase in entry.get(field_name, ()):
-                    payload = Payload(REGION, entry["code"], kind, weight)
+                    payload = Payload(REGION, entry["code"], kind, field_weight)
                     self.index.add(phrase, payload, policy, PLACES, place=True)
 
     def _load_lexicons(self, context: dict[str, Any]) -> None:
-        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony", "official"):
+        for name in (*_CONTEXT_LEXICONS, "diaspora", "ceremony", "official", "federal"):
             for phrase, weight in context.get(name, {}).items():
                 payload = Payload(LEXICON, name, "", float(weight))
                 self.index.add(phrase, payload, "any", CONTEXT)
@@ -280,6 +294,9 @@ class Knowledge:
         for phrase in source.get("not_topic_phrases", ()):
             # Longest match wins, so these phrases hide the topic words inside them.
             self.index.add(phrase, Payload(LEXICON, "not_topic", "", 0.0), "any", TOPICS)
+
+
+_REGION_HEADS = frozenset(("область", "край"))
 
 
 def _weights(knowledge: Knowledge, section: str) -> dict[str, float]:
@@ -357,7 +374,7 @@ class Tagger:
         sentences = self._sentences(knowledge, title, text)
         for sentence in sentences:
             self._read_sentence(knowledge, sentence)
-        return _score(knowledge, sentences)
+        return _score(knowledge, sentences, self.threshold)
 
     def _sentences(self, knowledge: Knowledge, title: str | None, text: str) -> list[Sentence]:
         title_text = normalise(title).strip() if title else ""
@@ -390,6 +407,8 @@ class Tagger:
         for match in places:
             self._record_place(knowledge, sentence, words, match)
         if places:
+            if sentence.regions:
+                _find_region_lists(knowledge, sentence, words, places)
             if sentence.home_official:
                 _drop_foreign_officials(sentence, places)
             _find_bilateral(sentence, words, places)
@@ -453,6 +472,8 @@ class Tagger:
                 sentence.rejected.append((payload.value, matched, "not this country"))
             elif payload.category == REGION and payload.value not in blocked:
                 weight = factor * payload.weight
+                if _is_seat(knowledge, words, match):
+                    continue  # «генеральный консул Туркменистана в Казани»: a diplomat's seat
                 if match.start and words.raws[match.start - 1].lower() in _LOCATIVE_PREPOSITIONS:
                     # «в Москве», «в Московской области»: where something happens is
                     # weaker evidence of whose region it is than «губернатор Омской области».
@@ -487,6 +508,59 @@ def _find_bilateral(sentence: Sentence, words: Words, places: list[Match]) -> No
                 for payload in right.payloads:
                     if payload.category == COUNTRY and payload.kind != "context":
                         sentence.bilateral.add(payload.value)
+
+
+_SEAT_WINDOW = 4
+
+
+def _is_seat(knowledge: Knowledge, words: Words, match: Match) -> bool:
+    """«генеральный консул Туркменистана в Казани», «посольство Узбекистана в Москве»: the
+    city after a diplomat or a mission is where the foreign side sits, not a Russian party."""
+    start = match.start
+    if not start or words.raws[start - 1].lower() not in _LOCATIVE_PREPOSITIONS:
+        return False
+    return any(
+        not words.keys[i].isdisjoint(knowledge.seat_before)
+        for i in range(max(0, start - 1 - _SEAT_WINDOW), start - 1)
+    )
+
+
+def _find_region_lists(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«с Ленинградской, Кировской и Пензенской областями»: every adjective of a list that
+    shares the head noun of the last region's name names a region too."""
+    for match in places:
+        if match.end - match.start != 2 or not any(
+            p.category == REGION and p.kind == "name" for p in match.payloads
+        ):
+            continue
+        heads = words.keys[match.end - 1] & _REGION_HEADS
+        if not heads:
+            continue
+        head = next(iter(heads))
+        i = match.start - 1
+        while i >= 0:
+            raw = words.raws[i]
+            if raw.lower() in ("и", "а", "также"):
+                i -= 1
+                continue
+            code = next(
+                (
+                    knowledge.region_heads[(key, head)]
+                    for key in words.keys[i]
+                    if (key, head) in knowledge.region_heads
+                ),
+                None,
+            )
+            if code is None or not raw[:1].isupper():
+                break
+            known = sentence.regions.setdefault(code, [])
+            # An adjective already read as the region's («Новосибирской») is the same mention.
+            if not any(m[2] == raw for m in known):
+                known.append(("name", 1.0, f"{raw} {words.raws[match.end - 1]}"))
+            sentence.region_list = True
+            i -= 1
 
 
 def _drop_foreign_officials(sentence: Sentence, places: list[Match]) -> None:
@@ -675,7 +749,7 @@ def _frame(w: dict[str, float], sentence: Sentence) -> str:
     return best
 
 
-def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
+def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) -> Analysis:
     kind_weight = _weights(knowledge, "mention_kind")
     w = _weights(knowledge, "country")
 
@@ -879,8 +953,9 @@ def _score(knowledge: Knowledge, sentences: list[Sentence]) -> Analysis:
         cooperation=cooperation_total,
         negative=dict(negative),
         topic_scores=_topic_scores(knowledge, sentences),
+        # Whether this is a story of cooperation is the same decision tag() makes.
         region_scores=_region_scores(
-            knowledge, sentences, any(ev.score >= 0.5 for ev in evidence.values())
+            knowledge, sentences, any(ev.score >= threshold for ev in evidence.values())
         ),
     )
 
@@ -963,7 +1038,15 @@ def _region_scores(
     for sentence in sentences:
         if not sentence.regions:
             continue
-        listed = len(sentence.regions) >= 3
+        # Many regions in one sentence are a remark on each («губернаторы ряда сибирских
+        # регионов …»), unless the sentence makes one list of them the parties of its
+        # cooperation with a foreign side («соглашения Хатлонской области с Ленинградской,
+        # Кировской и Пензенской областями»).
+        listed = len(sentence.regions) >= 3 and not (
+            sentence.region_list
+            and sentence.countries
+            and sentence.lexicons.get("cooperation", 0.0) >= w.get("list_cooperation_min", 1.0)
+        )
         factor = _position_weight(w, sentence) * (w.get("list_factor", 0.3) if listed else 1.0)
         if sentence.background:
             factor *= w.get("background_factor", 0.3)
@@ -982,7 +1065,7 @@ def _region_scores(
                 else:
                     # In a story of cooperation a Russian city is the Russian party's.
                     anchors[code] += 1 if kind == "city" and not cooperation_story else 2
-    if not totals:
+    if not totals or (cooperation_story and _national_level(sentences, strong)):
         return {}
     top = max(totals.values())
     scale = w.get("scale", 2.0)
@@ -1000,6 +1083,26 @@ def _region_scores(
         # The one Russian region an article names, however briefly, is its home region.
         scores[leader] = max(scores[leader], w.get("sole_floor", 0.6))
     return scores
+
+
+def _national_level(sentences: list[Sentence], strong: set[str]) -> bool:
+    """«… цитирует Интерфакс представителя Минтранса РФ», «визит группы Совета Федерации»: a
+    federal body acts in the opening sentences and no Russian region is named there (outside a
+    list), so the regions further on are senators' seats or route ends, not the party."""
+    opening = [s for s in sentences if s.in_title or 0 <= s.body_position <= 1]
+    if not any(s.lexicons.get("federal", 0.0) > 0 for s in opening):
+        return False
+    # «губернатор Ростовской области» in the delegation of the Federation Council: the
+    # region's own name (not a city at the end of a route) in the opening is its party.
+    # Moscow as a route end or the capital weighs less than a region's name («Москва —
+    # Душанбе») and does not count either.
+    return not any(
+        code in strong and kind != "city" and factor >= 0.5
+        for s in opening
+        if len(s.regions) < 3 or s.region_list
+        for code, mentions in s.regions.items()
+        for kind, factor, _ in mentions
+    )
 
 
 # -- explanation ---------------------------------------------------------------------------
