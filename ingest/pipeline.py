@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 # A teaser this long is taken as the article's text; no page is fetched for it.
 LONG_TEASER_CHARACTERS = 1000
+# How long an ingest worker's claim on a feed lasts (storage.feeds.claim_due_feeds): past
+# it, a feed whose worker died is claimed by another.
+FEED_CLAIM_LEASE = timedelta(minutes=5)
 # Items go to the worker thread in batches of about this much text, so that a stop waits
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
@@ -167,6 +170,53 @@ class IngestPipeline:
             sum(outcome.new_items for outcome in outcomes),
             sum(outcome.status == "failed" for outcome in outcomes),
         )
+        return outcomes
+
+    async def run_claimed(
+        self,
+        *,
+        owner: str,
+        lease: timedelta = FEED_CLAIM_LEASE,
+        on_progress: Callable[[FeedOutcome], None] | None = None,
+    ) -> list[FeedOutcome]:
+        """Polls due feeds as one of several workers (PostgreSQL): claims them a few at a
+        time, as slots free up, until none is due; feeds claimed by another worker are
+        never fetched here. Returns the outcomes in the order the feeds finished."""
+        started = time.perf_counter()
+        outcomes: list[FeedOutcome] = []
+        pending: set[asyncio.Task[FeedOutcome]] = set()
+        limit = self._config.concurrency
+        async with create_http_session(self._config) as http_session:
+            run = _Run(http_session, self._config)
+            try:
+                while True:
+                    async with self._session_factory() as session:
+                        feeds = await feed_repo.claim_due_feeds(
+                            session, self._clock(), owner=owner, lease=lease, limit=limit
+                        )
+                        await session.commit()
+                    pending |= {
+                        asyncio.ensure_future(self._process(run, feed, on_progress))
+                        for feed in feeds
+                    }
+                    if not pending:
+                        break
+                    until = asyncio.FIRST_COMPLETED if feeds else asyncio.ALL_COMPLETED
+                    done, pending = await asyncio.wait(pending, return_when=until)
+                    outcomes += [task.result() for task in done]
+                    limit = max(1, self._config.concurrency - len(pending))
+            finally:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        if outcomes:
+            logger.info(
+                "polled %d feeds in %.1f s: %d new articles, %d feeds failed",
+                len(outcomes),
+                time.perf_counter() - started,
+                sum(outcome.new_items for outcome in outcomes),
+                sum(outcome.status == "failed" for outcome in outcomes),
+            )
         return outcomes
 
     async def _process(
