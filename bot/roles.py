@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import socket
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Final
 
@@ -44,6 +45,7 @@ from delivery.clock import start_clock
 from delivery.feed_alerts import queue_feed_alerts
 from delivery.labels import digest_labels
 from ingest.pipeline import IngestPipeline
+from ingest.workers import create_ingest_pool
 from storage.db import is_sqlite
 from storage.leader import AdvisoryLock
 from tagging import Tagger
@@ -149,8 +151,21 @@ async def _ingest(
             # Another worker starting at the same moment added some of the same feeds.
             if attempt == 2:
                 raise
-    tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
-    pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+    # Parsing and tagging in worker processes: this loop only fetches and stores.
+    pool = create_ingest_pool(settings.tag_threshold, settings.ingest_processes)
+    try:
+        await _ingest_loop(settings, session_factory, pool, stop)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _ingest_loop(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    pool: Executor,
+    stop: asyncio.Event,
+) -> None:
+    pipeline = IngestPipeline(session_factory, None, ingest_config(settings), executor=pool)
     owner = process_name()
     logger.info("ingest worker %s started", owner)
     while not stop.is_set():

@@ -92,6 +92,7 @@ async def test_two_workers_fetch_every_feed_once_per_interval(
         "FEEDS_FILE": str(feeds_file),
         "POLL_INTERVAL_MINUTES": "1",
         "FEED_PER_HOST_CONCURRENCY": "16",
+        "INGEST_PROCESSES": "1",
     }
     workers = [role_process("ingest", **settings).start() for _ in range(2)]
     for worker in workers:
