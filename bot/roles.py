@@ -39,11 +39,13 @@ from bot.runner import (
     _until_telegram_answers,
 )
 from bot.sending import build_sender
+from bot.throttling import redis_buckets
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
 from delivery.clock import start_clock
 from delivery.feed_alerts import queue_feed_alerts
 from delivery.labels import digest_labels
+from handlers.middlewares import SharedBucket
 from ingest.pipeline import IngestPipeline
 from ingest.workers import create_ingest_pool
 from storage.db import is_sqlite
@@ -121,11 +123,20 @@ async def _bot(
     if not await _until_telegram_answers(bot.get_me, stop, "check the token"):
         return
     bot.session.middleware(PollingConflictWatch(health))
+    storage = _fsm_storage(settings)
+    buckets: tuple[SharedBucket | None, SharedBucket | None] = (None, None)
+    if settings.redis_url:
+        # A user's next tap may reach another replica: the flood limits live in Redis too.
+        client, *shared = redis_buckets(settings.redis_url, bot.id)
+        resources.push_async_callback(client.aclose)
+        buckets = (shared[0], shared[1])
     dispatcher = create_dispatcher(
         settings=settings,
         session_factory=session_factory,
         tagger=tagger,
-        storage=_fsm_storage(settings),
+        storage=storage,
+        message_bucket=buckets[0],
+        callback_bucket=buckets[1],
         update_stats=health.updates,
     )
 

@@ -139,7 +139,7 @@ class RoleProcess:
         if self._log_file is not None:
             self._log_file.close()
 
-    async def wait_for_log(self, text: str, limit: float = 60.0) -> float:
+    async def wait_for_log(self, text: str, limit: float = 120.0) -> float:
         """Waits until the log holds `text`; returns the monotonic time it was seen."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:

@@ -46,3 +46,25 @@ async def test_a_conversation_started_on_one_replica_continues_on_another(
 
     await wait_until(time_saved, 60, "the typed time to be saved by the second replica")
     assert await second.stop() == 0
+
+
+async def test_flood_limits_are_shared_by_replicas_through_redis() -> None:
+    """Two replicas' buckets for one bot count one user's events together, and say "slow
+    down" once per flood; another user has a bucket of their own."""
+    import uuid
+
+    from bot.throttling import RedisTokenBucket, redis_buckets
+    from handlers.middlewares import MESSAGE_BUCKET
+
+    bot_id = int(uuid.uuid4().int % 10**9)
+    first_client, first, _ = redis_buckets(require_redis(), bot_id)
+    second_client, second, _ = redis_buckets(require_redis(), bot_id)
+    try:
+        assert isinstance(first, RedisTokenBucket) and first.capacity == MESSAGE_BUCKET[0]
+        answers = [await (first if n % 2 else second).take(USER) for n in range(7)]
+        assert answers[:5] == [(True, False)] * 5
+        assert answers[5:] == [(False, True), (False, False)]
+        assert await second.take(USER + 1) == (True, False)
+    finally:
+        await first_client.aclose()
+        await second_client.aclose()
