@@ -68,3 +68,13 @@ async def test_flood_limits_are_shared_by_replicas_through_redis() -> None:
     finally:
         await first_client.aclose()
         await second_client.aclose()
+
+
+async def test_flood_limits_let_events_through_while_redis_does_not_answer() -> None:
+    from bot.throttling import redis_buckets
+
+    client, messages, _ = redis_buckets("redis://127.0.0.1:1/0", 42)
+    try:
+        assert [await messages.take(USER) for _ in range(8)] == [(True, False)] * 8
+    finally:
+        await client.aclose()
