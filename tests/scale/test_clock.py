@@ -59,6 +59,7 @@ async def test_standby_clock_takes_over_after_kill_9_and_no_chat_gets_two_digest
     await wait_until(second_queued, 40, "the standby to queue the new chats' digests")
     took_over = time.monotonic() - killed_at
     assert took_over < 30, took_over
+    print(f"the standby queued the new chats {took_over:.1f} s after the kill")
     assert "is the active clock" in standby.log
     await asyncio.sleep(2)  # a few more ticks of the new clock
 
