@@ -31,6 +31,7 @@ from handlers import get_routers
 from handlers.middlewares import (
     EndTransactionBeforeRequest,
     RideOutFloodControl,
+    SharedBucket,
     TokenBucket,
     UpdateStats,
     register_middlewares,
@@ -93,8 +94,8 @@ def create_dispatcher(
     session_factory: async_sessionmaker[AsyncSession],
     tagger: Any = None,
     storage: BaseStorage | None = None,
-    message_bucket: TokenBucket | None = None,
-    callback_bucket: TokenBucket | None = None,
+    message_bucket: TokenBucket | SharedBucket | None = None,
+    callback_bucket: TokenBucket | SharedBucket | None = None,
     update_stats: UpdateStats | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,

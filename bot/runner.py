@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
 from delivery.clock import start_clock
@@ -264,7 +265,7 @@ class _Background:
         self._bot = bot
         self._pipeline = pipeline
         self._scheduler: AsyncIOScheduler | None = None
-        self._sender = Sender(bot, session_factory, rate=settings.send_rate)
+        self._sender: Sender = build_sender(bot, session_factory, settings)
         self._store_lost = store_lost
         self._suspender: asyncio.Task[None] | None = None
         self._polling: asyncio.Future[list[FeedOutcome]] | None = None

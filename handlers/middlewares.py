@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import (
@@ -373,17 +373,32 @@ class TokenBucket:
             self._buckets.clear()
 
 
+# (capacity, rate per second) of each user's messages and button presses.
+MESSAGE_BUCKET: Final = (5.0, 1.0)
+CALLBACK_BUCKET: Final = (10.0, 3.0)
+
+
+class SharedBucket(Protocol):
+    """A token bucket several bot processes share (bot.throttling.RedisTokenBucket):
+    `take` as TokenBucket's, awaited."""
+
+    async def take(self, key: int) -> tuple[bool, bool]: ...
+
+
 class ThrottlingMiddleware(BaseMiddleware):
     """Drops a user's messages or button presses beyond the rate; says "slow down" once."""
 
-    def __init__(self, bucket: TokenBucket) -> None:
+    def __init__(self, bucket: TokenBucket | SharedBucket) -> None:
         self.bucket = bucket
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        allowed, warn = self.bucket.take(user.id)
+        if isinstance(self.bucket, TokenBucket):
+            allowed, warn = self.bucket.take(user.id)
+        else:
+            allowed, warn = await self.bucket.take(user.id)
         if allowed:
             return await handler(event, data)
         logger.debug("throttled user %s", user.id)
@@ -469,8 +484,8 @@ def register_middlewares(
     session_factory: async_sessionmaker[AsyncSession],
     i18n: I18n,
     admin_ids: Collection[int],
-    message_bucket: TokenBucket | None = None,
-    callback_bucket: TokenBucket | None = None,
+    message_bucket: TokenBucket | SharedBucket | None = None,
+    callback_bucket: TokenBucket | SharedBucket | None = None,
     update_stats: UpdateStats | None = None,
 ) -> None:
     """Order matters: the session comes first (the language is read from the database),
@@ -485,10 +500,14 @@ def register_middlewares(
     router.update.outer_middleware(language)
     router.errors.outer_middleware(language)
     router.message.outer_middleware(
-        ThrottlingMiddleware(message_bucket or TokenBucket(capacity=5, rate=1.0))
+        ThrottlingMiddleware(
+            message_bucket or TokenBucket(capacity=MESSAGE_BUCKET[0], rate=MESSAGE_BUCKET[1])
+        )
     )
     router.callback_query.outer_middleware(
-        ThrottlingMiddleware(callback_bucket or TokenBucket(capacity=10, rate=3.0))
+        ThrottlingMiddleware(
+            callback_bucket or TokenBucket(capacity=CALLBACK_BUCKET[0], rate=CALLBACK_BUCKET[1])
+        )
     )
     access = AccessMiddleware(admin_ids)
     router.message.middleware(access)
