@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+WRITE_TURN_KEY = "digestbot_write_turn"
 
 
 class DatabaseConfigError(Exception):
@@ -107,19 +110,81 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
     SQLite: WAL, a busy timeout, foreign keys, and every transaction started with
     BEGIN IMMEDIATE, because a read transaction that later writes fails with
-    "database is locked" regardless of the busy timeout.
+    "database is locked" regardless of the busy timeout. Transactions of one process on
+    one database file take turns (see _WRITE_TURNS), and SQLite runs on the event loop's
+    thread (see storage.sqlite_driver).
     """
     if is_sqlite(url):
         _prepare_sqlite_path(url)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            echo=echo,
+            module=_sqlite_driver(),
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        path = sqlite_file_path(url)
+        _configure_sqlite(engine, str(path.resolve()) if path is not None else None)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _sqlite_driver() -> Any:
+    """SQLAlchemy's aiosqlite dialect over connections that run SQLite on the event loop's
+    thread (see storage.sqlite_driver)."""
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+    from storage.sqlite_driver import DRIVER
+
+    return AsyncAdapt_aiosqlite_dbapi(DRIVER, sqlite3)  # type: ignore[arg-type]
+
+
+# Write transactions on one SQLite file, in this process, take turns.
+#
+# SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps
+# and retries (1, 2, 5 … 100 ms), so under load the lock stays free for whole sleeps while
+# a queue of transactions waits for it. Within the process the turn is an asyncio lock per
+# file and event loop, taken before BEGIN IMMEDIATE and given back at COMMIT or ROLLBACK:
+# the next transaction starts the moment the previous one ends, in arrival order. Other
+# processes (the command line) meet SQLite's own locking. A transaction that waits longer
+# than the busy timeout fails as SQLite's would: "database is locked".
+_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_turn(database: str) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    return _WRITE_TURNS.setdefault(loop, {}).setdefault(database, asyncio.Lock())
+
+
+async def _wait_for_turn(lock: asyncio.Lock) -> None:
+    async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+        await lock.acquire()
+
+
+def _take_write_turn(connection: Any, database: str) -> None:
+    from sqlalchemy.util import await_
+    from sqlalchemy.util.concurrency import in_greenlet
+
+    if not in_greenlet():
+        return
+    lock = _write_turn(database)
+    try:
+        await_(_wait_for_turn(lock))
+    except TimeoutError:
+        raise exc.OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        ) from None
+    connection.connection.info[WRITE_TURN_KEY] = lock
+
+
+def _end_write_turn(info: dict[Any, Any]) -> None:
+    lock: asyncio.Lock | None = info.pop(WRITE_TURN_KEY, None)
+    if lock is not None and lock.locked():
+        lock.release()
+
+
+def _configure_sqlite(engine: AsyncEngine, database: str | None) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -128,14 +193,38 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # No waiting inside SQLite, which would block the event loop: a statement refused
+        # for a lock is tried again after an asyncio sleep (storage.sqlite_driver).
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if database is not None:
+            _take_write_turn(connection, database)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end_write_turn(connection.connection.info)
+            raise
+
+    @event.listens_for(sync_engine, "commit")
+    @event.listens_for(sync_engine, "rollback")
+    def on_end(connection: Any) -> None:
+        # Fired just before the COMMIT or ROLLBACK is sent, which is queued on this
+        # connection's thread before the next transaction can get to its BEGIN.
+        _end_write_turn(connection.connection.info)
+
+    @event.listens_for(sync_engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection given back to the pool holds no turn, whatever happened to it.
+        _end_write_turn(record.info)
+
+    @event.listens_for(sync_engine, "invalidate")
+    def on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
+        _end_write_turn(record.info)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
