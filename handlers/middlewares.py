@@ -320,10 +320,10 @@ class ChatLanguageMiddleware(I18nMiddleware):
         locale: str | None = None
         if chat is not None and session is not None:
             try:
+                # Part of the update's one transaction: it ends before the first request to
+                # Telegram (EndTransactionBeforeRequest) or with the update, whichever is
+                # first, so an update that never writes holds SQLite's lock only briefly.
                 locale = await chat_language(session, chat.id)
-                # SQLite transactions begin IMMEDIATE (a write lock): end this read now, so
-                # updates that never reach the database (floods, stale buttons) do not hold it.
-                await session.commit()
             except SQLAlchemyError as error:
                 # The error handler still has to speak some language when the database fails.
                 logger.warning("could not read the language of chat %s: %s", chat.id, error)
