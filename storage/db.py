@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 import weakref
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -105,14 +106,14 @@ def explain_database_error(url: str, error: BaseException) -> Exception:
     return DatabaseUnavailable(f"the database server at {host} did not answer: {reason}")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, background: bool = False) -> AsyncEngine:
     """An engine with the per-backend settings the rest of the code relies on.
 
     SQLite: WAL, a busy timeout, foreign keys, and every transaction started with
     BEGIN IMMEDIATE, because a read transaction that later writes fails with
     "database is locked" regardless of the busy timeout. Transactions of one process on
-    one database file take turns (see _WRITE_TURNS), and SQLite runs on the event loop's
-    thread (see storage.sqlite_driver).
+    one database file take turns (see _WriteTurn), those of a `background` engine first,
+    and SQLite runs on the event loop's thread (see storage.sqlite_driver).
     """
     if is_sqlite(url):
         _prepare_sqlite_path(url)
@@ -123,7 +124,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         path = sqlite_file_path(url)
-        _configure_sqlite(engine, str(path.resolve()) if path is not None else None)
+        database = str(path.resolve()) if path is not None else None
+        _configure_sqlite(engine, database, background)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -142,49 +144,85 @@ def _sqlite_driver() -> Any:
 #
 # SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps
 # and retries (1, 2, 5 … 100 ms), so under load the lock stays free for whole sleeps while
-# a queue of transactions waits for it. Within the process the turn is an asyncio lock per
-# file and event loop, taken before BEGIN IMMEDIATE and given back at COMMIT or ROLLBACK:
-# the next transaction starts the moment the previous one ends, in arrival order. Other
-# processes (the command line) meet SQLite's own locking. A transaction that waits longer
-# than the busy timeout fails as SQLite's would: "database is locked".
-_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+# a queue of transactions waits for it. Within the process the turn is handed over at
+# COMMIT or ROLLBACK to the next transaction waiting for it: those of the background
+# engine (clock, composer, sender, poller) first, so a surge of chat traffic cannot make
+# digests late, then the others in arrival order. Other processes (the command line) meet
+# SQLite's own locking. A transaction that waits longer than the busy timeout fails as
+# SQLite's would: "database is locked".
+class _WriteTurn:
+    """The write turn on one SQLite file within one event loop."""
+
+    def __init__(self) -> None:
+        self.held = False
+        # Waiters of the background engine, then the others.
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    async def acquire(self, background: bool) -> None:
+        if not self.held and not any(self._queues):
+            self.held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if background else 1]
+        queue.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn just as the wait was given up
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hands the turn to the next waiter, or frees it."""
+        for queue in self._queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.held = False
+
+
+_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _WriteTurn]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _write_turn(database: str) -> asyncio.Lock:
+def _write_turn(database: str) -> _WriteTurn:
     loop = asyncio.get_running_loop()
-    return _WRITE_TURNS.setdefault(loop, {}).setdefault(database, asyncio.Lock())
+    return _WRITE_TURNS.setdefault(loop, {}).setdefault(database, _WriteTurn())
 
 
-async def _wait_for_turn(lock: asyncio.Lock) -> None:
+async def _wait_for_turn(turn: _WriteTurn, background: bool) -> None:
     async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-        await lock.acquire()
+        await turn.acquire(background)
 
 
-def _take_write_turn(connection: Any, database: str) -> None:
+def _take_write_turn(connection: Any, database: str, background: bool) -> None:
     from sqlalchemy.util import await_
     from sqlalchemy.util.concurrency import in_greenlet
 
     if not in_greenlet():
         return
-    lock = _write_turn(database)
+    turn = _write_turn(database)
     try:
-        await_(_wait_for_turn(lock))
+        await_(_wait_for_turn(turn, background))
     except TimeoutError:
         raise exc.OperationalError(
             "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
         ) from None
-    connection.connection.info[WRITE_TURN_KEY] = lock
+    connection.connection.info[WRITE_TURN_KEY] = turn
 
 
 def _end_write_turn(info: dict[Any, Any]) -> None:
-    lock: asyncio.Lock | None = info.pop(WRITE_TURN_KEY, None)
-    if lock is not None and lock.locked():
-        lock.release()
+    turn: _WriteTurn | None = info.pop(WRITE_TURN_KEY, None)
+    if turn is not None:
+        turn.release()
 
 
-def _configure_sqlite(engine: AsyncEngine, database: str | None) -> None:
+def _configure_sqlite(engine: AsyncEngine, database: str | None, background: bool) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -203,7 +241,7 @@ def _configure_sqlite(engine: AsyncEngine, database: str | None) -> None:
     @event.listens_for(sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         if database is not None:
-            _take_write_turn(connection, database)
+            _take_write_turn(connection, database, background)
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:

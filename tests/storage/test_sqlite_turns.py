@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import db
 from storage.db import create_engine, create_session_factory, upgrade_database
@@ -113,3 +114,33 @@ async def test_a_transaction_waiting_for_its_turn_past_the_busy_timeout_fails_as
             assert await waiter.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+async def test_background_transactions_get_the_turn_before_waiting_chat_traffic(url: str) -> None:
+    chats_engine, background_engine = create_engine(url), create_engine(url, background=True)
+    chats, background = (
+        create_session_factory(chats_engine),
+        create_session_factory(background_engine),
+    )
+    order: list[str] = []
+
+    async def write(factory: async_sessionmaker[AsyncSession], name: str) -> None:
+        async with factory() as session:
+            await session.execute(text("SELECT 1"))
+            order.append(name)
+            await session.commit()
+
+    try:
+        async with chats() as holder:
+            await holder.execute(text("SELECT 1"))  # holds the turn
+            waiting = [asyncio.create_task(write(chats, f"chat {n}")) for n in range(3)]
+            await asyncio.sleep(0.05)
+            waiting.append(asyncio.create_task(write(background, "background")))
+            await asyncio.sleep(0.05)
+            assert order == []
+            await holder.commit()
+        await asyncio.gather(*waiting)
+        assert order == ["background", "chat 0", "chat 1", "chat 2"]
+    finally:
+        await chats_engine.dispose()
+        await background_engine.dispose()
