@@ -30,6 +30,7 @@ from delivery.labels import digest_labels
 from handlers import get_routers
 from handlers.middlewares import (
     EndTransactionBeforeRequest,
+    KeepResponseTypes,
     RideOutFloodControl,
     SharedBucket,
     TokenBucket,
@@ -83,6 +84,7 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
             link_preview=LinkPreviewOptions(is_disabled=True),
         ),
     )
+    bot.session.middleware(KeepResponseTypes())
     bot.session.middleware(EndTransactionBeforeRequest())
     bot.session.middleware(RideOutFloodControl())
     return bot

@@ -62,8 +62,9 @@ async def run_bot(settings: Settings) -> int:
         session_factory = await resources.enter_async_context(open_storage(settings, until=stop))
         engine: AsyncEngine = session_factory.kw["bind"]
         # Background work (clock, composer, sender, poller) has a pool of its own, so that a
-        # surge of chat traffic cannot starve it of connections, nor it the chats.
-        background_engine = create_engine(settings.database_url)
+        # surge of chat traffic cannot starve it of connections, nor it the chats; on
+        # SQLite its transactions get the write turn first.
+        background_engine = create_engine(settings.database_url, background=True)
         resources.push_async_callback(background_engine.dispose)
         background_sessions = create_session_factory(background_engine)
         if database is not None:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import (
@@ -95,6 +95,29 @@ class EndTransactionBeforeRequest(BaseRequestMiddleware):
             session, task = owner
             if task is asyncio.current_task() and session.in_transaction():
                 await session.commit()
+        return await make_request(bot, method)
+
+
+class KeepResponseTypes(BaseRequestMiddleware):
+    """Keeps the classes aiogram reads Telegram's answers with, for the life of the process.
+
+    Every answer is validated as `Response[<the method's result type>]`, a generic pydantic
+    model that pydantic caches only while something else refers to it: once the garbage
+    collector has freed one, the next request builds the class again, schema and
+    validator, which was a tenth of the bot's busy time in a surge of users.
+    """
+
+    _kept: ClassVar[dict[Any, Any]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._kept:
+            self._kept[returning] = Response[returning]  # type: ignore[valid-type]
         return await make_request(bot, method)
 
 
@@ -297,10 +320,10 @@ class ChatLanguageMiddleware(I18nMiddleware):
         locale: str | None = None
         if chat is not None and session is not None:
             try:
+                # Part of the update's one transaction: it ends before the first request to
+                # Telegram (EndTransactionBeforeRequest) or with the update, whichever is
+                # first, so an update that never writes holds SQLite's lock only briefly.
                 locale = await chat_language(session, chat.id)
-                # SQLite transactions begin IMMEDIATE (a write lock): end this read now, so
-                # updates that never reach the database (floods, stale buttons) do not hold it.
-                await session.commit()
             except SQLAlchemyError as error:
                 # The error handler still has to speak some language when the database fails.
                 logger.warning("could not read the language of chat %s: %s", chat.id, error)
