@@ -38,7 +38,12 @@ from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
 from storage import feeds as feed_repo
 from storage import outbox
-from storage.db import create_engine, create_session_factory, sqlite_file_path
+from storage.db import (
+    checkpoint_periodically,
+    create_engine,
+    create_session_factory,
+    sqlite_file_path,
+)
 from storage.guard import RunLock, StoreWatch
 from tagging import Tagger
 
@@ -75,6 +80,10 @@ async def run_bot(settings: Settings) -> int:
                 health.store.run(settings.store_check_seconds), name="store-watch"
             )
             resources.push_async_callback(_cancel, watching)
+            checkpoints = asyncio.create_task(
+                checkpoint_periodically(database), name="sqlite-checkpoints"
+            )
+            resources.push_async_callback(_cancel, checkpoints)
         else:
             health.probe = database_probe(engine)
         if settings.metrics_port is not None:

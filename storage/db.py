@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import weakref
@@ -244,6 +245,38 @@ def _end_write_turn(info: dict[Any, Any]) -> None:
         turn.release()
 
 
+SQLITE_CHECKPOINT_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
+
+
+def checkpoint_sqlite(path: Path) -> tuple[int, int]:
+    """Writes the WAL back into the database file without waiting for anyone (PASSIVE);
+    returns the WAL's frames and how many of them are now in the file. Never creates a
+    file that is not there."""
+    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0)
+    try:
+        _busy, frames, done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        connection.close()
+    return int(frames), int(done)
+
+
+async def checkpoint_periodically(path: Path, interval: float = SQLITE_CHECKPOINT_SECONDS) -> None:
+    """The running bot's WAL checkpoints, in a worker thread, every `interval` seconds."""
+    failing = False
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(checkpoint_sqlite, path)
+        except sqlite3.Error as error:
+            if not failing:
+                logger.warning("WAL checkpoint of %s failed: %s; trying again", path, error)
+            failing = True
+        else:
+            failing = False
+
+
 def _configure_sqlite(engine: AsyncEngine, database: str | None, background: bool) -> None:
     sync_engine = engine.sync_engine
 
@@ -258,6 +291,11 @@ def _configure_sqlite(engine: AsyncEngine, database: str | None, background: boo
         cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint writes the WAL back into the file and syncs it to disk: the one
+        # SQLite call that waits on the disk. It is not left to whichever commit crosses
+        # the WAL's size (on the event loop's thread) but run by checkpoint_periodically
+        # in a worker thread, or by SQLite when the last connection closes.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

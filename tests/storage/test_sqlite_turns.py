@@ -144,3 +144,35 @@ async def test_background_transactions_get_the_turn_before_waiting_chat_traffic(
     finally:
         await chats_engine.dispose()
         await background_engine.dispose()
+
+
+async def test_commits_never_checkpoint_the_wal_the_worker_thread_does(
+    url: str, tmp_path: Path
+) -> None:
+    database = tmp_path / "turns.db"
+    engine = create_engine(url)
+    try:
+        factory = create_session_factory(engine)
+        async with factory() as session:
+            await session.execute(text("CREATE TABLE pages (body TEXT)"))
+            await session.commit()
+        # Well past SQLite's default of 1,000 pages, after which a commit would checkpoint.
+        for _ in range(60):
+            async with factory() as session:
+                await session.execute(
+                    text("INSERT INTO pages VALUES (:body)"), [{"body": "я" * 2_000}] * 40
+                )
+                await session.commit()
+        frames, done = db.checkpoint_sqlite(database)
+        assert frames > 2_000 and done == frames
+        async with factory() as session:
+            assert await session.scalar(text("SELECT count(*) FROM pages")) == 2_400
+    finally:
+        await engine.dispose()
+
+
+def test_a_checkpoint_never_creates_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.db"
+    with pytest.raises(sqlite3.OperationalError):
+        db.checkpoint_sqlite(missing)
+    assert not missing.exists()
