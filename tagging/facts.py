@@ -99,6 +99,13 @@ _ABBREVIATION_BEFORE = re.compile(
 )
 
 
+# «…вырос до 131 млн. Доля…»: a unit abbreviation ends the sentence when a capitalised word
+# other than a currency's country («долл. США») follows.
+_UNIT_BEFORE_CAPITAL = re.compile(
+    r"\b(?:млн|млрд|трлн|тыс|руб|долл)\.\s+(?!США|USD|РФ)(?=[А-ЯЁA-Z][а-яёa-z])"
+)
+
+
 @dataclass(slots=True)
 class _Sentence:
     text: str
@@ -117,7 +124,11 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
     for paragraph, line in enumerate(lines):
         start = 0
         for match in _BOUNDARY.finditer(line):
-            if _ABBREVIATION_BEFORE.search(line, max(start, match.start() - 6), match.start()):
+            if _ABBREVIATION_BEFORE.search(
+                line, max(start, match.start() - 6), match.start()
+            ) and not _UNIT_BEFORE_CAPITAL.search(
+                line, max(start, match.start() - 6), match.end() + 2
+            ):
                 continue
             piece = line[start : match.start()].strip()
             if piece:
@@ -211,7 +222,12 @@ def _country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
                 break
         else:
             index += 1
-    return found
+    # «млн долларов США»: the United States of a currency's name is no country of the text.
+    return [
+        (index, code)
+        for index, code in found
+        if not (code == "US" and index > 0 and lemmas[index - 1] in {"доллар", "долл"})
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -649,6 +665,7 @@ def extract_agreements(
     return tuple(found)
 
 
+_GOVERNING_GENITIVE = {"проект", "подписание", "текст", "реализация", "рамка", "разработка"}
 _DATED_DOCUMENT = re.compile(
     rf"(?:\s+\S+){{0,8}}?\s+от\s+\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*\s+\d{{4}}", re.IGNORECASE
 )
@@ -660,6 +677,10 @@ def _unnamed_plural(sentence: _Sentence, index: int) -> bool:
     word = fold(_word_at(sentence, index))
     if not re.search(r"(?:ы|и|ий|ов|ей)$", word) or word == sentence.lemmas[index]:
         return False
+    if re.search(r"(?:ой|ей)$", fold(_word_at(sentence, index - 1)) if index else ""):
+        return False  # «дорожной карты», «совместной программы»: one document, genitive
+    if _GOVERNING_GENITIVE & set(sentence.lemmas[max(0, index - 2) : index]):
+        return False  # «проект дорожной карты», «подписание декларации»
     following = sentence.lemmas[index + 1 : index + 2]
     return not following or following[0] not in _SUBJECT_TAIL_PREPOSITIONS
 
@@ -873,6 +894,21 @@ def _numbers_in_words(sentence: _Sentence) -> list[tuple[int, float, str, re.Mat
     return found
 
 
+_BARE_SCALE = re.compile(
+    r"(?P<scale>тыс\.|тысяч[а-я]*|млн|миллион[а-я]*|млрд|миллиард[а-я]*|трлн|триллион[а-я]*)\.?",
+    re.IGNORECASE,
+)
+_SCALE_PREFIX = re.compile(rf"^{_SCALE}\s*", re.IGNORECASE)
+
+
+def _unit_base(unit: str) -> str | None:
+    """The currency or mass words of a unit («долларов США» of «млн долларов США»)."""
+    base = _SCALE_PREFIX.sub("", unit).strip()
+    if not base or base == "%" or re.match(r"(?i)(?:процент|раз)", base):
+        return None
+    return base
+
+
 def _value(raw: str) -> float:
     return float(re.sub(r"[ \u00a0]", "", raw).replace(",", "."))
 
@@ -932,6 +968,31 @@ def _best_keyword(
     return (best[1], best[2]) if best else None
 
 
+# What a sentence without a trade keyword may measure instead of the exchange of the sentence
+# before: «Средняя зарплата … выросла на 11 %» after a sentence on export.
+_OTHER_MEASURES = {
+    "зарплата",
+    "заработный",
+    "пенсия",
+    "урожайность",
+    "урожай",
+    "цена",
+    "стоимость",
+    "тариф",
+    "инфляция",
+    "безработица",
+    "население",
+    "численность",
+    "добыча",
+    "производство",
+    "выпуск",
+    "бюджет",
+    "налог",
+    "доход",
+    "прибыль",
+}
+
+
 def _indicator(
     sentence: _Sentence, word_index: int, previous: _Sentence | None, unit: str
 ) -> str | None:
@@ -963,7 +1024,7 @@ def _indicator(
         if indicator in {"export", "import"}:
             indicator = _direction(sentence, index, indicator)
         return indicator
-    if previous is not None:
+    if previous is not None and not _OTHER_MEASURES & set(sentence.lemmas[:word_index]):
         for index, lemma in enumerate(previous.lemmas):
             keyword = _INDICATOR_LEMMAS.get(lemma)
             if keyword is not None and keyword != "other" and keyword not in excluded:
@@ -1068,6 +1129,7 @@ def extract_figures(
     figures: list[Figure] = []
     seen: set[tuple[str, float, str, bool]] = set()
     article_mentions: set[str] = set()
+    last_base: str | None = None
     for position, sentence in enumerate(sentences):
         mentions = _country_mentions(sentence)
         article_mentions.update(code for _, code in mentions)
@@ -1081,19 +1143,30 @@ def extract_figures(
                     continue
             if re.search(r"\d\.?$", sentence.text[max(0, match.start() - 2) : match.start()]):
                 continue
-            if _in_breakdown(sentence.text, match.start()):
-                continue
-            if re.search(r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]):
-                continue
+            if not _change_in_parentheses(sentence.text, match.start()):
+                if _in_breakdown(sentence.text, match.start()):
+                    continue
+                if re.search(
+                    r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]
+                ):
+                    continue
             numbers.append((match.start(), _value(match.group("number")), unit, match))
         for match in _WORD_TIMES.finditer(sentence.text):
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
         numbers.extend(_numbers_in_words(sentence))
         period = _period(sentence)
+        if previous is not None and previous.paragraph != sentence.paragraph:
+            last_base = None
         for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):
             if value <= 0:
                 continue
+            scale = _BARE_SCALE.fullmatch(unit)
+            if scale is None:
+                last_base = _unit_base(unit) or last_base
+            elif last_base is not None:
+                # «экспорт 320 млн долларов, импорт — 41 млн»: the currency is elided.
+                unit = f"{scale.group('scale')} {last_base}"
             word_index = _lemma_at(sentence, offset)
             indicator = _indicator(sentence, word_index, previous, unit)
             if indicator is None:
@@ -1124,6 +1197,22 @@ def extract_figures(
                 )
             )
     return tuple(figures)
+
+
+_FIGURE_END = re.compile(
+    rf"(?:{_NUMBER})\s*(?:%|процент[а-я]*|{_SCALE}(?:\s*(?:{_CURRENCY}|{_MASS}))?|{_CURRENCY}|"
+    rf"{_MASS})\s*$",
+    re.IGNORECASE,
+)
+
+
+def _change_in_parentheses(text: str, offset: int) -> bool:
+    """«143 млн долларов (+19,6 %)»: a signed rate in parentheses right after a level is the
+    change of that level, not a product breakdown."""
+    opening = text.rfind("(", 0, offset)
+    if opening == -1 or not re.fullmatch(r"\(\s*[+\-−]\s*", text[opening:offset]):
+        return False
+    return bool(_FIGURE_END.search(text[max(0, opening - 60) : opening]))
 
 
 def _in_breakdown(text: str, offset: int) -> bool:

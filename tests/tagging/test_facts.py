@@ -243,3 +243,65 @@ def test_document_in_force_is_signed_and_prepared_for_signing_is_planned() -> No
 )
 def test_numbers_in_words(text: str, expected: tuple[str, float, str, bool]) -> None:
     assert _figures(text) == [expected]
+
+
+def test_an_elided_currency_is_the_one_of_the_figure_before() -> None:
+    text = "Поставки в Киргизию составили 75 млн долларов, закупки у киргизских партнёров — 12 млн."
+    assert _figures(text, ("KG",)) == [
+        ("export", 75.0, "млн долларов", False),
+        ("import", 12.0, "млн долларов", False),
+    ]
+
+
+def test_a_scale_abbreviation_before_a_capital_ends_the_sentence() -> None:
+    text = (
+        "За полугодие экспорт в Монголию вырос до 58 млн. Доля продовольствия в отгрузках "
+        "превысила 30 %."
+    )
+    assert _figures(text, ("MN",)) == [
+        ("export", 58.0, "млн.", False),
+        ("export", 30.0, "%", False),
+    ]
+    # «долл. США» goes on.
+    assert _figures("Экспорт в Монголию достиг 9 млн долл. США по итогам года.", ("MN",)) == [
+        ("export", 9.0, "млн долл. США", False)
+    ]
+
+
+def test_a_signed_rate_in_parentheses_after_a_level_is_its_change() -> None:
+    text = "Товарооборот края с Арменией за год составил 64 млн долларов (+12,5 %)."
+    assert _figures(text, ("AM",)) == [
+        ("trade_turnover", 64.0, "млн долларов", False),
+        ("trade_turnover", 12.5, "%", True),
+    ]
+    # A product breakdown in parentheses is still left out.
+    breakdown = "Экспорт в Армению вырос до 40 млн долларов, в том числе мясо (3,1 тыс. т, +20 %)."
+    assert _figures(breakdown, ("AM",)) == [("export", 40.0, "млн долларов", False)]
+
+
+def test_the_dollar_of_the_united_states_is_no_country_of_the_figure() -> None:
+    text = "Товарооборот с Таджикистаном составил 31 млн долларов США, снизившись на 3,4 процента."
+    assert _figures(text, ("TJ",)) == [
+        ("trade_turnover", 31.0, "млн долларов США", False),
+        ("trade_turnover", 3.4, "процента", True),
+    ]
+
+
+def test_a_sentence_measuring_something_else_does_not_inherit_the_trade_keyword() -> None:
+    text = (
+        "Экспорт области в Казахстан за год вырос на 9 %. Средняя зарплата в отрасли за тот же "
+        "период увеличилась на 14 %."
+    )
+    assert _figures(text, ("KZ",)) == [("export", 9.0, "%", True)]
+
+
+def test_a_genitive_document_is_one_document_not_a_count() -> None:
+    text = (
+        "Делегации обсудили проект дорожной карты сотрудничества на 2026–2027 годы, которую "
+        "планируется подписать летом."
+    )
+    (agreement,) = extract_agreements(None, text, ("MN",))
+    assert agreement.status == "planned"
+    assert agreement.subject.startswith("дорожн")
+    # Counted, unnamed documents stay out.
+    assert extract_agreements(None, "Стороны подписали договоры с тремя заводами.", ("MN",)) == ()
