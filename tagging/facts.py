@@ -177,6 +177,18 @@ _COUNTRY_FIELDS = (
 
 
 @cache
+def _country_names() -> frozenset[tuple[str, ...]]:
+    """Lemmas of the names of foreign states («Узбекистан», «Кыргызская Республика»), not of
+    their provinces or cities."""
+    lemmatizer = shared_lemmatizer()
+    return frozenset(
+        tuple(lemmatizer.lemma(w) for w in _WORD.findall(name))
+        for entry in data.country_data()["countries"]
+        for name in entry.get("names", ())
+    )
+
+
+@cache
 def _gazetteer() -> _Gazetteer:
     lemmatizer = shared_lemmatizer()
     names: dict[tuple[str, ...], str] = {}
@@ -514,7 +526,7 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
     text = sentence.text
     match = _PARTIES_BETWEEN.search(text)
     if match:
-        return tuple(_short_party(group) for group in match.groups())
+        return _clean_parties(_short_party(group) for group in match.groups())
     verb = _SIGNED.search(text) or _PLANNED.search(text)
     parties: list[str] = []
     active = verb is not None and re.match(
@@ -535,10 +547,49 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
     with_party = _PARTY_WITH.search(text, document_offset)
     if with_party is not None and len(parties) < 2:
         parties.append(with_party.group(1).strip())
-    return tuple(dict.fromkeys(parties))
+    return _clean_parties(parties)
+
+
+def _clean_parties(parties: Iterable[str]) -> tuple[str, ...]:
+    cleaned = (_clean_party(party) for party in parties)
+    return tuple(dict.fromkeys(party for party in cleaned if _clean_enough(party)))
+
+
+def _clean_enough(party: str) -> bool:
+    """A name or an organisation, not the sides («Стороны»), a reference («регион») or a piece
+    of the clause («свидетельство этого — договор», «регион договора»)."""
+    if not party or " — " in party or fold(party) in {"стороны", "сторона", "регион"}:
+        return False
+    if " " not in party and shared_lemmatizer().lemma(party) in _REGION_OFFICIALS | {"министр"}:
+        return False  # «губернатор» alone
+    lemmatizer = shared_lemmatizer()
+    if any(lemmatizer.lemma(w) in _DOCUMENT_LEMMAS for w in _WORD.findall(party)):
+        return False
+    return _looks_like_party(party)
 
 
 _PARTY_HEADS = {
+    "производитель",
+    "поставщик",
+    "экспортёр",
+    "импортёр",
+    "оператор",
+    "перевозчик",
+    "аймак",
+    "провинция",
+    "штат",
+    "вилоят",
+    "велаят",
+    "округ",
+    "префектура",
+    "оэз",
+    "минэкономразвития",
+    "минпромторг",
+    "комитет",
+    "управление",
+    "торгпредство",
+    "правление",
+    "руководство",
     "правительство",
     "администрация",
     "министерство",
@@ -600,6 +651,196 @@ def _looks_like_party(text: str) -> bool:
 def _short_party(text: str) -> str:
     words = text.split()
     return " ".join(words[:8]).strip(" ,")
+
+
+# Words around a party that are no part of its name: «Ранее регион», «аким … 14 мая 2025 года».
+_PARTY_LEADING = re.compile(
+    r"^(?:(?:а|и|но|также|ранее|сегодня|вчера|затем|впервые|официально|уже|недавно|сначала)"
+    r"[\s,]+)+",
+    re.IGNORECASE,
+)
+_PARTY_TRAILING = re.compile(
+    rf"(?:[\s,]+(?:\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*(?:\s+\d{{4}}\s*(?:года|г\.)?)?|"
+    r"сегодня|вчера|также|ранее|уже|официально|впервые|торжественно|"
+    r"(?:в|во|на)\s+(?:полях|ходе|рамках)\b.*|в\s+[А-ЯЁ][а-яё\-]+))+$",
+)
+# An official of a region stands for the region: «губернатор Свердловской области» signs for
+# «Свердловская область».
+_REGION_OFFICIALS = {"губернатор", "глава", "аким", "хоким", "мэр", "врио", "руководитель"}
+_PROVINCE_NOUNS = {
+    "область",
+    "провинция",
+    "штат",
+    "аймак",
+    "вилоят",
+    "велаят",
+    "округ",
+    "край",
+    "район",
+    "префектура",
+    "уезд",
+}
+_OBLIQUE_CASES = {"gent", "datv", "accs", "ablt", "loct"}
+
+
+@cache
+def _morph() -> Any:
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+def _clean_party(text: str) -> str:
+    """A party as a clean noun phrase in the nominative: «Хабаровским краем» is «Хабаровский
+    край», «губернатор Курганской области Вадим Шумков» «Курганская область», «Наманганская
+    область Узбекистана» «Наманганская область», «аймак Сэлэнгэ 3 апреля» «аймак Сэлэнгэ»,
+    «Монголией действует с 2015 года» «Монголия»."""
+    text = re.sub(r"\s+", " ", text).strip(" ,—–-")
+    for _ in range(3):
+        text = _PARTY_LEADING.sub("", text)
+        text = _PARTY_TRAILING.sub("", text).strip(" ,—–-")
+    words = _party_words(text)
+    if not words:
+        return text
+    morph = _morph()
+    # Cut at a verb or a time circumstance: the clause goes on past the name.
+    for position, word in enumerate(words):
+        if position and (
+            (not word.startswith("«") and _is_verb(morph, word))
+            or (
+                word.lower() in {"с", "со"}
+                and position + 1 < len(words)
+                and words[position + 1][:1].isdigit()
+            )
+        ):
+            words = words[:position]
+            break
+    # A person's name after a title: «министр экономики Азербайджана Шахин Мустафаев».
+    while (
+        len(words) > 2
+        and re.fullmatch(r"[А-ЯЁ][а-яё\-]+", words[-1])
+        and _is_person_name(morph, words[-2])
+    ):
+        words = words[:-2]
+    lemmatizer = shared_lemmatizer()
+    lemmas = [lemmatizer.lemma(word.strip("«»")) for word in words]
+    province = next(
+        (i for i, lemma in enumerate(lemmas[:5]) if lemma in _PROVINCE_NOUNS | {"республика"}),
+        None,
+    )
+    if province is not None and len(words) > 1 and lemmas[0] in _REGION_OFFICIALS:
+        # «хоким Бухарской области Республики Узбекистан Фаррух Саидов»: the region.
+        words, lemmas = words[1:], lemmas[1:]
+        province -= 1
+        if lemmas[province] == "республика" and province + 1 < len(words):
+            province += 1  # «глава Республики Алтай»
+        words, lemmas = words[: province + 1], lemmas[: province + 1]
+    if province is not None and province + 1 < len(words):
+        # «Наманганская область Узбекистана», «… Республики Таджикистан»: the country of a
+        # province is no part of its name; a person named after it neither.
+        rest = lemmas[province + 1 :]
+        if rest and rest[0] == "республика":
+            rest = rest[1:]
+        elif fold(words[province + 1]) == rest[0]:
+            rest = []  # «аймак Дорнод»: a name in apposition, not a genitive
+        if any(tuple(rest[:size]) in _country_names() for size in range(len(rest), 0, -1)):
+            words = words[: province + 1]
+    return " ".join(_nominative(morph, words))
+
+
+def _party_words(text: str) -> list[str]:
+    """Words of a party, a quoted name («Ашгабат Инжиниринг») kept as one."""
+    return re.findall(r"«[^»]*»\S*|[^\s«]+", text)
+
+
+def _is_verb(morph: Any, word: str) -> bool:
+    if not re.fullmatch(r"[а-яё\-]+", word):
+        return False
+    parse = morph.parse(word)[0]
+    return parse.tag.POS in {"VERB", "INFN", "PRTS", "GRND"}
+
+
+def _is_person_name(morph: Any, word: str) -> bool:
+    if not re.fullmatch(r"[А-ЯЁ][а-яё]+", word):
+        return False
+    parses = morph.parse(word)
+    if any(p.tag.POS == "NOUN" and "Geox" in p.tag for p in parses[:2]):
+        return False
+    return any(
+        {"Name", "Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses[:3]
+    )
+
+
+def _nominative(morph: Any, words: list[str]) -> list[str]:
+    """The leading adjectives and head noun of a phrase put in the nominative; the rest (a
+    genitive complement, a quoted name) stays as written."""
+    head = None
+    for position, word in enumerate(words[:4]):
+        if word.startswith("«") or not re.fullmatch(r"[А-Яа-яЁё\-]+", word):
+            return words
+        parses = morph.parse(word)
+        nouns = [p for p in parses if p.tag.POS == "NOUN"]
+        adjectives = [p for p in parses if p.tag.POS in {"ADJF", "PRTF"}]
+        if nouns and (not adjectives or nouns[0].score >= adjectives[0].score):
+            head = (position, nouns)
+            break
+        if not adjectives:
+            return words
+    if head is None:
+        return words
+    position, nouns = head
+    before = [
+        [p for p in morph.parse(word) if p.tag.POS in {"ADJF", "PRTF"}] for word in words[:position]
+    ]
+    if any(p.tag.case == "nomn" for p in nouns) and all(
+        any(p.tag.case == "nomn" for p in adjective) for adjective in before
+    ):
+        return words
+    # The reading of the noun its adjectives agree with: «Курганской области» is genitive.
+    agreeing = [
+        p
+        for p in nouns
+        if p.tag.case in _OBLIQUE_CASES
+        and all(
+            any(a.tag.case == p.tag.case and a.tag.number == p.tag.number for a in adjective)
+            for adjective in before
+        )
+    ]
+    noun = agreeing[0] if agreeing else None
+    if noun is None:
+        return words
+    number = noun.tag.number or "sing"
+    result = list(words)
+    inflected = noun.inflect({"nomn", number})
+    if inflected is None:
+        return words
+    result[position] = _same_case(words[position], inflected.word)
+    agreement = {"nomn", "plur"} if number == "plur" else {"nomn", noun.tag.gender or "masc"}
+    for index in range(position):
+        candidates = [
+            p
+            for p in morph.parse(words[index])
+            if p.tag.POS in {"ADJF", "PRTF"}
+            and p.tag.case == noun.tag.case
+            and p.tag.number == noun.tag.number
+        ]
+        form = candidates[0].inflect(agreement) if candidates else None
+        if form is None:
+            return words
+        result[index] = _same_case(words[index], form.word)
+    return result
+
+
+def _same_case(original: str, word: str) -> str:
+    """``word`` with the capitals of ``original`` at the start of each hyphenated part."""
+    parts = word.split("-")
+    originals = original.split("-")
+    return "-".join(
+        part[:1].upper() + part[1:]
+        if index < len(originals) and originals[index][:1].isupper()
+        else part
+        for index, part in enumerate(parts)
+    )
 
 
 def _lemma_key(text: str) -> frozenset[str]:
@@ -689,7 +930,7 @@ def _fuller(first: Agreement, second: Agreement) -> Agreement:
     """One agreement from two mentions of the same document: the longer subject and parties,
     the first date given."""
     return Agreement(
-        parties=first.parties if len(first.parties) >= len(second.parties) else second.parties,
+        parties=max((first.parties, second.parties), key=lambda p: (len(p), len(" ".join(p)))),
         countries=tuple(dict.fromkeys((*first.countries, *second.countries))),
         subject=first.subject if len(first.subject) >= len(second.subject) else second.subject,
         status=first.status,
