@@ -33,6 +33,9 @@ from tagging import data
 from tagging.morph import shared_lemmatizer
 from tagging.text import fold, normalise
 
+# Raised whenever a rule change should reach the facts of articles stored before it: the
+# backfill extracts the facts of articles marked with a lower version again.
+FACTS_VERSION = 2
 SIGNED = "signed"
 PLANNED = "planned"
 INDICATORS = ("trade_turnover", "export", "import", "investment", "other")
