@@ -14,7 +14,12 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
   «вдвое») in a sentence about trade, export, import or investment with a partner.  The value
   is as written (decimal comma → point; a range keeps its upper bound), the unit as written
   («млн долл.» for «$… млн»), ``change`` for growth or decline rates.  The direction is the
-  Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.
+  Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.  An elided
+  currency («импорт — 41 млн») is the one of the figure before; a signed rate in parentheses
+  after a level («143 млн долларов (+19,6 %)») is its change.
+- **parties** are clean noun phrases in the nominative as the text names them («Хабаровский
+  край», «правительство Омской области», «штат Гуджарат»): a region's official stands for the
+  region, and names of persons, dates, places and the rest of the clause are cut.
 
 Nothing is loaded at import time.
 """
