@@ -249,6 +249,9 @@ def _fsm_storage(settings: Settings) -> BaseStorage | None:
     return RedisStorage.from_url(settings.redis_url)
 
 
+BACKFILL_STOP_SECONDS = 3.0
+
+
 class _Background:
     """The clock, the sender and the feed poller, started and stopped with the dispatcher."""
 
@@ -271,6 +274,7 @@ class _Background:
         self._suspender: asyncio.Task[None] | None = None
         self._polling: asyncio.Future[list[FeedOutcome]] | None = None
         self._backfilling: asyncio.Task[None] | None = None
+        self._backfill_stop = asyncio.Event()
 
     @property
     def send_report(self) -> SendReport:
@@ -322,7 +326,9 @@ class _Background:
         """Facts of stored articles that have none (or an older extractor's), a batch at a
         time with pauses, so that chat updates and the clock's jobs are never starved."""
         try:
-            result = await backfill(self._session_factory, pause=BACKFILL_PAUSE_SECONDS)
+            result = await backfill(
+                self._session_factory, pause=BACKFILL_PAUSE_SECONDS, stop=self._backfill_stop
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -348,7 +354,11 @@ class _Background:
         if self._suspender is not None:
             await _cancel(self._suspender)
         if self._backfilling is not None:
-            await _cancel(self._backfilling)
+            # The batch under way ends (a database call cut short could leave a connection
+            # open); only a batch that takes too long is cancelled.
+            self._backfill_stop.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._backfilling, BACKFILL_STOP_SECONDS)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         await self._sender.stop()

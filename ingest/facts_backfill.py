@@ -10,6 +10,7 @@ other work; ``digestbot db upgrade`` does it to the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,9 +108,14 @@ async def backfill(
     pause: float = 0.0,
     stop: asyncio.Event | None = None,
 ) -> BackfillResult:
-    """Batches until no stored article needs facts (or ``stop`` is set)."""
+    """Batches until no stored article needs facts, or until ``stop`` is set: a batch under
+    way is finished, never cut in the middle of a database call."""
     articles = facts = 0
-    while stop is None or not stop.is_set():
+    stop = stop or asyncio.Event()
+    if pause:
+        # The bot starts its other work first.
+        await _wait(stop, pause)
+    while not stop.is_set():
         result = await backfill_batch(session_factory, version=version, batch_size=batch_size)
         if result.articles == 0:
             break
@@ -117,5 +123,10 @@ async def backfill(
         facts += result.facts
         logger.info("facts extracted for %d stored articles so far", articles)
         if pause:
-            await asyncio.sleep(pause)
+            await _wait(stop, pause)
     return BackfillResult(articles, facts)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
