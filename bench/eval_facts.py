@@ -22,6 +22,10 @@ Matching, one to one within a record (a predicted fact matches at most one label
   «процента» = «%»; see tagging.facts.canonical_unit) and the same `change`.  Countries and
   period are not compared.
 
+Parties are not part of the match; the line «parties» gives, over the matched agreements, the
+share whose parties equal the label's: the same number of parties, each with the same lemmas
+(«Омской областью» = «Омская область»; «губернатор Омской области» ≠ «Омская область»).
+
 The baseline marks every sentence naming a document next to «подпис…»/«заключ…» as a signed
 agreement with all partners (subject: the document word), and every number with a unit in a
 sentence naming trade, export, import or investment as a figure of the first such word, a
@@ -67,6 +71,15 @@ def subjects_overlap(left: str, right: str) -> bool:
     return len(a & b) / min(len(a), len(b)) >= SUBJECT_OVERLAP
 
 
+def same_parties(predicted: dict[str, Any], label: dict[str, Any]) -> bool:
+    def key(parties: list[str]) -> list[frozenset[str]]:
+        return sorted((subject_lemmas(p) | {"~"} for p in parties), key=sorted)
+
+    return len(predicted["parties"]) == len(label["parties"]) and key(predicted["parties"]) == key(
+        label["parties"]
+    )
+
+
 def agreement_matches(predicted: dict[str, Any], label: dict[str, Any]) -> bool:
     return (
         set(predicted["countries"]) == set(label["countries"])
@@ -91,6 +104,7 @@ class Score:
     false_negative: int = 0
     misses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     false_hits: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
     def add(
         self,
@@ -105,6 +119,7 @@ class Score:
                 if matches(fact, label):
                     unmatched.remove(label)
                     self.true_positive += 1
+                    self.pairs.append((fact, label))
                     break
             else:
                 self.false_positive += 1
@@ -265,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(records)} records, {labels} agreements, {numbers} figures; {source}")
     print(agreements.line("agreements"))
     print(base_agreements.line("agreements (baseline)"))
+    same = sum(same_parties(fact, label) for fact, label in agreements.pairs)
+    share = same / len(agreements.pairs) if agreements.pairs else 1.0
+    print(
+        f"{'parties (matched agreements)':<28} same {share:.3f}"
+        f"  ({same} of {len(agreements.pairs)})"
+    )
     print(figures.line("figures"))
     print(base_figures.line("figures (baseline)"))
     if args.errors:

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import CommandError, RuntimeFailure
-from bot.wiring import add_configured_feeds, ingest_config, migrate, open_storage
+from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings
+from ingest.facts_backfill import backfill
 from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
@@ -77,9 +78,13 @@ async def ingest_once(settings: Settings) -> int:
 
 
 async def db_upgrade(settings: Settings) -> int:
+    """Migrations, then the facts of stored articles that have none yet (or facts of an
+    older extractor), in batches."""
     _may_create(settings)
-    await migrate(settings.database_url)
+    async with open_storage(settings) as session_factory:
+        result = await backfill(session_factory)
     print("database is up to date")
+    print(f"facts extracted for {result.articles} stored articles ({result.facts} facts)")
     return 0
 
 

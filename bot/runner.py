@@ -34,6 +34,8 @@ from delivery.clock import start_clock
 from delivery.feed_alerts import queue_feed_alerts
 from delivery.labels import digest_labels
 from delivery.sender import Sender, SendReport
+from ingest.facts_backfill import PAUSE_SECONDS as BACKFILL_PAUSE_SECONDS
+from ingest.facts_backfill import backfill
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
 from storage import feeds as feed_repo
@@ -258,6 +260,9 @@ def _fsm_storage(settings: Settings) -> BaseStorage | None:
     return RedisStorage.from_url(settings.redis_url)
 
 
+BACKFILL_STOP_SECONDS = 3.0
+
+
 class _Background:
     """The clock, the sender and the feed poller, started and stopped with the dispatcher."""
 
@@ -279,6 +284,8 @@ class _Background:
         self._store_lost = store_lost
         self._suspender: asyncio.Task[None] | None = None
         self._polling: asyncio.Future[list[FeedOutcome]] | None = None
+        self._backfilling: asyncio.Task[None] | None = None
+        self._backfill_stop = asyncio.Event()
 
     @property
     def send_report(self) -> SendReport:
@@ -321,14 +328,32 @@ class _Background:
             sender=self._sender,
         )
         self._scheduler.start()
+        self._backfilling = asyncio.create_task(self._backfill_facts())
         if self._store_lost is not None:
             self._suspender = asyncio.create_task(self._suspend_when(self._store_lost))
         logger.info("bot started")
+
+    async def _backfill_facts(self) -> None:
+        """Facts of stored articles that have none (or an older extractor's), a batch at a
+        time with pauses, so that chat updates and the clock's jobs are never starved."""
+        try:
+            result = await backfill(
+                self._session_factory, pause=BACKFILL_PAUSE_SECONDS, stop=self._backfill_stop
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("facts of stored articles: backfill stopped; next try at restart")
+            return
+        if result.articles:
+            logger.info("facts extracted for %d stored articles", result.articles)
 
     async def _suspend_when(self, store_lost: asyncio.Event) -> None:
         """Without its database file every job would fail on every tick, and a message
         sent could not be recorded as sent: the clock and the sender stop until a restart."""
         await store_lost.wait()
+        if self._backfilling is not None:
+            self._backfilling.cancel()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.pause()
         if self._polling is not None:
@@ -339,6 +364,12 @@ class _Background:
     async def stop(self) -> None:
         if self._suspender is not None:
             await _cancel(self._suspender)
+        if self._backfilling is not None:
+            # The batch under way ends (a database call cut short could leave a connection
+            # open); only a batch that takes too long is cancelled.
+            self._backfill_stop.set()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._backfilling, BACKFILL_STOP_SECONDS)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         await self._sender.stop()

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from digests.render import escape
 from storage.facts import StoredFact
+from tagging.facts import canonical_unit
 
 MIN_CHART_POINTS = 4
 MAX_SOURCES_SHOWN = 3
@@ -121,18 +123,38 @@ class FigureSeries:
     points: tuple[tuple[date, float], ...]
 
 
+def _scale_and_base(unit: str) -> tuple[float, str]:
+    """«1,2 млрд долларов» is 1e9 of USD, «640 млн долл.» 1e6 of USD, «%» 1 of "%": figures
+    with one base are comparable once scaled; different bases (USD, RUB, tonnes, per cent,
+    times, a bare «млн») never are."""
+    canonical = canonical_unit(unit)
+    scale, _, base = canonical.partition(" ")
+    if base and re.fullmatch(r"1e\d+", scale):
+        return float(scale), base
+    return 1.0, canonical
+
+
 def chart_series(facts: Sequence[StoredFact]) -> FigureSeries | None:
-    """The longest series of one indicator, unit and kind (level or change) with at least
-    MIN_CHART_POINTS points, oldest first; None when no series is long enough."""
-    groups: dict[tuple[str, str, bool], list[tuple[date, float]]] = defaultdict(list)
+    """The longest series of one indicator, base unit and kind (level or change) with at
+    least MIN_CHART_POINTS points, oldest first; None when no series is long enough.  Units
+    are never mixed: dollars, roubles, tonnes and per cent are separate series; within one
+    base the values are brought to the series' most common scale («1,2 млрд долларов» is
+    1200 on a chart in «млн долларов»)."""
+    groups: dict[tuple[str, str, bool], list[tuple[date, float, float, str]]] = defaultdict(list)
     for fact in facts:
         if fact.indicator and fact.unit and fact.value is not None:
-            groups[(fact.indicator, fact.unit, bool(fact.change))].append((_day(fact), fact.value))
+            scale, base = _scale_and_base(fact.unit)
+            groups[(fact.indicator, base, bool(fact.change))].append(
+                (_day(fact), fact.value, scale, fact.unit)
+            )
     best = max(groups.items(), key=lambda item: len(item[1]), default=None)
     if best is None or len(best[1]) < MIN_CHART_POINTS:
         return None
-    (indicator, unit, change), points = best
-    return FigureSeries(indicator, unit, change, tuple(sorted(points)))
+    (indicator, _base, change), members = best
+    scale = Counter(member[2] for member in members).most_common(1)[0][0]
+    unit = Counter(member[3] for member in members if member[2] == scale).most_common(1)[0][0]
+    points = sorted((day, round(value * factor / scale, 6)) for day, value, factor, _ in members)
+    return FigureSeries(indicator, unit, change, tuple(points))
 
 
 def render_series_chart(series: FigureSeries, title: str) -> bytes:

@@ -15,13 +15,14 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest import workers
 from ingest.config import IngestConfig
+from ingest.facts_backfill import new_facts
 from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_http_session
 from ingest.fulltext import extract_article_text, matches_title
 from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
@@ -34,7 +35,7 @@ from storage.feeds import FeedRecord
 from storage.guard import StoreUnavailable
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
-from tagging.facts import agreement_key, extract_facts, figure_key
+from tagging.facts import FACTS_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -123,36 +124,7 @@ def _analyse(
 
 def _facts(item: FeedItem, countries: Sequence[str]) -> tuple[fact_repo.NewFact, ...]:
     """The item's agreements and figures as rows to store, keyed so that outlets merge."""
-    if not countries:
-        return ()
-    published = item.published_at.date()
-    facts = extract_facts(item.title, item.text, countries, published)
-    rows = [
-        fact_repo.NewFact(
-            kind=fact_repo.AGREEMENT,
-            key=agreement_key(agreement, published),
-            countries=agreement.countries,
-            subject=agreement.subject,
-            parties=agreement.parties,
-            status=agreement.status,
-            day=date.fromisoformat(agreement.date) if agreement.date else None,
-        )
-        for agreement in facts.agreements
-    ]
-    rows.extend(
-        fact_repo.NewFact(
-            kind=fact_repo.FIGURE,
-            key=figure_key(figure),
-            countries=figure.countries,
-            indicator=figure.indicator,
-            value=figure.value,
-            unit=figure.unit,
-            change=figure.change,
-            period=figure.period,
-        )
-        for figure in facts.figures
-    )
-    return tuple(rows)
+    return new_facts(item.title, item.text, countries, item.published_at)
 
 
 class IngestPipeline:
@@ -432,6 +404,7 @@ class IngestPipeline:
                     published_at=item.published_at,
                     content_hash=item.content_hash,
                     search_lemmas=analysis.search_lemmas,
+                    facts_version=FACTS_VERSION,
                 )
                 for item, analysis in pending
             ],

@@ -42,6 +42,7 @@ class NewArticle:
     published_at: datetime
     content_hash: str
     search_lemmas: str = ""
+    facts_version: int | None = None  # the fact extractor's version, when facts were extracted
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ async def insert_article(session: AsyncSession, article: NewArticle) -> int | No
             fetched_at=utcnow(),
             content_hash=article.content_hash,
             search_lemmas=article.search_lemmas,
+            facts_version=article.facts_version,
         ).returning(Article.id)
     )
     return result.scalar_one_or_none()
@@ -355,6 +357,7 @@ async def insert_articles(session: AsyncSession, articles: Sequence[NewArticle])
             "fetched_at": fetched_at,
             "content_hash": article.content_hash,
             "search_lemmas": article.search_lemmas,
+            "facts_version": article.facts_version,
         }
         for article in articles
     ]

@@ -12,11 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.articles import insert_ignoring_conflicts
-from storage.models import Article, Fact, FactCountry, FactSource
+from storage.articles import COUNTRY, insert_ignoring_conflicts
+from storage.models import Article, ArticleTag, Fact, FactCountry, FactSource
 from storage.types import utcnow
 
 AGREEMENT = "agreement"
@@ -73,9 +73,15 @@ def _sort_at(fact: NewFact, published_at: datetime) -> datetime:
     return published_at
 
 
-async def save_facts(session: AsyncSession, items: Sequence[tuple[int, datetime, NewFact]]) -> None:
+async def save_facts(
+    session: AsyncSession,
+    items: Sequence[tuple[int, datetime, NewFact]],
+    *,
+    refresh: bool = False,
+) -> None:
     """Stores (article id, article published_at, fact) triples: a fact already stored under
-    the same key gains the article as one more source."""
+    the same key gains the article as one more source.  With ``refresh`` a stored fact also
+    takes the wording (subject, parties, unit, period) of the new extraction."""
     if not items:
         return
     rows: dict[str, dict[str, object]] = {}
@@ -104,6 +110,20 @@ async def save_facts(session: AsyncSession, items: Sequence[tuple[int, datetime,
         select(Fact.key, Fact.id, Fact.kind, Fact.sort_at).where(Fact.key.in_(list(rows)))
     )
     by_key = {key: (fact_id, kind, sort_at) for key, fact_id, kind, sort_at in stored}
+    if refresh:
+        await session.execute(
+            update(Fact),
+            [
+                {
+                    "id": by_key[key][0],
+                    "subject": row["subject"],
+                    "parties": row["parties"],
+                    "unit": row["unit"],
+                    "period": row["period"],
+                }
+                for key, row in rows.items()
+            ],
+        )
     countries: dict[tuple[int, str], dict[str, object]] = {}
     sources: dict[tuple[int, int], dict[str, object]] = {}
     for article_id, _published_at, fact in items:
@@ -220,3 +240,93 @@ async def facts_of_countries(
         )
     )
     return await _load(session, ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleForFacts:
+    """What fact extraction reads of a stored article."""
+
+    id: int
+    title: str
+    text: str
+    published_at: datetime
+    countries: tuple[str, ...]
+
+
+def _needs_facts(version: int) -> ColumnElement[bool]:
+    return or_(Article.facts_version.is_(None), Article.facts_version < version)
+
+
+async def count_articles_needing_facts(session: AsyncSession, version: int) -> int:
+    """Stored articles whose facts were never extracted, or by an extractor older than
+    ``version``."""
+    total = await session.scalar(
+        select(func.count()).select_from(Article).where(_needs_facts(version))
+    )
+    return int(total or 0)
+
+
+async def articles_needing_facts(
+    session: AsyncSession, version: int, *, limit: int
+) -> list[ArticleForFacts]:
+    """The next ``limit`` such articles, oldest id first, with their partner countries."""
+    rows = list(
+        await session.execute(
+            select(
+                Article.id, Article.title, Article.full_text, Article.summary, Article.published_at
+            )
+            .where(_needs_facts(version))
+            .order_by(Article.id)
+            .limit(limit)
+        )
+    )
+    if not rows:
+        return []
+    countries: dict[int, list[str]] = defaultdict(list)
+    tags = await session.execute(
+        select(ArticleTag.article_id, ArticleTag.value)
+        .where(ArticleTag.kind == COUNTRY, ArticleTag.article_id.in_([row[0] for row in rows]))
+        .order_by(ArticleTag.article_id, ArticleTag.score.desc(), ArticleTag.value)
+    )
+    for article_id, value in tags:
+        countries[article_id].append(value)
+    return [
+        ArticleForFacts(
+            id=article_id,
+            title=title,
+            text=full_text or summary,
+            published_at=published_at,
+            countries=tuple(countries.get(article_id, ())),
+        )
+        for article_id, title, full_text, summary, published_at in rows
+    ]
+
+
+async def replace_facts_of_articles(
+    session: AsyncSession,
+    article_ids: Collection[int],
+    items: Sequence[tuple[int, datetime, NewFact]],
+    version: int,
+) -> None:
+    """The articles' facts become ``items`` (extracted by extractor ``version``): their old
+    sources go, facts left without any source are deleted, the new facts merge with those of
+    other articles as at ingest, and the articles are marked with ``version``."""
+    ids = list(article_ids)
+    if not ids:
+        return
+    previous = set(
+        await session.scalars(select(FactSource.fact_id).where(FactSource.article_id.in_(ids)))
+    )
+    await session.execute(delete(FactSource).where(FactSource.article_id.in_(ids)))
+    await save_facts(session, items, refresh=True)
+    if previous:
+        kept = set(
+            await session.scalars(
+                select(FactSource.fact_id).where(FactSource.fact_id.in_(list(previous)))
+            )
+        )
+        orphans = list(previous - kept)
+        if orphans:
+            await session.execute(delete(FactCountry).where(FactCountry.fact_id.in_(orphans)))
+            await session.execute(delete(Fact).where(Fact.id.in_(orphans)))
+    await session.execute(update(Article).where(Article.id.in_(ids)).values(facts_version=version))

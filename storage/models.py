@@ -73,6 +73,7 @@ class Article(Base):
         Index("ix_articles_fetched_at", "fetched_at"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_content_hash", "content_hash"),
+        Index("ix_articles_facts_version", "facts_version"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -89,6 +90,8 @@ class Article(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     content_hash: Mapped[str] = mapped_column(String(64))
     search_lemmas: Mapped[str] = mapped_column(Text, default="")
+    # The fact extractor's version the article's facts come from; null: never extracted.
+    facts_version: Mapped[int | None] = mapped_column(Integer, nullable=True, default=None)
 
 
 class ArticleTag(Base):

@@ -14,7 +14,12 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
   «вдвое») in a sentence about trade, export, import or investment with a partner.  The value
   is as written (decimal comma → point; a range keeps its upper bound), the unit as written
   («млн долл.» for «$… млн»), ``change`` for growth or decline rates.  The direction is the
-  Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.
+  Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.  An elided
+  currency («импорт — 41 млн») is the one of the figure before; a signed rate in parentheses
+  after a level («143 млн долларов (+19,6 %)») is its change.
+- **parties** are clean noun phrases in the nominative as the text names them («Хабаровский
+  край», «правительство Омской области», «штат Гуджарат»): a region's official stands for the
+  region, and names of persons, dates, places and the rest of the clause are cut.
 
 Nothing is loaded at import time.
 """
@@ -33,6 +38,9 @@ from tagging import data
 from tagging.morph import shared_lemmatizer
 from tagging.text import fold, normalise
 
+# Raised whenever a rule change should reach the facts of articles stored before it: the
+# backfill extracts the facts of articles marked with a lower version again.
+FACTS_VERSION = 2
 SIGNED = "signed"
 PLANNED = "planned"
 INDICATORS = ("trade_turnover", "export", "import", "investment", "other")
@@ -99,6 +107,13 @@ _ABBREVIATION_BEFORE = re.compile(
 )
 
 
+# «…вырос до 131 млн. Доля…»: a unit abbreviation ends the sentence when a capitalised word
+# other than a currency's country («долл. США») follows.
+_UNIT_BEFORE_CAPITAL = re.compile(
+    r"\b(?:млн|млрд|трлн|тыс|руб|долл)\.\s+(?!США|USD|РФ)(?=[А-ЯЁA-Z][а-яёa-z])"
+)
+
+
 @dataclass(slots=True)
 class _Sentence:
     text: str
@@ -117,7 +132,11 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
     for paragraph, line in enumerate(lines):
         start = 0
         for match in _BOUNDARY.finditer(line):
-            if _ABBREVIATION_BEFORE.search(line, max(start, match.start() - 6), match.start()):
+            if _ABBREVIATION_BEFORE.search(
+                line, max(start, match.start() - 6), match.start()
+            ) and not _UNIT_BEFORE_CAPITAL.search(
+                line, max(start, match.start() - 6), match.end() + 2
+            ):
                 continue
             piece = line[start : match.start()].strip()
             if piece:
@@ -166,6 +185,18 @@ _COUNTRY_FIELDS = (
 
 
 @cache
+def _country_names() -> frozenset[tuple[str, ...]]:
+    """Lemmas of the names of foreign states («Узбекистан», «Кыргызская Республика»), not of
+    their provinces or cities."""
+    lemmatizer = shared_lemmatizer()
+    return frozenset(
+        tuple(lemmatizer.lemma(w) for w in _WORD.findall(name))
+        for entry in data.country_data()["countries"]
+        for name in entry.get("names", ())
+    )
+
+
+@cache
 def _gazetteer() -> _Gazetteer:
     lemmatizer = shared_lemmatizer()
     names: dict[tuple[str, ...], str] = {}
@@ -211,7 +242,12 @@ def _country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
                 break
         else:
             index += 1
-    return found
+    # «млн долларов США»: the United States of a currency's name is no country of the text.
+    return [
+        (index, code)
+        for index, code in found
+        if not (code == "US" and index > 0 and lemmas[index - 1] in {"доллар", "долл"})
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,7 +534,7 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
     text = sentence.text
     match = _PARTIES_BETWEEN.search(text)
     if match:
-        return tuple(_short_party(group) for group in match.groups())
+        return _clean_parties(_short_party(group) for group in match.groups())
     verb = _SIGNED.search(text) or _PLANNED.search(text)
     parties: list[str] = []
     active = verb is not None and re.match(
@@ -519,10 +555,49 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
     with_party = _PARTY_WITH.search(text, document_offset)
     if with_party is not None and len(parties) < 2:
         parties.append(with_party.group(1).strip())
-    return tuple(dict.fromkeys(parties))
+    return _clean_parties(parties)
+
+
+def _clean_parties(parties: Iterable[str]) -> tuple[str, ...]:
+    cleaned = (_clean_party(party) for party in parties)
+    return tuple(dict.fromkeys(party for party in cleaned if _clean_enough(party)))
+
+
+def _clean_enough(party: str) -> bool:
+    """A name or an organisation, not the sides («Стороны»), a reference («регион») or a piece
+    of the clause («свидетельство этого — договор», «регион договора»)."""
+    if not party or " — " in party or fold(party) in {"стороны", "сторона", "регион"}:
+        return False
+    if " " not in party and shared_lemmatizer().lemma(party) in _REGION_OFFICIALS | {"министр"}:
+        return False  # «губернатор» alone
+    lemmatizer = shared_lemmatizer()
+    if any(lemmatizer.lemma(w) in _DOCUMENT_LEMMAS for w in _WORD.findall(party)):
+        return False
+    return _looks_like_party(party)
 
 
 _PARTY_HEADS = {
+    "производитель",
+    "поставщик",
+    "экспортёр",
+    "импортёр",
+    "оператор",
+    "перевозчик",
+    "аймак",
+    "провинция",
+    "штат",
+    "вилоят",
+    "велаят",
+    "округ",
+    "префектура",
+    "оэз",
+    "минэкономразвития",
+    "минпромторг",
+    "комитет",
+    "управление",
+    "торгпредство",
+    "правление",
+    "руководство",
     "правительство",
     "администрация",
     "министерство",
@@ -584,6 +659,196 @@ def _looks_like_party(text: str) -> bool:
 def _short_party(text: str) -> str:
     words = text.split()
     return " ".join(words[:8]).strip(" ,")
+
+
+# Words around a party that are no part of its name: «Ранее регион», «аким … 14 мая 2025 года».
+_PARTY_LEADING = re.compile(
+    r"^(?:(?:а|и|но|также|ранее|сегодня|вчера|затем|впервые|официально|уже|недавно|сначала)"
+    r"[\s,]+)+",
+    re.IGNORECASE,
+)
+_PARTY_TRAILING = re.compile(
+    rf"(?:[\s,]+(?:\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*(?:\s+\d{{4}}\s*(?:года|г\.)?)?|"
+    r"сегодня|вчера|также|ранее|уже|официально|впервые|торжественно|"
+    r"(?:в|во|на)\s+(?:полях|ходе|рамках)\b.*|в\s+[А-ЯЁ][а-яё\-]+))+$",
+)
+# An official of a region stands for the region: «губернатор Свердловской области» signs for
+# «Свердловская область».
+_REGION_OFFICIALS = {"губернатор", "глава", "аким", "хоким", "мэр", "врио", "руководитель"}
+_PROVINCE_NOUNS = {
+    "область",
+    "провинция",
+    "штат",
+    "аймак",
+    "вилоят",
+    "велаят",
+    "округ",
+    "край",
+    "район",
+    "префектура",
+    "уезд",
+}
+_OBLIQUE_CASES = {"gent", "datv", "accs", "ablt", "loct"}
+
+
+@cache
+def _morph() -> Any:
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+def _clean_party(text: str) -> str:
+    """A party as a clean noun phrase in the nominative: «Хабаровским краем» is «Хабаровский
+    край», «губернатор Курганской области Вадим Шумков» «Курганская область», «Наманганская
+    область Узбекистана» «Наманганская область», «аймак Сэлэнгэ 3 апреля» «аймак Сэлэнгэ»,
+    «Монголией действует с 2015 года» «Монголия»."""
+    text = re.sub(r"\s+", " ", text).strip(" ,—–-")
+    for _ in range(3):
+        text = _PARTY_LEADING.sub("", text)
+        text = _PARTY_TRAILING.sub("", text).strip(" ,—–-")
+    words = _party_words(text)
+    if not words:
+        return text
+    morph = _morph()
+    # Cut at a verb or a time circumstance: the clause goes on past the name.
+    for position, word in enumerate(words):
+        if position and (
+            (not word.startswith("«") and _is_verb(morph, word))
+            or (
+                word.lower() in {"с", "со"}
+                and position + 1 < len(words)
+                and words[position + 1][:1].isdigit()
+            )
+        ):
+            words = words[:position]
+            break
+    # A person's name after a title: «министр экономики Азербайджана Шахин Мустафаев».
+    while (
+        len(words) > 2
+        and re.fullmatch(r"[А-ЯЁ][а-яё\-]+", words[-1])
+        and _is_person_name(morph, words[-2])
+    ):
+        words = words[:-2]
+    lemmatizer = shared_lemmatizer()
+    lemmas = [lemmatizer.lemma(word.strip("«»")) for word in words]
+    province = next(
+        (i for i, lemma in enumerate(lemmas[:5]) if lemma in _PROVINCE_NOUNS | {"республика"}),
+        None,
+    )
+    if province is not None and len(words) > 1 and lemmas[0] in _REGION_OFFICIALS:
+        # «хоким Бухарской области Республики Узбекистан Фаррух Саидов»: the region.
+        words, lemmas = words[1:], lemmas[1:]
+        province -= 1
+        if lemmas[province] == "республика" and province + 1 < len(words):
+            province += 1  # «глава Республики Алтай»
+        words, lemmas = words[: province + 1], lemmas[: province + 1]
+    if province is not None and province + 1 < len(words):
+        # «Наманганская область Узбекистана», «… Республики Таджикистан»: the country of a
+        # province is no part of its name; a person named after it neither.
+        rest = lemmas[province + 1 :]
+        if rest and rest[0] == "республика":
+            rest = rest[1:]
+        elif fold(words[province + 1]) == rest[0]:
+            rest = []  # «аймак Дорнод»: a name in apposition, not a genitive
+        if any(tuple(rest[:size]) in _country_names() for size in range(len(rest), 0, -1)):
+            words = words[: province + 1]
+    return " ".join(_nominative(morph, words))
+
+
+def _party_words(text: str) -> list[str]:
+    """Words of a party, a quoted name («Ашгабат Инжиниринг») kept as one."""
+    return re.findall(r"«[^»]*»\S*|[^\s«]+", text)
+
+
+def _is_verb(morph: Any, word: str) -> bool:
+    if not re.fullmatch(r"[а-яё\-]+", word):
+        return False
+    parse = morph.parse(word)[0]
+    return parse.tag.POS in {"VERB", "INFN", "PRTS", "GRND"}
+
+
+def _is_person_name(morph: Any, word: str) -> bool:
+    if not re.fullmatch(r"[А-ЯЁ][а-яё]+", word):
+        return False
+    parses = morph.parse(word)
+    if any(p.tag.POS == "NOUN" and "Geox" in p.tag for p in parses[:2]):
+        return False
+    return any(
+        {"Name", "Surn", "Patr"} & set(str(p.tag).replace(" ", ",").split(",")) for p in parses[:3]
+    )
+
+
+def _nominative(morph: Any, words: list[str]) -> list[str]:
+    """The leading adjectives and head noun of a phrase put in the nominative; the rest (a
+    genitive complement, a quoted name) stays as written."""
+    head = None
+    for position, word in enumerate(words[:4]):
+        if word.startswith("«") or not re.fullmatch(r"[А-Яа-яЁё\-]+", word):
+            return words
+        parses = morph.parse(word)
+        nouns = [p for p in parses if p.tag.POS == "NOUN"]
+        adjectives = [p for p in parses if p.tag.POS in {"ADJF", "PRTF"}]
+        if nouns and (not adjectives or nouns[0].score >= adjectives[0].score):
+            head = (position, nouns)
+            break
+        if not adjectives:
+            return words
+    if head is None:
+        return words
+    position, nouns = head
+    before = [
+        [p for p in morph.parse(word) if p.tag.POS in {"ADJF", "PRTF"}] for word in words[:position]
+    ]
+    if any(p.tag.case == "nomn" for p in nouns) and all(
+        any(p.tag.case == "nomn" for p in adjective) for adjective in before
+    ):
+        return words
+    # The reading of the noun its adjectives agree with: «Курганской области» is genitive.
+    agreeing = [
+        p
+        for p in nouns
+        if p.tag.case in _OBLIQUE_CASES
+        and all(
+            any(a.tag.case == p.tag.case and a.tag.number == p.tag.number for a in adjective)
+            for adjective in before
+        )
+    ]
+    noun = agreeing[0] if agreeing else None
+    if noun is None:
+        return words
+    number = noun.tag.number or "sing"
+    result = list(words)
+    inflected = noun.inflect({"nomn", number})
+    if inflected is None:
+        return words
+    result[position] = _same_case(words[position], inflected.word)
+    agreement = {"nomn", "plur"} if number == "plur" else {"nomn", noun.tag.gender or "masc"}
+    for index in range(position):
+        candidates = [
+            p
+            for p in morph.parse(words[index])
+            if p.tag.POS in {"ADJF", "PRTF"}
+            and p.tag.case == noun.tag.case
+            and p.tag.number == noun.tag.number
+        ]
+        form = candidates[0].inflect(agreement) if candidates else None
+        if form is None:
+            return words
+        result[index] = _same_case(words[index], form.word)
+    return result
+
+
+def _same_case(original: str, word: str) -> str:
+    """``word`` with the capitals of ``original`` at the start of each hyphenated part."""
+    parts = word.split("-")
+    originals = original.split("-")
+    return "-".join(
+        part[:1].upper() + part[1:]
+        if index < len(originals) and originals[index][:1].isupper()
+        else part
+        for index, part in enumerate(parts)
+    )
 
 
 def _lemma_key(text: str) -> frozenset[str]:
@@ -649,6 +914,7 @@ def extract_agreements(
     return tuple(found)
 
 
+_GOVERNING_GENITIVE = {"проект", "подписание", "текст", "реализация", "рамка", "разработка"}
 _DATED_DOCUMENT = re.compile(
     rf"(?:\s+\S+){{0,8}}?\s+от\s+\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*\s+\d{{4}}", re.IGNORECASE
 )
@@ -660,6 +926,10 @@ def _unnamed_plural(sentence: _Sentence, index: int) -> bool:
     word = fold(_word_at(sentence, index))
     if not re.search(r"(?:ы|и|ий|ов|ей)$", word) or word == sentence.lemmas[index]:
         return False
+    if re.search(r"(?:ой|ей)$", fold(_word_at(sentence, index - 1)) if index else ""):
+        return False  # «дорожной карты», «совместной программы»: one document, genitive
+    if _GOVERNING_GENITIVE & set(sentence.lemmas[max(0, index - 2) : index]):
+        return False  # «проект дорожной карты», «подписание декларации»
     following = sentence.lemmas[index + 1 : index + 2]
     return not following or following[0] not in _SUBJECT_TAIL_PREPOSITIONS
 
@@ -668,7 +938,7 @@ def _fuller(first: Agreement, second: Agreement) -> Agreement:
     """One agreement from two mentions of the same document: the longer subject and parties,
     the first date given."""
     return Agreement(
-        parties=first.parties if len(first.parties) >= len(second.parties) else second.parties,
+        parties=max((first.parties, second.parties), key=lambda p: (len(p), len(" ".join(p)))),
         countries=tuple(dict.fromkeys((*first.countries, *second.countries))),
         subject=first.subject if len(first.subject) >= len(second.subject) else second.subject,
         status=first.status,
@@ -873,6 +1143,21 @@ def _numbers_in_words(sentence: _Sentence) -> list[tuple[int, float, str, re.Mat
     return found
 
 
+_BARE_SCALE = re.compile(
+    r"(?P<scale>тыс\.|тысяч[а-я]*|млн|миллион[а-я]*|млрд|миллиард[а-я]*|трлн|триллион[а-я]*)\.?",
+    re.IGNORECASE,
+)
+_SCALE_PREFIX = re.compile(rf"^{_SCALE}\s*", re.IGNORECASE)
+
+
+def _unit_base(unit: str) -> str | None:
+    """The currency or mass words of a unit («долларов США» of «млн долларов США»)."""
+    base = _SCALE_PREFIX.sub("", unit).strip()
+    if not base or base == "%" or re.match(r"(?i)(?:процент|раз)", base):
+        return None
+    return base
+
+
 def _value(raw: str) -> float:
     return float(re.sub(r"[ \u00a0]", "", raw).replace(",", "."))
 
@@ -932,6 +1217,31 @@ def _best_keyword(
     return (best[1], best[2]) if best else None
 
 
+# What a sentence without a trade keyword may measure instead of the exchange of the sentence
+# before: «Средняя зарплата … выросла на 11 %» after a sentence on export.
+_OTHER_MEASURES = {
+    "зарплата",
+    "заработный",
+    "пенсия",
+    "урожайность",
+    "урожай",
+    "цена",
+    "стоимость",
+    "тариф",
+    "инфляция",
+    "безработица",
+    "население",
+    "численность",
+    "добыча",
+    "производство",
+    "выпуск",
+    "бюджет",
+    "налог",
+    "доход",
+    "прибыль",
+}
+
+
 def _indicator(
     sentence: _Sentence, word_index: int, previous: _Sentence | None, unit: str
 ) -> str | None:
@@ -963,7 +1273,7 @@ def _indicator(
         if indicator in {"export", "import"}:
             indicator = _direction(sentence, index, indicator)
         return indicator
-    if previous is not None:
+    if previous is not None and not _OTHER_MEASURES & set(sentence.lemmas[:word_index]):
         for index, lemma in enumerate(previous.lemmas):
             keyword = _INDICATOR_LEMMAS.get(lemma)
             if keyword is not None and keyword != "other" and keyword not in excluded:
@@ -1068,6 +1378,7 @@ def extract_figures(
     figures: list[Figure] = []
     seen: set[tuple[str, float, str, bool]] = set()
     article_mentions: set[str] = set()
+    last_base: str | None = None
     for position, sentence in enumerate(sentences):
         mentions = _country_mentions(sentence)
         article_mentions.update(code for _, code in mentions)
@@ -1081,19 +1392,30 @@ def extract_figures(
                     continue
             if re.search(r"\d\.?$", sentence.text[max(0, match.start() - 2) : match.start()]):
                 continue
-            if _in_breakdown(sentence.text, match.start()):
-                continue
-            if re.search(r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]):
-                continue
+            if not _change_in_parentheses(sentence.text, match.start()):
+                if _in_breakdown(sentence.text, match.start()):
+                    continue
+                if re.search(
+                    r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]
+                ):
+                    continue
             numbers.append((match.start(), _value(match.group("number")), unit, match))
         for match in _WORD_TIMES.finditer(sentence.text):
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
         numbers.extend(_numbers_in_words(sentence))
         period = _period(sentence)
+        if previous is not None and previous.paragraph != sentence.paragraph:
+            last_base = None
         for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):
             if value <= 0:
                 continue
+            scale = _BARE_SCALE.fullmatch(unit)
+            if scale is None:
+                last_base = _unit_base(unit) or last_base
+            elif last_base is not None:
+                # «экспорт 320 млн долларов, импорт — 41 млн»: the currency is elided.
+                unit = f"{scale.group('scale')} {last_base}"
             word_index = _lemma_at(sentence, offset)
             indicator = _indicator(sentence, word_index, previous, unit)
             if indicator is None:
@@ -1124,6 +1446,22 @@ def extract_figures(
                 )
             )
     return tuple(figures)
+
+
+_FIGURE_END = re.compile(
+    rf"(?:{_NUMBER})\s*(?:%|процент[а-я]*|{_SCALE}(?:\s*(?:{_CURRENCY}|{_MASS}))?|{_CURRENCY}|"
+    rf"{_MASS})\s*$",
+    re.IGNORECASE,
+)
+
+
+def _change_in_parentheses(text: str, offset: int) -> bool:
+    """«143 млн долларов (+19,6 %)»: a signed rate in parentheses right after a level is the
+    change of that level, not a product breakdown."""
+    opening = text.rfind("(", 0, offset)
+    if opening == -1 or not re.fullmatch(r"\(\s*[+\-−]\s*", text[opening:offset]):
+        return False
+    return bool(_FIGURE_END.search(text[max(0, opening - 60) : opening]))
 
 
 def _in_breakdown(text: str, offset: int) -> bool:

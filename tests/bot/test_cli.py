@@ -252,3 +252,48 @@ def test_db_backup_copies_a_live_store_and_never_overwrites(digestbot: Run, tmp_
     )
     assert postgres.returncode == 2
     assert "use pg_dump" in one_line_error(postgres)
+
+
+def test_db_upgrade_extracts_the_facts_of_articles_stored_without_them(
+    digestbot: Run, tmp_path: Path
+) -> None:
+    first = digestbot("db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "facts extracted for 0 stored articles" in first.stdout
+    text = (
+        "Омская область и Бухарская область подписали соглашение о сотрудничестве в сфере "
+        "образования. Экспорт области в Узбекистан за год вырос на 23 %."
+    )
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        for number in (1, 2):
+            article_id = connection.execute(
+                "INSERT INTO articles (guid, url, title, summary, full_text, source, "
+                "published_at, fetched_at, content_hash, search_lemmas) "
+                "VALUES (?, ?, ?, '', ?, ?, '2025-04-02 09:00:00.000000', "
+                "'2025-04-02 09:00:00.000000', ?, '')",
+                (
+                    f"g{number}",
+                    f"https://outlet{number}.example/a",
+                    "Омск и Бухара",
+                    text,
+                    f"Издание {number}",
+                    f"h{number}",
+                ),
+            ).lastrowid
+            connection.execute(
+                "INSERT INTO article_tags (article_id, kind, value, score) "
+                "VALUES (?, 'country', 'UZ', 0.9)",
+                (article_id,),
+            )
+
+    second = digestbot("db", "upgrade")
+    again = digestbot("db", "upgrade")
+
+    assert second.returncode == 0, second.stderr
+    assert "facts extracted for 2 stored articles (4 facts)" in second.stdout
+    assert "facts extracted for 0 stored articles" in again.stdout
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        facts = connection.execute("SELECT kind, count(*) FROM facts GROUP BY kind").fetchall()
+        sources = connection.execute("SELECT count(*) FROM fact_sources").fetchone()[0]
+    assert sorted(facts) == [("agreement", 1), ("figure", 1)]
+    assert sources == 4

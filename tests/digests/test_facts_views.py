@@ -89,6 +89,63 @@ def test_timeline_and_chart_series() -> None:
     assert series is not None and [value for _day, value in series.points] == [10, 12.5, 11, 9]
 
 
+def test_the_chart_never_mixes_units() -> None:
+    def figure(number: int, value: float, unit: str, change: bool = False) -> StoredFact:
+        return _fact(
+            number, kind="figure", indicator="export", value=value, unit=unit, change=change
+        )
+
+    figures = [
+        figure(1, 640.0, "млн долларов"),
+        figure(2, 1.2, "млрд долларов"),
+        figure(3, 700.0, "млн долл."),
+        figure(4, 0.9, "млрд долларов США"),
+        figure(5, 5.0, "млрд рублей"),
+        figure(6, 7.0, "млрд рублей"),
+        figure(7, 8.0, "млрд руб."),
+        figure(8, 430.0, "тыс. тонн"),
+        figure(9, 0.5, "млн тонн"),
+        figure(10, 12.0, "%", change=True),
+        figure(11, 15.0, "процента", change=True),
+        figure(12, 2.0, "раза", change=True),
+        figure(13, 300.0, "млн."),
+    ]
+    series = chart_series(figures)
+    assert series is not None
+    # Dollars only, brought to millions: roubles, tonnes, rates and a bare «млн» stay out.
+    assert (series.indicator, series.change) == ("export", False)
+    assert series.unit in {"млн долларов", "млн долл."}
+    assert [value for _day, value in series.points] == [640, 1200, 700, 900]
+    # Without the dollars, the roubles are the longest series... once they have 4 points.
+    roubles = [*figures[4:], figure(14, 900.0, "млн рублей")]
+    rouble_series = chart_series(roubles)
+    assert rouble_series is not None and rouble_series.unit == "млрд рублей"
+    assert [value for _day, value in rouble_series.points] == [5, 7, 8, 0.9]
+    # Rates of change: per cent and «раза» are never one series.
+    assert (
+        chart_series(
+            [figure(n, 10.0 + n, "%", True) for n in range(1, 4)] + [figure(4, 2.0, "раза", True)]
+        )
+        is None
+    )
+
+
+def test_csv_keeps_each_figure_with_its_own_unit() -> None:
+    data = facts_csv(
+        [
+            _fact(1, kind="figure", indicator="export", value=1.2, unit="млрд долларов"),
+            _fact(2, kind="figure", indicator="export", value=5.0, unit="млрд рублей"),
+            _fact(3, kind="figure", indicator="import", value=430.0, unit="тыс. тонн"),
+        ]
+    )
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert [(r["value"], r["unit"]) for r in rows] == [
+        ("1.2", "млрд долларов"),
+        ("5", "млрд рублей"),
+        ("430", "тыс. тонн"),
+    ]
+
+
 def test_csv_has_a_bom_and_reads_back() -> None:
     data = facts_csv(
         [_fact(1, parties=("Омская область", "Бухарская область"), day=date(2025, 3, 12))]

@@ -50,9 +50,13 @@ async def _seed_agreements(
 
 
 async def _seed_figures(
-    articles: ArticleSeeder, factory: async_sessionmaker[AsyncSession], values: list[float]
+    articles: ArticleSeeder,
+    factory: async_sessionmaker[AsyncSession],
+    values: list[float],
+    units: list[str] | None = None,
 ) -> None:
     for number, value in enumerate(values, start=1):
+        unit = units[number - 1] if units else "млн долл."
         article_id = await articles.add(
             f"Торговля с Таджикистаном, выпуск {number}", countries={"TJ": 0.9}, source="БК55"
         )
@@ -69,7 +73,7 @@ async def _seed_figures(
                             countries=("TJ",),
                             indicator="trade_turnover",
                             value=value,
-                            unit="млн долл.",
+                            unit=unit,
                             change=False,
                             period=f"{number} месяцев",
                         ),
@@ -132,6 +136,63 @@ async def test_trade_with_few_points_has_no_chart(
     sent = await private.send("/trade tj")
     assert "товарооборот: 9 млн долл." in texts(sent)[0]
     assert calls(sent, SendPhoto) == []
+
+
+async def test_trade_charts_one_currency_at_any_scale_and_never_mixes_units(
+    private: Conversation,
+    articles: ArticleSeeder,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # Two in dollars, two in roubles, one in tonnes: no series has four points.
+    await _seed_figures(
+        articles,
+        session_factory,
+        [640.0, 1.2, 5.0, 7.0, 430.0],
+        ["млн долларов", "млрд долларов", "млрд рублей", "млрд руб.", "тыс. тонн"],
+    )
+    sent = await private.send("/trade tj")
+    text = texts(sent)[0]
+    for line in ("640 млн долларов", "1,2 млрд долларов", "5 млрд рублей", "430 тыс. тонн"):
+        assert line in text
+    assert calls(sent, SendPhoto) == []
+
+
+async def test_trade_chart_brings_one_currency_to_one_scale(
+    private: Conversation,
+    articles: ArticleSeeder,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _seed_figures(
+        articles,
+        session_factory,
+        [640.0, 1.2, 700.0, 0.9, 5.0],
+        ["млн долларов", "млрд долларов", "млн долл.", "млрд долларов США", "млрд рублей"],
+    )
+    sent = await private.send("/trade tj")
+    (photo,) = calls(sent, SendPhoto)
+    assert isinstance(photo, SendPhoto) and isinstance(photo.photo, BufferedInputFile)
+    assert photo.photo.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_export_keeps_each_figure_with_its_unit(
+    private: Conversation,
+    articles: ArticleSeeder,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _seed_figures(
+        articles, session_factory, [1.2, 5.0, 430.0], ["млрд долларов", "млрд рублей", "тыс. тонн"]
+    )
+    await subscribe(private, "TJ")
+    sent = await private.send("/export")
+    (document,) = calls(sent, SendDocument)
+    assert isinstance(document, SendDocument)
+    assert isinstance(document.document, BufferedInputFile)
+    rows = list(csv.DictReader(io.StringIO(document.document.data.decode("utf-8-sig"))))
+    assert sorted((row["value"], row["unit"]) for row in rows) == [
+        ("1.2", "млрд долларов"),
+        ("430", "тыс. тонн"),
+        ("5", "млрд рублей"),
+    ]
 
 
 async def test_export_sends_the_chats_facts_as_csv(

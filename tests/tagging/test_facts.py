@@ -134,13 +134,13 @@ def test_day_without_year_takes_the_publication_year() -> None:
     assert agreement.subject.startswith("дорожную карту сотрудничества")
 
 
-def test_parties_between() -> None:
+def test_parties_between_in_the_nominative() -> None:
     (agreement,) = extract_agreements(
         None,
         "Подписано соглашение между Омской областью и Навоийской областью.",
         ("UZ",),
     )
-    assert agreement.parties == ("Омской областью", "Навоийской областью")
+    assert agreement.parties == ("Омская область", "Навоийская область")
 
 
 def test_arrangements_and_counted_documents_are_not_agreements() -> None:
@@ -183,7 +183,7 @@ def test_keys_merge_wordings_of_one_fact() -> None:
         (
             "Омский аграрный университет заключил договор с Ташкентским университетом "
             "ирригации о подготовке инженеров.",
-            ("Омский аграрный университет", "Ташкентским университетом ирригации"),
+            ("Омский аграрный университет", "Ташкентский университет ирригации"),
         ),
         (
             "Вчера, в Ташкенте, компания «Сибагро» подписала контракт с АО «Узагроэкспорт» "
@@ -243,3 +243,133 @@ def test_document_in_force_is_signed_and_prepared_for_signing_is_planned() -> No
 )
 def test_numbers_in_words(text: str, expected: tuple[str, float, str, bool]) -> None:
     assert _figures(text) == [expected]
+
+
+def test_an_elided_currency_is_the_one_of_the_figure_before() -> None:
+    text = "Поставки в Киргизию составили 75 млн долларов, закупки у киргизских партнёров — 12 млн."
+    assert _figures(text, ("KG",)) == [
+        ("export", 75.0, "млн долларов", False),
+        ("import", 12.0, "млн долларов", False),
+    ]
+
+
+def test_a_scale_abbreviation_before_a_capital_ends_the_sentence() -> None:
+    text = (
+        "За полугодие экспорт в Монголию вырос до 58 млн. Доля продовольствия в отгрузках "
+        "превысила 30 %."
+    )
+    assert _figures(text, ("MN",)) == [
+        ("export", 58.0, "млн.", False),
+        ("export", 30.0, "%", False),
+    ]
+    # «долл. США» goes on.
+    assert _figures("Экспорт в Монголию достиг 9 млн долл. США по итогам года.", ("MN",)) == [
+        ("export", 9.0, "млн долл. США", False)
+    ]
+
+
+def test_a_signed_rate_in_parentheses_after_a_level_is_its_change() -> None:
+    text = "Товарооборот края с Арменией за год составил 64 млн долларов (+12,5 %)."
+    assert _figures(text, ("AM",)) == [
+        ("trade_turnover", 64.0, "млн долларов", False),
+        ("trade_turnover", 12.5, "%", True),
+    ]
+    # A product breakdown in parentheses is still left out.
+    breakdown = "Экспорт в Армению вырос до 40 млн долларов, в том числе мясо (3,1 тыс. т, +20 %)."
+    assert _figures(breakdown, ("AM",)) == [("export", 40.0, "млн долларов", False)]
+
+
+def test_the_dollar_of_the_united_states_is_no_country_of_the_figure() -> None:
+    text = "Товарооборот с Таджикистаном составил 31 млн долларов США, снизившись на 3,4 процента."
+    assert _figures(text, ("TJ",)) == [
+        ("trade_turnover", 31.0, "млн долларов США", False),
+        ("trade_turnover", 3.4, "процента", True),
+    ]
+
+
+def test_a_sentence_measuring_something_else_does_not_inherit_the_trade_keyword() -> None:
+    text = (
+        "Экспорт области в Казахстан за год вырос на 9 %. Средняя зарплата в отрасли за тот же "
+        "период увеличилась на 14 %."
+    )
+    assert _figures(text, ("KZ",)) == [("export", 9.0, "%", True)]
+
+
+def test_a_genitive_document_is_one_document_not_a_count() -> None:
+    text = (
+        "Делегации обсудили проект дорожной карты сотрудничества на 2026–2027 годы, которую "
+        "планируется подписать летом."
+    )
+    (agreement,) = extract_agreements(None, text, ("MN",))
+    assert agreement.status == "planned"
+    assert agreement.subject.startswith("дорожн")
+    # Counted, unnamed documents stay out.
+    assert extract_agreements(None, "Стороны подписали договоры с тремя заводами.", ("MN",)) == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        (
+            "Губернатор Курганской области Вадим Шумков и аким Костанайской области 14 мая "
+            "подписали соглашение о сотрудничестве.",
+            ("Курганская область", "Костанайская область"),
+        ),
+        (
+            "Ранее Тюменская область и Наманганская область Узбекистана подписали соглашение "
+            "о сотрудничестве.",
+            ("Тюменская область", "Наманганская область"),
+        ),
+        (
+            "Правительство Бурятии и аймак Дорнод 3 апреля подписали план мероприятий.",
+            ("Правительство Бурятии", "аймак Дорнод"),
+        ),
+        (
+            "Соглашение между Хабаровским краем и провинцией Хэйлунцзян действует с 2015 года.",
+            ("Хабаровский край", "провинция Хэйлунцзян"),
+        ),
+        (
+            "Министр экономики Узбекистана Ильхом Норкулов и министерство промышленности "
+            "Омской области подписали меморандум о кооперации.",
+            ("Министр экономики Узбекистана", "министерство промышленности Омской области"),
+        ),
+        (
+            "Омский государственный технический университет заключил договор с Ферганским "
+            "политехническим институтом о совместной магистратуре.",
+            (
+                "Омский государственный технический университет",
+                "Ферганский политехнический институт",
+            ),
+        ),
+        (
+            "Стороны подписали меморандум о сотрудничестве с Узбекистаном.",
+            ("Узбекистан",),
+        ),
+        (
+            "Омская область и штат Гуджарат подписали меморандум о сотрудничестве.",
+            ("Омская область", "штат Гуджарат"),
+        ),
+        (
+            "Омская область и хоким Самаркандской области Республики Узбекистан Эркинжон "
+            "Турдимов подписали дорожную карту сотрудничества.",
+            ("Омская область", "Самаркандская область"),
+        ),
+        (
+            "Соглашение о сотрудничестве между Омской областью и Согдийской областью "
+            "Республики Таджикистан заключено в 2019 году.",
+            ("Омская область", "Согдийская область"),
+        ),
+    ],
+)
+def test_parties_are_clean_noun_phrases(text: str, parties: tuple[str, ...]) -> None:
+    countries = ("IN",) if "Гуджарат" in text else ("UZ",)
+    if "Хэйлунцзян" in text:
+        countries = ("CN",)
+    elif "Дорнод" in text:
+        countries = ("MN",)
+    elif "Костанайской" in text:
+        countries = ("KZ",)
+    elif "Согдийской" in text:
+        countries = ("TJ",)
+    (agreement,) = extract_agreements(None, text, countries)
+    assert agreement.parties == parties

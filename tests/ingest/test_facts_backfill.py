@@ -1,0 +1,160 @@
+"""Facts for articles stored before facts existed, and again when the extractor improves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ingest.facts_backfill import backfill
+from storage import articles as article_repo
+from storage.articles import NewArticle, TagValue
+from storage.facts import (
+    FIGURE,
+    NewFact,
+    agreements_page,
+    count_articles_needing_facts,
+    figures_of,
+    save_facts,
+)
+from storage.models import Article, Fact, FactSource
+from tagging.facts import FACTS_VERSION
+
+# Two outlets report one agreement and one figure; a third article names no partner.
+STORIES = (
+    (
+        "Омская область и Кыргызстан подписали соглашение",
+        "Сегодня губернатор Омской области и полпред правительства Кыргызской Республики в "
+        "Чуйской области подписали соглашение о торгово-экономическом сотрудничестве. "
+        "По итогам 2024 года товарооборот региона с Кыргызстаном вырос на 17,2 %.",
+        "БК55",
+        ("KG",),
+    ),
+    (
+        "Омск и Чуйская область договорились о торговле",
+        "Соглашение о торгово-экономическом сотрудничестве подписали сегодня в Омске "
+        "губернатор области и полпред правительства Киргизии в Чуйской области. Товарооборот "
+        "Омской области с Кыргызстаном по итогам 2024 года вырос на 17,2 процента.",
+        "Омская правда",
+        ("KG",),
+    ),
+    (
+        "В Омске открыли новый парк",
+        "В Кировском округе открыли парк площадью 12 гектаров; на работы потратили 40 млн рублей.",
+        "Омск-информ",
+        (),
+    ),
+)
+
+
+async def _store_without_facts(session_factory: async_sessionmaker[AsyncSession]) -> list[int]:
+    """Articles as an older version of the bot stored them: tags, no facts, no version."""
+    ids: list[int] = []
+    async with session_factory() as session:
+        for number, (title, text, source, countries) in enumerate(STORIES, start=1):
+            article_id = await article_repo.insert_article(
+                session,
+                NewArticle(
+                    feed_id=None,
+                    guid=f"g{number}",
+                    url=f"https://outlet{number}.example/news/{number}",
+                    title=title,
+                    summary="",
+                    full_text=text,
+                    source=source,
+                    published_at=datetime(2025, 5, 15, 7 + number, tzinfo=UTC),
+                    content_hash=f"hash{number}",
+                ),
+            )
+            assert article_id is not None
+            await article_repo.save_tags(
+                session,
+                article_id,
+                [TagValue(article_repo.COUNTRY, code, 0.9) for code in countries],
+            )
+            ids.append(article_id)
+        await session.commit()
+    return ids
+
+
+async def _counts(session_factory: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    async with session_factory() as session:
+        facts = await session.scalar(select(func.count()).select_from(Fact))
+        sources = await session.scalar(select(func.count()).select_from(FactSource))
+    return int(facts or 0), int(sources or 0)
+
+
+async def test_backfill_gives_stored_articles_their_facts_merged_across_outlets(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _store_without_facts(session_factory)
+    async with session_factory() as session:
+        assert await count_articles_needing_facts(session, FACTS_VERSION) == 3
+        assert (await agreements_page(session, "KG", offset=0, limit=10))[1] == 0
+
+    result = await backfill(session_factory, batch_size=2)
+
+    assert result.articles == 3
+    async with session_factory() as session:
+        register, total = await agreements_page(session, "KG", offset=0, limit=10)
+        figures = await figures_of(session, "KG")
+        assert await count_articles_needing_facts(session, FACTS_VERSION) == 0
+    assert total == 1
+    (agreement,) = register
+    assert agreement.subject.lower() == "соглашение о торгово-экономическом сотрудничестве"
+    assert sorted(ref.source for ref in agreement.sources) == ["БК55", "Омская правда"]
+    (figure,) = figures
+    assert (figure.indicator, figure.value, figure.change) == ("trade_turnover", 17.2, True)
+    assert len(figure.sources) == 2
+    stored = await _counts(session_factory)
+    assert stored == (2, 4)
+
+    # A second run finds nothing to do and changes nothing.
+    again = await backfill(session_factory)
+    assert again.articles == 0
+    assert await _counts(session_factory) == stored
+
+
+async def test_a_newer_extractor_replaces_the_facts_of_older_articles(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _store_without_facts(session_factory)
+    await backfill(session_factory)
+    async with session_factory() as session:
+        # What an older extractor left: a figure the rules no longer find, a rough party.
+        await save_facts(
+            session,
+            [
+                (
+                    ids[0],
+                    datetime(2025, 5, 15, tzinfo=UTC),
+                    NewFact(
+                        kind=FIGURE,
+                        key="stale-figure",
+                        countries=("KG",),
+                        indicator="export",
+                        value=12.0,
+                        unit="%",
+                        change=True,
+                    ),
+                )
+            ],
+        )
+        await session.execute(update(Fact).values(parties="губернатором Омской области"))
+        await session.commit()
+        assert await count_articles_needing_facts(session, FACTS_VERSION) == 0
+        assert await count_articles_needing_facts(session, FACTS_VERSION + 1) == 3
+
+    result = await backfill(session_factory, version=FACTS_VERSION + 1)
+
+    assert result.articles == 3
+    assert await _counts(session_factory) == (2, 4)  # the stale figure is gone
+    async with session_factory() as session:
+        (agreement,), _ = await agreements_page(session, "KG", offset=0, limit=10)
+        versions = set(await session.scalars(select(Article.facts_version)))
+        figures = await figures_of(session, "KG")
+    assert "губернатором Омской области" not in agreement.parties
+    assert [f.value for f in figures] == [17.2]
+    assert versions == {FACTS_VERSION + 1}
+    assert (await backfill(session_factory, version=FACTS_VERSION + 1)).articles == 0
