@@ -137,6 +137,10 @@ class Sentence:
     # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
     # (or origin) of the region's trade.
     trade_links: set[str] = field(default_factory=set)
+    # «новые прямые рейсы из региона в Ереван, Душанбе и Ош»: the destinations (or origins)
+    # of a new regular route; `route_own_party` when the sentence names its Russian end.
+    route_links: set[str] = field(default_factory=set)
+    route_own_party: bool = False
     lexicons: dict[str, float] = field(default_factory=dict)
     lexicon_words: dict[str, list[str]] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
@@ -167,6 +171,7 @@ class CountryEvidence:
     in_title: bool = False
     listed_only: bool = True
     trade_linked: bool = False
+    route_linked: bool = False
     score: float = 0.0
     mentions: list[Mention] = field(default_factory=list)
     # Why the score was capped or lowered, in the order the rules applied.
@@ -204,6 +209,8 @@ class Knowledge:
         self.trade_to = frozenset(self._lemmas(context.get("trade_to", ())))
         self.trade_from = frozenset(self._lemmas(context.get("trade_from", ())))
         self.trade_figures = frozenset(self._lemmas(context.get("trade_figures", ())))
+        self.route_words = frozenset(self._lemmas(context.get("route_words", ())))
+        self.route_launch = frozenset(self._lemmas(context.get("route_launch", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
         self.seat_before = frozenset(self._lemmas(context.get("seat_before", ())))
@@ -416,6 +423,7 @@ class Tagger:
                 _find_group_partners(knowledge, sentence, words, places)
             if sentence.countries:
                 _find_trade_links(knowledge, sentence, words, places)
+                _find_route_links(knowledge, sentence, words, places)
         raws = words.raws
         for match in context:
             start, end = match.start, match.end
@@ -654,6 +662,46 @@ def _find_trade_links(
             previous_linked = -1
 
 
+_ROUTE_TO_PREPOSITIONS = frozenset(("в", "во", "до"))
+
+
+def _find_route_links(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«новые прямые рейсы из региона в Ереван, Душанбе, Ташкент, Ош и Астану»: every
+    country of the enumeration after «в» (or «из») that follows a word of a route, in a
+    sentence that speaks of a new or resumed route rather than a timetable."""
+    keys = words.keys
+    route_seen = -1
+    launch = False
+    for i, word_keys in enumerate(keys):
+        if route_seen < 0 and not word_keys.isdisjoint(knowledge.route_words):
+            route_seen = i
+        if not launch and not word_keys.isdisjoint(knowledge.route_launch):
+            launch = True
+    if route_seen < 0 or not launch:
+        return
+    raws = words.raws
+    chain_end = -1  # the end of the previous linked match, while the enumeration goes on
+    for match in places:
+        start = match.start
+        if start <= route_seen:
+            continue
+        before = raws[start - 1].lower()
+        continues = chain_end >= 0 and (
+            start == chain_end or (start == chain_end + 1 and before in ("и", "а"))
+        )
+        opens = before in _ROUTE_TO_PREPOSITIONS or before in _FROM_PREPOSITIONS
+        if not (opens or continues):
+            chain_end = -1
+            continue
+        if _is_russian_side(match):
+            sentence.route_own_party = True
+        codes = [p.value for p in match.payloads if p.category == COUNTRY]
+        sentence.route_links.update(codes)
+        chain_end = match.end
+
+
 def _is_russian_side(match: Match) -> bool:
     return any(
         p.category == RUSSIA or (p.category == REGION and p.kind in _RUSSIAN_SIDE_KINDS)
@@ -791,6 +839,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
     bilateral_weight = w.get("bilateral", 1.0)
     sentence_cap = w.get("sentence_cap", 1.3)
     group_weight = kind_weight.get("group", 0.8)
+    title_party = bool(sentences) and (russian_sides[0] > 0 or sentences[0].home_official)
     for sentence, sentence_russian_side, region_side in zip(
         sentences, russian_sides, region_sides, strict=True
     ):
@@ -816,11 +865,26 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             and near_cooperation >= list_cooperation_min
         )
         position = _position_weight(w, sentence)
+        # «Итогом стали новые рейсы из региона в Ереван, Душанбе и Ош» after «Губернатор
+        # побывал в Армении ...»: a route of the Russian party of this sentence, of the one
+        # before it or of the title links every country at its other end.
+        route_links: set[str] = set()
+        if sentence.route_links and not frame and not sentence.background:
+            previous = sentence.index - 1
+            if (
+                sentence.route_own_party
+                or sentence_russian_side > 0
+                or sentence.home_official
+                or title_party
+                or (
+                    previous > 0
+                    and (russian_sides[previous] > 0 or sentences[previous].home_official)
+                )
+            ):
+                route_links = sentence.route_links
         modifier = 1.0
         weakened_by: list[str] = []
-        if is_list and not cooperative_list:
-            modifier *= list_factor
-            weakened_by.append("enumeration of countries")
+        list_weakened = is_list and not cooperative_list
         if sentence.background:
             modifier *= background_factor
             weakened_by.append("background remark")
@@ -850,8 +914,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
                 gained += kind_weight.get(kind, 0.5) * factor
                 if kind != "context":
                     ev.strong_mentions += 1
+            code_modifier = modifier
+            code_weakened_by = weakened_by
+            if list_weakened and code not in route_links:
+                code_modifier *= list_factor
+                code_weakened_by = ["enumeration of countries", *weakened_by]
             # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
-            gained = min(gained, sentence_cap) * position * modifier
+            gained = min(gained, sentence_cap) * position * code_modifier
             ev.salience += gained
             lowest = min(f for _, f, _ in mentions)
             ev.mentions.append(
@@ -860,14 +929,15 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
                     tuple(m[2] for m in mentions),
                     tuple(m[0] for m in mentions),
                     round(gained, 3),
-                    ", ".join(weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
+                    ", ".join(code_weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
                 )
             )
-            if modifier * lowest >= 0.5:
+            if code_modifier * lowest >= 0.5:
                 ev.listed_only = False
                 ev.trade_linked = ev.trade_linked or code in sentence.trade_links
+                ev.route_linked = ev.route_linked or code in route_links
                 ev.cooperation_near += near_cooperation
-                if code in sentence.bilateral:
+                if code in sentence.bilateral or code in route_links:
                     ev.cooperation_near += bilateral_weight
                 ev.russia_near += sentence_russian_side
                 ev.first_sentence = min(ev.first_sentence, sentence.index)
@@ -907,6 +977,9 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             # Its own place in the region's exports or imports: trade without a verb of
             # cooperation is cooperation.
             x += w.get("trade_link", 1.5)
+        if ev.route_linked:
+            # An end of a new route of the Russian party: cooperation in transport.
+            x += w.get("route_link", 1.5)
         ev.score = _sigmoid(x)
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
