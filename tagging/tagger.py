@@ -176,6 +176,8 @@ class CountryEvidence:
     mentions: list[Mention] = field(default_factory=list)
     # Why the score was capped or lowered, in the order the rules applied.
     reasons: list[str] = field(default_factory=list)
+    # The evidence the score is made of, one number per term and rule (see _features).
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -956,34 +958,49 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
     )
     top_salience = max((ev.salience for ev in evidence.values()), default=0.0)
     cap = w.get("negative_domain_cap", 0.3)
+    cooperation_term = min(cooperation_total, w.get("cooperation_total_cap", 8.0))
+    negative_term = min(negative_total, w.get("negative_cap", 6.0))
     for ev in evidence.values():
+        # Each term and rule is also kept as a feature: what a learned weighting is fitted
+        # on (bench/learn_weights.py) is exactly what these weights multiply.
+        features = ev.features
+        features["salience"] = salience = min(ev.salience, w.get("salience_cap", 5.0))
+        features["cooperation_near"] = cooperation_near = min(
+            ev.cooperation_near, w.get("cooperation_near_cap", 4.0)
+        )
+        features["cooperation_total"] = cooperation_term
+        features["russia_near"] = russia_near = min(ev.russia_near, w.get("russia_near_cap", 3.0))
+        features["negative"] = negative_term
         x = (
             w.get("bias", -3.0)
-            + w.get("salience", 1.0) * min(ev.salience, w.get("salience_cap", 5.0))
-            + w.get("cooperation_near", 0.5)
-            * min(ev.cooperation_near, w.get("cooperation_near_cap", 4.0))
-            + w.get("cooperation_total", 0.25)
-            * min(cooperation_total, w.get("cooperation_total_cap", 8.0))
-            + w.get("russia_near", 0.4) * min(ev.russia_near, w.get("russia_near_cap", 3.0))
-            - w.get("negative", 0.8) * min(negative_total, w.get("negative_cap", 6.0))
+            + w.get("salience", 1.0) * salience
+            + w.get("cooperation_near", 0.5) * cooperation_near
+            + w.get("cooperation_total", 0.25) * cooperation_term
+            + w.get("russia_near", 0.4) * russia_near
+            - w.get("negative", 0.8) * negative_term
         )
         if ev.listed_only:
             x += w.get("listed_only", -2.0)
+            features["listed_only"] = 1.0
             ev.reasons.append("named only in enumerations, side remarks or other frames")
         elif foreign == {ev.code}:
             # The only foreign country of an article about cooperation is its partner.
             x += w.get("sole_country", 1.0)
+            features["sole_country"] = 1.0
         if ev.trade_linked and russia_total > 0:
             # Its own place in the region's exports or imports: trade without a verb of
             # cooperation is cooperation.
             x += w.get("trade_link", 1.5)
+            features["trade_link"] = 1.0
         if ev.route_linked:
             # An end of a new route of the Russian party: cooperation in transport.
             x += w.get("route_link", 1.5)
+            features["route_link"] = 1.0
         ev.score = _sigmoid(x)
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
             ev.score = min(ev.score, w.get("no_russia_cap", 0.3))
+            features["no_russia"] = 1.0
             ev.reasons.append("no Russian party" if russia_total <= 0 else "third-country news")
         if (
             negative_total >= w.get("negative_domain_min", 3.0)
@@ -991,6 +1008,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
         ):
             # A sports report, crime story, weather forecast, ...: names are just mentions.
             ev.score = min(ev.score, cap)
+            features["negative_domain"] = 1.0
             frame = max(_NEGATIVE_LEXICONS, key=lambda name: negative[name])
             ev.reasons.append(f"article in a {frame} frame")
         diaspora = negative["diaspora"]
@@ -1000,11 +1018,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             # A diaspora festival in a Russian city, with no consul, ambassador or
             # delegation of the state, is not cooperation with that state.
             ev.score = min(ev.score, cap)
+            features["diaspora"] = 1.0
             ev.reasons.append("diaspora event without an official party")
         ceremony = negative["ceremony"]
         if ceremony >= w.get("ceremony_domain_min", 1.5) and ceremony > cooperation_total:
             # A wreath-laying attended by delegations is a ceremony, not cooperation.
             ev.score = min(ev.score, cap)
+            features["ceremony"] = 1.0
             ev.reasons.append("ceremony")
         if (
             ev.salience * w.get("passing_ratio", 4.0) <= top_salience
@@ -1014,10 +1034,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
         ):
             # «… из них 0,02 тыс. т ушло в Беларусь»: a side remark beside the main partner.
             ev.score = min(ev.score, w.get("passing_cap", 0.4))
+            features["passing"] = 1.0
             ev.reasons.append("passing mention beside the main partner")
         if cooperation_total < w.get("cooperation_min", 0.5):
             ev.score = min(ev.score, w.get("no_cooperation_cap", 0.4))
+            features["no_cooperation"] = 1.0
             ev.reasons.append("no cooperation in the article")
+        _mention_features(features, ev, sentences, top_salience)
 
     return Analysis(
         sentences=sentences,
@@ -1031,6 +1054,33 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             knowledge, sentences, any(ev.score >= threshold for ev in evidence.values())
         ),
     )
+
+
+def _mention_features(
+    features: dict[str, float],
+    ev: CountryEvidence,
+    sentences: list[Sentence],
+    top_salience: float,
+) -> None:
+    """Where and how a candidate is named: mentions in the title, lead and body, those
+    weakened by a frame or an enumeration, and its salience beside the top country's."""
+    title = lead = body = weakened = 0.0
+    for mention in ev.mentions:
+        sentence = sentences[mention.sentence]
+        if sentence.in_title:
+            title += 1
+        elif sentence.body_position == 0:
+            lead += 1
+        else:
+            body += 1
+        if mention.weakened_by:
+            weakened += 1
+    features["title_mentions"] = title
+    features["lead_mentions"] = lead
+    features["body_mentions"] = body
+    features["weakened_mentions"] = weakened
+    features["in_title"] = 1.0 if ev.in_title else 0.0
+    features["relative_salience"] = ev.salience / top_salience if top_salience > 0 else 0.0
 
 
 def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float, str]]]]) -> set[str]:
