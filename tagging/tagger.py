@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from tagging import data
+from tagging import data, wordforms
 from tagging.explain import Decision, Evidence, Explanation, region_label
 from tagging.morph import Lemmatizer, shared_lemmatizer
 from tagging.phrases import Match, Payload, PhraseIndex
@@ -196,8 +196,12 @@ class Analysis:
 class Knowledge:
     """Compiled gazetteer and lexicons; built once per Tagger."""
 
-    def __init__(self) -> None:
-        self.lemmatizer = shared_lemmatizer()
+    def __init__(self, lemmatizer: Lemmatizer | None = None, *, preload: bool = True) -> None:
+        self.lemmatizer = lemmatizer or shared_lemmatizer()
+        if preload:
+            # The data files' words analysed in advance: the same analyses, without their
+            # share of a cold start.
+            self.lemmatizer.preload(wordforms.load(self.lemmatizer))
         self.index = PhraseIndex(self.lemmatizer, layers=3)
         context = data.context_data()
         self.weights: dict[str, dict[str, float]] = {
