@@ -127,6 +127,9 @@ def explanation_items(explanation: Explanation) -> list[str]:
     if explanation.topics:
         items.append(_("<u>Topics</u>"))
         items += [_decision_block(topic_name(d.value), d) for d in explanation.topics]
+    if explanation.rejected_topics:
+        items.append(_("<u>Topics turned down</u>"))
+        items += [_decision_block(topic_name(d.value), d) for d in explanation.rejected_topics]
     if explanation.regions:
         names = ", ".join(d.value for d in explanation.regions)
         items.append(_("<u>Region</u>: {names}").format(names=html.escape(names)))

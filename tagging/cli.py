@@ -6,7 +6,6 @@ import json
 from datetime import date
 from typing import Any, TextIO
 
-from tagging.facts import extract_facts
 from tagging.tagger import Tagger
 
 _FLUSH_EVERY = 200
@@ -56,6 +55,10 @@ def run_tag_command(
     """Tag every JSON line of stdin; a bad line gets an error line (stderr names its number)
     and an {"id", "error"} output line in its place.  Returns 0, or 1 when any line was bad.
     `explain` adds "explain": the evidence of each decision (see tagging.explain)."""
+    # Imported here: the fact patterns compile at import, and `from tagging import Tagger`
+    # (the bot's cold start) needs none of them.
+    from tagging.facts import extract_facts
+
     tagger = Tagger(threshold=threshold)
     failures = 0
     for number, line in enumerate(stdin, start=1):

@@ -116,6 +116,22 @@ class Lemmatizer:
             return self.entry_keys(word)
         return self.forms(folded).place_entry_keys
 
+    def stamp(self) -> str:
+        """What the analyses depend on besides this module: pymorphy3 and its dictionary."""
+        import pymorphy3
+
+        meta = self._morph.dictionary.meta
+        return (
+            f"pymorphy3 {pymorphy3.__version__}; dictionary {meta.get('source_revision')} "
+            f"compiled {meta.get('compiled_at')}"
+        )
+
+    def preload(self, entries: dict[str, WordForms]) -> None:
+        """Put analyses made earlier (tagging.wordforms) in the cache, as forms() would."""
+        cache = self._cache
+        for word, forms in entries.items():
+            cache.setdefault(word, forms)
+
     def lemma(self, word: str) -> str:
         return self.forms(word).lemma
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from tagging import data
+from tagging import data, wordforms
 from tagging.explain import Decision, Evidence, Explanation, region_label
 from tagging.morph import Lemmatizer, shared_lemmatizer
 from tagging.phrases import Match, Payload, PhraseIndex
@@ -137,6 +137,10 @@ class Sentence:
     # «экспорт угля в Японию», «поставки во Вьетнам и Малайзию»: a country as the destination
     # (or origin) of the region's trade.
     trade_links: set[str] = field(default_factory=set)
+    # «новые прямые рейсы из региона в Ереван, Душанбе и Ош»: the destinations (or origins)
+    # of a new regular route; `route_own_party` when the sentence names its Russian end.
+    route_links: set[str] = field(default_factory=set)
+    route_own_party: bool = False
     lexicons: dict[str, float] = field(default_factory=dict)
     lexicon_words: dict[str, list[str]] = field(default_factory=dict)
     topics: dict[str, float] = field(default_factory=dict)
@@ -167,10 +171,13 @@ class CountryEvidence:
     in_title: bool = False
     listed_only: bool = True
     trade_linked: bool = False
+    route_linked: bool = False
     score: float = 0.0
     mentions: list[Mention] = field(default_factory=list)
     # Why the score was capped or lowered, in the order the rules applied.
     reasons: list[str] = field(default_factory=list)
+    # The evidence the score is made of, one number per term and rule (see _features).
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -189,8 +196,12 @@ class Analysis:
 class Knowledge:
     """Compiled gazetteer and lexicons; built once per Tagger."""
 
-    def __init__(self) -> None:
-        self.lemmatizer = shared_lemmatizer()
+    def __init__(self, lemmatizer: Lemmatizer | None = None, *, preload: bool = True) -> None:
+        self.lemmatizer = lemmatizer or shared_lemmatizer()
+        if preload:
+            # The data files' words analysed in advance: the same analyses, without their
+            # share of a cold start.
+            self.lemmatizer.preload(wordforms.load(self.lemmatizer))
         self.index = PhraseIndex(self.lemmatizer, layers=3)
         context = data.context_data()
         self.weights: dict[str, dict[str, float]] = {
@@ -204,6 +215,8 @@ class Knowledge:
         self.trade_to = frozenset(self._lemmas(context.get("trade_to", ())))
         self.trade_from = frozenset(self._lemmas(context.get("trade_from", ())))
         self.trade_figures = frozenset(self._lemmas(context.get("trade_figures", ())))
+        self.route_words = frozenset(self._lemmas(context.get("route_words", ())))
+        self.route_launch = frozenset(self._lemmas(context.get("route_launch", ())))
         self.venue_before = frozenset(self._lemmas(context.get("venue_before", ())))
         self.venue_after = frozenset(self._lemmas(context.get("venue_after", ())))
         self.seat_before = frozenset(self._lemmas(context.get("seat_before", ())))
@@ -416,6 +429,7 @@ class Tagger:
                 _find_group_partners(knowledge, sentence, words, places)
             if sentence.countries:
                 _find_trade_links(knowledge, sentence, words, places)
+                _find_route_links(knowledge, sentence, words, places)
         raws = words.raws
         for match in context:
             start, end = match.start, match.end
@@ -654,6 +668,46 @@ def _find_trade_links(
             previous_linked = -1
 
 
+_ROUTE_TO_PREPOSITIONS = frozenset(("в", "во", "до"))
+
+
+def _find_route_links(
+    knowledge: Knowledge, sentence: Sentence, words: Words, places: list[Match]
+) -> None:
+    """«новые прямые рейсы из региона в Ереван, Душанбе, Ташкент, Ош и Астану»: every
+    country of the enumeration after «в» (or «из») that follows a word of a route, in a
+    sentence that speaks of a new or resumed route rather than a timetable."""
+    keys = words.keys
+    route_seen = -1
+    launch = False
+    for i, word_keys in enumerate(keys):
+        if route_seen < 0 and not word_keys.isdisjoint(knowledge.route_words):
+            route_seen = i
+        if not launch and not word_keys.isdisjoint(knowledge.route_launch):
+            launch = True
+    if route_seen < 0 or not launch:
+        return
+    raws = words.raws
+    chain_end = -1  # the end of the previous linked match, while the enumeration goes on
+    for match in places:
+        start = match.start
+        if start <= route_seen:
+            continue
+        before = raws[start - 1].lower()
+        continues = chain_end >= 0 and (
+            start == chain_end or (start == chain_end + 1 and before in ("и", "а"))
+        )
+        opens = before in _ROUTE_TO_PREPOSITIONS or before in _FROM_PREPOSITIONS
+        if not (opens or continues):
+            chain_end = -1
+            continue
+        if _is_russian_side(match):
+            sentence.route_own_party = True
+        codes = [p.value for p in match.payloads if p.category == COUNTRY]
+        sentence.route_links.update(codes)
+        chain_end = match.end
+
+
 def _is_russian_side(match: Match) -> bool:
     return any(
         p.category == RUSSIA or (p.category == REGION and p.kind in _RUSSIAN_SIDE_KINDS)
@@ -791,6 +845,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
     bilateral_weight = w.get("bilateral", 1.0)
     sentence_cap = w.get("sentence_cap", 1.3)
     group_weight = kind_weight.get("group", 0.8)
+    title_party = bool(sentences) and (russian_sides[0] > 0 or sentences[0].home_official)
     for sentence, sentence_russian_side, region_side in zip(
         sentences, russian_sides, region_sides, strict=True
     ):
@@ -816,11 +871,26 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             and near_cooperation >= list_cooperation_min
         )
         position = _position_weight(w, sentence)
+        # «Итогом стали новые рейсы из региона в Ереван, Душанбе и Ош» after «Губернатор
+        # побывал в Армении ...»: a route of the Russian party of this sentence, of the one
+        # before it or of the title links every country at its other end.
+        route_links: set[str] = set()
+        if sentence.route_links and not frame and not sentence.background:
+            previous = sentence.index - 1
+            if (
+                sentence.route_own_party
+                or sentence_russian_side > 0
+                or sentence.home_official
+                or title_party
+                or (
+                    previous > 0
+                    and (russian_sides[previous] > 0 or sentences[previous].home_official)
+                )
+            ):
+                route_links = sentence.route_links
         modifier = 1.0
         weakened_by: list[str] = []
-        if is_list and not cooperative_list:
-            modifier *= list_factor
-            weakened_by.append("enumeration of countries")
+        list_weakened = is_list and not cooperative_list
         if sentence.background:
             modifier *= background_factor
             weakened_by.append("background remark")
@@ -850,8 +920,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
                 gained += kind_weight.get(kind, 0.5) * factor
                 if kind != "context":
                     ev.strong_mentions += 1
+            code_modifier = modifier
+            code_weakened_by = weakened_by
+            if list_weakened and code not in route_links:
+                code_modifier *= list_factor
+                code_weakened_by = ["enumeration of countries", *weakened_by]
             # Repeating a name within one sentence («Ташкент (Узбекистан)») adds little.
-            gained = min(gained, sentence_cap) * position * modifier
+            gained = min(gained, sentence_cap) * position * code_modifier
             ev.salience += gained
             lowest = min(f for _, f, _ in mentions)
             ev.mentions.append(
@@ -860,14 +935,15 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
                     tuple(m[2] for m in mentions),
                     tuple(m[0] for m in mentions),
                     round(gained, 3),
-                    ", ".join(weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
+                    ", ".join(code_weakened_by) or ("cut-off tail" if lowest < 0.5 else ""),
                 )
             )
-            if modifier * lowest >= 0.5:
+            if code_modifier * lowest >= 0.5:
                 ev.listed_only = False
                 ev.trade_linked = ev.trade_linked or code in sentence.trade_links
+                ev.route_linked = ev.route_linked or code in route_links
                 ev.cooperation_near += near_cooperation
-                if code in sentence.bilateral:
+                if code in sentence.bilateral or code in route_links:
                     ev.cooperation_near += bilateral_weight
                 ev.russia_near += sentence_russian_side
                 ev.first_sentence = min(ev.first_sentence, sentence.index)
@@ -886,31 +962,49 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
     )
     top_salience = max((ev.salience for ev in evidence.values()), default=0.0)
     cap = w.get("negative_domain_cap", 0.3)
+    cooperation_term = min(cooperation_total, w.get("cooperation_total_cap", 8.0))
+    negative_term = min(negative_total, w.get("negative_cap", 6.0))
     for ev in evidence.values():
+        # Each term and rule is also kept as a feature: what a learned weighting is fitted
+        # on (bench/learn_weights.py) is exactly what these weights multiply.
+        features = ev.features
+        features["salience"] = salience = min(ev.salience, w.get("salience_cap", 5.0))
+        features["cooperation_near"] = cooperation_near = min(
+            ev.cooperation_near, w.get("cooperation_near_cap", 4.0)
+        )
+        features["cooperation_total"] = cooperation_term
+        features["russia_near"] = russia_near = min(ev.russia_near, w.get("russia_near_cap", 3.0))
+        features["negative"] = negative_term
         x = (
             w.get("bias", -3.0)
-            + w.get("salience", 1.0) * min(ev.salience, w.get("salience_cap", 5.0))
-            + w.get("cooperation_near", 0.5)
-            * min(ev.cooperation_near, w.get("cooperation_near_cap", 4.0))
-            + w.get("cooperation_total", 0.25)
-            * min(cooperation_total, w.get("cooperation_total_cap", 8.0))
-            + w.get("russia_near", 0.4) * min(ev.russia_near, w.get("russia_near_cap", 3.0))
-            - w.get("negative", 0.8) * min(negative_total, w.get("negative_cap", 6.0))
+            + w.get("salience", 1.0) * salience
+            + w.get("cooperation_near", 0.5) * cooperation_near
+            + w.get("cooperation_total", 0.25) * cooperation_term
+            + w.get("russia_near", 0.4) * russia_near
+            - w.get("negative", 0.8) * negative_term
         )
         if ev.listed_only:
             x += w.get("listed_only", -2.0)
+            features["listed_only"] = 1.0
             ev.reasons.append("named only in enumerations, side remarks or other frames")
         elif foreign == {ev.code}:
             # The only foreign country of an article about cooperation is its partner.
             x += w.get("sole_country", 1.0)
+            features["sole_country"] = 1.0
         if ev.trade_linked and russia_total > 0:
             # Its own place in the region's exports or imports: trade without a verb of
             # cooperation is cooperation.
             x += w.get("trade_link", 1.5)
+            features["trade_link"] = 1.0
+        if ev.route_linked:
+            # An end of a new route of the Russian party: cooperation in transport.
+            x += w.get("route_link", 1.5)
+            features["route_link"] = 1.0
         ev.score = _sigmoid(x)
         if russia_total <= 0 or third_countries:
             # Cooperation between third countries only: never a partner of the home side.
             ev.score = min(ev.score, w.get("no_russia_cap", 0.3))
+            features["no_russia"] = 1.0
             ev.reasons.append("no Russian party" if russia_total <= 0 else "third-country news")
         if (
             negative_total >= w.get("negative_domain_min", 3.0)
@@ -918,6 +1012,7 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
         ):
             # A sports report, crime story, weather forecast, ...: names are just mentions.
             ev.score = min(ev.score, cap)
+            features["negative_domain"] = 1.0
             frame = max(_NEGATIVE_LEXICONS, key=lambda name: negative[name])
             ev.reasons.append(f"article in a {frame} frame")
         diaspora = negative["diaspora"]
@@ -927,11 +1022,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             # A diaspora festival in a Russian city, with no consul, ambassador or
             # delegation of the state, is not cooperation with that state.
             ev.score = min(ev.score, cap)
+            features["diaspora"] = 1.0
             ev.reasons.append("diaspora event without an official party")
         ceremony = negative["ceremony"]
         if ceremony >= w.get("ceremony_domain_min", 1.5) and ceremony > cooperation_total:
             # A wreath-laying attended by delegations is a ceremony, not cooperation.
             ev.score = min(ev.score, cap)
+            features["ceremony"] = 1.0
             ev.reasons.append("ceremony")
         if (
             ev.salience * w.get("passing_ratio", 4.0) <= top_salience
@@ -941,10 +1038,13 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
         ):
             # «… из них 0,02 тыс. т ушло в Беларусь»: a side remark beside the main partner.
             ev.score = min(ev.score, w.get("passing_cap", 0.4))
+            features["passing"] = 1.0
             ev.reasons.append("passing mention beside the main partner")
         if cooperation_total < w.get("cooperation_min", 0.5):
             ev.score = min(ev.score, w.get("no_cooperation_cap", 0.4))
+            features["no_cooperation"] = 1.0
             ev.reasons.append("no cooperation in the article")
+        _mention_features(features, ev, sentences, top_salience)
 
     return Analysis(
         sentences=sentences,
@@ -958,6 +1058,33 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
             knowledge, sentences, any(ev.score >= threshold for ev in evidence.values())
         ),
     )
+
+
+def _mention_features(
+    features: dict[str, float],
+    ev: CountryEvidence,
+    sentences: list[Sentence],
+    top_salience: float,
+) -> None:
+    """Where and how a candidate is named: mentions in the title, lead and body, those
+    weakened by a frame or an enumeration, and its salience beside the top country's."""
+    title = lead = body = weakened = 0.0
+    for mention in ev.mentions:
+        sentence = sentences[mention.sentence]
+        if sentence.in_title:
+            title += 1
+        elif sentence.body_position == 0:
+            lead += 1
+        else:
+            body += 1
+        if mention.weakened_by:
+            weakened += 1
+    features["title_mentions"] = title
+    features["lead_mentions"] = lead
+    features["body_mentions"] = body
+    features["weakened_mentions"] = weakened
+    features["in_title"] = 1.0 if ev.in_title else 0.0
+    features["relative_salience"] = ev.salience / top_salience if top_salience > 0 else 0.0
 
 
 def _strong(mention_maps: Iterable[dict[str, list[tuple[str, float, str]]]]) -> set[str]:
