@@ -19,6 +19,14 @@ transaction right after Telegram confirms it. A process that dies leaves its cla
 to be claimed again when the lease ends, so nothing due is lost; only the requests that
 were in flight at that moment can arrive twice.
 
+Pictures: a row's picture may be stored as a recipe not drawn yet (the weekly chart). The
+sender starts drawing it in one worker thread as soon as it claims the first row that needs
+it; a row whose picture is still being drawn goes back to the outbox for a moment
+(PICTURE_WAIT_SECONDS) while other chats' rows take its send slot, so drawing never holds
+the send rate back while there is anything else to send. The picture is stored once drawn,
+uploaded once, and later rows reuse Telegram's file id. A row whose picture is not drawn
+when the process stops is drawn by whichever process claims it next.
+
 `python -m delivery.sender --database-url … --api-url …` drains the outbox once and exits.
 """
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import heapq
 import itertools
@@ -58,6 +67,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOp
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from digests.chart import draw_recipe
 from storage import chats as chat_repo
 from storage import media as media_repo
 from storage import outbox
@@ -85,6 +95,8 @@ GROUP_WINDOW_SECONDS = 60.0
 # outbox with a later available_at instead of holding its lease in memory.
 MAX_HOLD_SECONDS = 3.0
 IDLE_POLL_SECONDS = 1.0
+# A row whose picture is being drawn is tried again this much later (a chart is ~0.2 s).
+PICTURE_WAIT_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 5.0
 
 Clock = Callable[[], datetime]
@@ -105,6 +117,8 @@ class SendReport:
     blocked_chats: int = 0
     skipped: int = 0
     migrated: int = 0
+    charts_drawn: int = 0
+    chart_seconds: float = 0.0
     seconds: float = 0.0
     first_send_at: float | None = None
     last_send_at: float | None = None
@@ -122,6 +136,11 @@ class SendReport:
             f"rate limited {self.rate_limited}, blocked chats {self.blocked_chats} "
             f"({self.skipped} messages skipped), migrated {self.migrated}, "
             f"{self.seconds:.1f} s, {self.messages_per_second:.1f} messages/s"
+            + (
+                f", pictures drawn {self.charts_drawn} ({self.chart_seconds:.1f} s CPU)"
+                if self.charts_drawn
+                else ""
+            )
         )
 
 
@@ -253,7 +272,17 @@ class TokenRejected(Exception):
 
 
 class _MissingMedia(Exception):
-    """An outbox row's picture is not in the database (any more)."""
+    """An outbox row's picture is not in the database (any more), or cannot be drawn."""
+
+
+class _PictureNotReady(Exception):
+    """An outbox row's picture is still being drawn."""
+
+
+def _draw_timed(recipe: str) -> tuple[bytes, float]:
+    started = time.thread_time()
+    content = draw_recipe(recipe)
+    return content, time.thread_time() - started
 
 
 _STOP_ITEM = object()
@@ -315,6 +344,12 @@ class Sender:
         self._write_lock = asyncio.Lock()
         self._media_locks: dict[int, asyncio.Lock] = {}
         self._file_ids: dict[int, str] = {}
+        # Pictures being drawn (media id -> the drawing), the ones known to need no
+        # drawing, and the one thread that draws.
+        self._drawing: dict[int, asyncio.Task[bytes]] = {}
+        self._undrawable: dict[int, str] = {}
+        self._ready_media: set[int] = set()
+        self._drawer: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def report(self) -> SendReport:
@@ -415,6 +450,7 @@ class Sender:
             await asyncio.gather(*workers, return_exceptions=True)
             watcher.cancel()
             await self._release_held()
+            await self._stop_drawing()
             self._report.seconds += time.monotonic() - started
         if self._fatal is not None:
             raise self._fatal
@@ -469,7 +505,73 @@ class Sender:
                 heapq.heappush(self._waiting, (ready_at, next(self._sequence), item))
         for item, delay in held_back:
             await self._retry_later(item, delay, "chat rate limit", count_attempt=False)
+        await self._draw_ahead(fresh)
         return len(items)
+
+    # ------------------------------------------------------------------ pictures
+
+    async def _draw_ahead(self, items: list[OutboxItem]) -> None:
+        """Starts drawing the pictures of freshly claimed rows that are not drawn yet."""
+        unknown = {
+            item.media_id
+            for item in items
+            if item.media_id is not None
+            and item.media_id not in self._ready_media
+            and item.media_id not in self._drawing
+            and item.media_id not in self._file_ids
+        }
+        if not unknown:
+            return
+        async with self._transaction() as session:
+            recipes = await media_repo.recipes_to_draw(session, sorted(unknown))
+            await session.commit()
+        for media_id in unknown:
+            recipe = recipes.get(media_id)
+            if recipe is None:
+                self._ready_media.add(media_id)
+            else:
+                self._start_drawing(media_id, recipe)
+
+    def _start_drawing(self, media_id: int, recipe: str) -> asyncio.Task[bytes]:
+        task = self._drawing.get(media_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._draw(media_id, recipe), name=f"draw-picture-{media_id}"
+            )
+            # A drawing nobody awaited (the sender stopped) must not warn at exit.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._drawing[media_id] = task
+        return task
+
+    async def _draw(self, media_id: int, recipe: str) -> bytes:
+        try:
+            if self._drawer is None:
+                self._drawer = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="picture"
+                )
+            loop = asyncio.get_running_loop()
+            content, seconds = await loop.run_in_executor(self._drawer, _draw_timed, recipe)
+            async with self._transaction() as session:
+                await media_repo.store_drawn(session, media_id, content)
+                await session.commit()
+            self._report.charts_drawn += 1
+            self._report.chart_seconds += seconds
+            self._ready_media.add(media_id)
+            return content
+        except Exception as error:
+            logger.exception("could not draw picture %s", media_id)
+            self._undrawable[media_id] = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self._drawing.pop(media_id, None)
+
+    async def _stop_drawing(self) -> None:
+        for task in list(self._drawing.values()):
+            task.cancel()
+        self._drawing.clear()
+        drawer, self._drawer = self._drawer, None
+        if drawer is not None:
+            await asyncio.to_thread(drawer.shutdown, wait=True, cancel_futures=True)
 
     def _move_ready(self, now: float) -> None:
         while self._waiting and self._waiting[0][0] <= now:
@@ -556,6 +658,14 @@ class Sender:
             known = self._file_ids.get(item.media_id)
             if known is not None and media.telegram_file_id is None:
                 media = replace(media, telegram_file_id=known)
+            if media.content is None and media.telegram_file_id is None:
+                if media.recipe is None:
+                    raise _MissingMedia(f"picture {item.media_id} has no content")
+                if item.media_id in self._undrawable:
+                    reason = self._undrawable[item.media_id]
+                    raise _MissingMedia(f"picture {item.media_id} cannot be drawn: {reason}")
+                self._start_drawing(media.id, media.recipe)
+                raise _PictureNotReady
             answer = await self._send(item, media, stopping)
             if answer is not None and answer[0].photo:
                 self._file_ids[item.media_id] = answer[0].photo[-1].file_id
@@ -576,7 +686,7 @@ class Sender:
                     message = await self._bot.send_photo(
                         chat_id=item.chat_id,
                         photo=media.telegram_file_id
-                        or BufferedInputFile(media.content, filename=media.filename),
+                        or BufferedInputFile(media.content or b"", filename=media.filename),
                         caption=item.text,
                         parse_mode=ParseMode.HTML,
                         reply_markup=markup,
@@ -608,6 +718,10 @@ class Sender:
             message, sent_at = answer
         except _MissingMedia as error:
             await self._on_rejected(item, str(error))
+        except _PictureNotReady:
+            await self._retry_later(
+                item, PICTURE_WAIT_SECONDS, "picture being drawn", count_attempt=False
+            )
         except TelegramRetryAfter as error:
             await self._on_retry_after(item, error)
         except TelegramMigrateToChat as error:

@@ -7,6 +7,13 @@ weeks, counted in the deployment's zone so that one picture serves every chat fo
 the same countries) as a picture. Counts and the list go through the chat's countries,
 topics, keyword and region filters; the chart is the picture `/stats` draws.
 
+Composing does not draw: a chart is queued as its recipe (the counts and words it shows,
+`digests.chart.weekly_chart_recipe`) in a `media` row shared by every brief that shows the
+same picture, and the sender draws it in a worker thread right before its first send
+(matplotlib, about 0.2 s of CPU a chart, would otherwise be most of the composing time);
+later sends reuse Telegram's file id. A row whose chart is not drawn yet is drawn and sent
+after a restart like any other queued row.
+
 The brief is a review: it lists the week's agreements even when the chat had them already
 (instantly or in a daily digest), and says so in its heading. Nothing it lists is recorded
 as sent, so it never keeps an article out of a later digest.
@@ -37,7 +44,7 @@ from delivery.planner import subscription_for, topic_order
 from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
-from digests.chart import ChartText, render_weekly_chart
+from digests.chart import ChartText, weekly_chart_recipe
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
 from digests.select import as_utc, matches_subscription, subscribed_countries, subscribed_topics
@@ -46,7 +53,7 @@ from storage import chats as chat_repo
 from storage import outbox
 from storage.articles import country_counts_by_period, find_articles
 from storage.chats import ChatRecord
-from storage.media import store_media
+from storage.media import request_media
 from storage.outbox import NewOutboxMessage
 from tagging import country
 
@@ -67,10 +74,10 @@ DEFAULT_BATCH_SIZE = 500
 
 @dataclass(frozen=True, slots=True)
 class WeeklyBrief:
-    """One chat's brief: the text and the chart's key (None: no chart)."""
+    """One chat's brief: the text and the chart's recipe (None: no chart)."""
 
     text: str
-    chart_key: tuple[object, ...] | None
+    chart_recipe: str | None
     caption: str
 
 
@@ -87,17 +94,16 @@ class WeeklyChange:
 class WeeklyReport:
     due: int = 0
     briefs: int = 0
-    charts_drawn: int = 0
+    charts_queued: int = 0
     skipped: int = 0
     conflicts: int = 0
     errors: int = 0
     seconds: float = 0.0
-    chart_seconds: float = 0.0
 
     def __str__(self) -> str:
         return (
-            f"weekly: due {self.due}, briefs {self.briefs}, charts drawn {self.charts_drawn} "
-            f"({self.chart_seconds:.2f} s), skipped {self.skipped}, conflicts {self.conflicts}, "
+            f"weekly: due {self.due}, briefs {self.briefs}, charts queued {self.charts_queued} "
+            f"(drawn by the sender), skipped {self.skipped}, conflicts {self.conflicts}, "
             f"errors {self.errors}, {self.seconds:.2f} s"
         )
 
@@ -226,7 +232,7 @@ def chart_text(language: str, codes: Sequence[str], weeks: Weeks) -> ChartText:
 
 
 class WeeklyComposer:
-    """Composes briefs and draws each distinct chart once per pass."""
+    """Composes briefs and the recipe of each distinct chart once per pass."""
 
     def __init__(
         self,
@@ -238,29 +244,20 @@ class WeeklyComposer:
         self.threshold = threshold
         self.chart_timezone = chart_timezone
         self.texts: dict[tuple[object, ...], str | None] = {}
-        self.charts: dict[tuple[object, ...], bytes | None] = {}
-        self.charts_drawn = 0
-        self.chart_seconds = 0.0
+        self.charts: dict[tuple[object, ...], str] = {}
 
-    def chart(self, language: str, shown: WeeklyCounts, weeks: Weeks) -> tuple[object, ...] | None:
-        """The key of the chart of `shown`, drawn the first time it is asked for; None when
-        there is nothing to draw. Charts are keyed by what they show, so chats following
-        the same countries share one picture across time zones whose weeks count alike."""
+    def chart(self, language: str, shown: WeeklyCounts, weeks: Weeks) -> str | None:
+        """The recipe of the chart of `shown` (None when there is nothing to draw). Charts
+        are keyed by what they show, so chats following the same countries share one
+        picture across time zones whose weeks count alike."""
         if shown.is_empty:
             return None
         key: tuple[object, ...] = (language, shown.week_starts, tuple(shown.series.items()))
-        if key not in self.charts:
-            started = time.process_time()
-            try:
-                self.charts[key] = render_weekly_chart(
-                    shown, chart_text(language, list(shown.series), weeks)
-                )
-                self.charts_drawn += 1
-            except Exception:
-                logger.exception("could not draw a weekly chart")
-                self.charts[key] = None
-            self.chart_seconds += time.process_time() - started
-        return key if self.charts[key] is not None else None
+        recipe = self.charts.get(key)
+        if recipe is None:
+            recipe = weekly_chart_recipe(shown, chart_text(language, list(shown.series), weeks))
+            self.charts[key] = recipe
+        return recipe
 
     def plan(
         self,
@@ -325,7 +322,7 @@ class WeeklyComposer:
             )
             brief = WeeklyBrief(
                 text=text,
-                chart_key=self.chart(chat.language, shown, chart_weeks),
+                chart_recipe=self.chart(chat.language, shown, chart_weeks),
                 caption=chart_caption(chat, chart_weeks),
             )
             changes.append(
@@ -342,13 +339,12 @@ class WeeklyComposer:
 
 @dataclass
 class _MediaCache:
-    ids: dict[tuple[object, ...], int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
 
 
 async def _apply(
     session_factory: async_sessionmaker[AsyncSession],
     changes: Sequence[WeeklyChange],
-    composer: WeeklyComposer,
     media: _MediaCache,
     *,
     now: datetime,
@@ -373,14 +369,13 @@ async def _apply(
                     text=change.brief.text,
                 )
             )
-            chart_key = change.brief.chart_key
-            picture = composer.charts.get(chart_key) if chart_key is not None else None
-            if chart_key is not None and picture is not None:
-                if chart_key not in media.ids:
-                    media.ids[chart_key] = await store_media(
+            recipe = change.brief.chart_recipe
+            if recipe is not None:
+                if recipe not in media.ids:
+                    media.ids[recipe] = await request_media(
                         session,
-                        picture,
-                        f"week-{hashlib.sha1(picture).hexdigest()[:8]}.png",
+                        recipe,
+                        f"week-{hashlib.sha1(recipe.encode()).hexdigest()[:8]}.png",
                         now=now,
                     )
                 messages.append(
@@ -390,7 +385,7 @@ async def _apply(
                         part=1,
                         kind=WEEKLY_CHART_KIND,
                         text=change.brief.caption,
-                        media_id=media.ids[chart_key],
+                        media_id=media.ids[recipe],
                     )
                 )
         await outbox.enqueue(session, messages, now=now)
@@ -464,11 +459,10 @@ async def compose_due_weekly(
         )
         report.errors += errors
         try:
-            await _apply(session_factory, changes, composer, media, now=now, report=report)
+            await _apply(session_factory, changes, media, now=now, report=report)
         except Exception:
             logger.exception("storing %d weekly briefs failed", len(changes))
             report.errors += len(changes)
-    report.charts_drawn = composer.charts_drawn
-    report.chart_seconds = composer.chart_seconds
+    report.charts_queued = len(media.ids)
     report.seconds = time.perf_counter() - started
     return report

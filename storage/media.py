@@ -1,5 +1,9 @@
 """Pictures sent with outbox rows: stored once per content, with the file id Telegram gave
-them on the first send so that later sends do not upload them again."""
+them on the first send so that later sends do not upload them again.
+
+A picture may also be queued as a recipe (what to draw, a text the sender's drawing function
+reads) with no content yet: the sender draws it right before its first send and stores the
+content with `store_drawn`. Recipes are stored once per recipe text."""
 
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ from storage.models import Media
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
     id: int
-    content: bytes
+    content: bytes | None
     filename: str
     telegram_file_id: str | None
+    recipe: str | None = None
 
 
 async def store_media(
@@ -36,17 +41,51 @@ async def store_media(
     return int(found)
 
 
+async def request_media(session: AsyncSession, recipe: str, filename: str, *, now: datetime) -> int:
+    """The id of the row that will hold the picture drawn from `recipe`, added if new."""
+    digest = hashlib.sha256(b"recipe\0" + recipe.encode()).hexdigest()
+    await session.execute(
+        insert_ignoring_conflicts(session, Media),
+        [{"sha256": digest, "recipe": recipe, "filename": filename[:100], "created_at": now}],
+    )
+    found = await session.scalar(select(Media.id).where(Media.sha256 == digest))
+    assert found is not None
+    return int(found)
+
+
+async def store_drawn(session: AsyncSession, media_id: int, content: bytes) -> None:
+    """Keeps the picture drawn from a row's recipe (the first drawing stays)."""
+    await session.execute(
+        update(Media).where(Media.id == media_id, Media.content.is_(None)).values(content=content)
+    )
+
+
+async def recipes_to_draw(session: AsyncSession, media_ids: list[int]) -> dict[int, str]:
+    """Of `media_ids`, the rows still waiting to be drawn: id -> recipe."""
+    if not media_ids:
+        return {}
+    rows = await session.execute(
+        select(Media.id, Media.recipe).where(
+            Media.id.in_(media_ids),
+            Media.content.is_(None),
+            Media.telegram_file_id.is_(None),
+            Media.recipe.is_not(None),
+        )
+    )
+    return {int(row.id): str(row.recipe) for row in rows}
+
+
 async def get_media(session: AsyncSession, media_id: int) -> StoredMedia | None:
     row = (
         await session.execute(
-            select(Media.id, Media.content, Media.filename, Media.telegram_file_id).where(
-                Media.id == media_id
-            )
+            select(
+                Media.id, Media.content, Media.filename, Media.telegram_file_id, Media.recipe
+            ).where(Media.id == media_id)
         )
     ).one_or_none()
     if row is None:
         return None
-    return StoredMedia(row.id, row.content, row.filename, row.telegram_file_id)
+    return StoredMedia(row.id, row.content, row.filename, row.telegram_file_id, row.recipe)
 
 
 async def remember_file_id(session: AsyncSession, media_id: int, file_id: str) -> None:
