@@ -19,13 +19,15 @@ transaction right after Telegram confirms it. A process that dies leaves its cla
 to be claimed again when the lease ends, so nothing due is lost; only the requests that
 were in flight at that moment can arrive twice.
 
-Pictures: a row's picture may be stored as a recipe not drawn yet (the weekly chart). The
-sender starts drawing it in one worker thread as soon as it claims the first row that needs
-it; a row whose picture is still being drawn goes back to the outbox for a moment
-(PICTURE_WAIT_SECONDS) while other chats' rows take its send slot, so drawing never holds
-the send rate back while there is anything else to send. The picture is stored once drawn,
-uploaded once, and later rows reuse Telegram's file id. A row whose picture is not drawn
-when the process stops is drawn by whichever process claims it next.
+Pictures: a row's picture may be stored as a recipe not drawn yet (the weekly chart). While
+it sends, the sender draws the pictures that queued rows show, in the order the rows were
+queued, one at a time in a drawing process of its own (a thread would compete with the
+sending loop for the interpreter lock; matplotlib takes about 0.2 s of CPU a chart). A row
+whose picture is not drawn yet goes back to the outbox for a moment (PICTURE_WAIT_SECONDS)
+while other chats' rows take its send slot, so drawing does not hold the send rate back
+while there is anything else to send. The picture is stored once drawn, uploaded once, and
+later rows reuse Telegram's file id. A row whose picture was not drawn when the process
+stopped is drawn by whichever process sends it next.
 
 `python -m delivery.sender --database-url … --api-url …` drains the outbox once and exits.
 """
@@ -35,11 +37,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import heapq
 import itertools
 import logging
 import math
+import multiprocessing
 import os
 import socket
 import sys
@@ -67,7 +71,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOp
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from digests.chart import draw_recipe
+from digests.chart import draw_recipe_timed
 from storage import chats as chat_repo
 from storage import media as media_repo
 from storage import outbox
@@ -97,6 +101,8 @@ MAX_HOLD_SECONDS = 3.0
 IDLE_POLL_SECONDS = 1.0
 # A row whose picture is being drawn is tried again this much later (a chart is ~0.2 s).
 PICTURE_WAIT_SECONDS = 0.5
+# How many queued pictures the drawing loop looks up at a time.
+DRAW_AHEAD = 8
 RESTART_DELAY_SECONDS = 5.0
 
 Clock = Callable[[], datetime]
@@ -279,12 +285,6 @@ class _PictureNotReady(Exception):
     """An outbox row's picture is still being drawn."""
 
 
-def _draw_timed(recipe: str) -> tuple[bytes, float]:
-    started = time.thread_time()
-    content = draw_recipe(recipe)
-    return content, time.thread_time() - started
-
-
 _STOP_ITEM = object()
 
 
@@ -344,12 +344,12 @@ class Sender:
         self._write_lock = asyncio.Lock()
         self._media_locks: dict[int, asyncio.Lock] = {}
         self._file_ids: dict[int, str] = {}
-        # Pictures being drawn (media id -> the drawing), the ones known to need no
-        # drawing, and the one thread that draws.
+        # Pictures being drawn (media id -> the drawing), the ones that failed, and the
+        # process that draws (started with the first picture to draw).
         self._drawing: dict[int, asyncio.Task[bytes]] = {}
         self._undrawable: dict[int, str] = {}
-        self._ready_media: set[int] = set()
-        self._drawer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._drawer: concurrent.futures.ProcessPoolExecutor | None = None
+        self._draw_wake = asyncio.Event()
 
     @property
     def report(self) -> SendReport:
@@ -440,6 +440,7 @@ class Sender:
             self._wake.set()
 
         watcher = asyncio.ensure_future(watch_stop())
+        drawing = asyncio.ensure_future(self._draw_queued(stopping))
         workers = [asyncio.ensure_future(self._worker(stopping)) for _ in range(self.concurrency)]
         try:
             await self._pump(until_empty=until_empty, stopping=stopping)
@@ -449,6 +450,8 @@ class Sender:
                 self._ready.put_nowait(_STOP_ITEM)
             await asyncio.gather(*workers, return_exceptions=True)
             watcher.cancel()
+            drawing.cancel()
+            await asyncio.gather(drawing, return_exceptions=True)
             await self._release_held()
             await self._stop_drawing()
             self._report.seconds += time.monotonic() - started
@@ -505,32 +508,30 @@ class Sender:
                 heapq.heappush(self._waiting, (ready_at, next(self._sequence), item))
         for item, delay in held_back:
             await self._retry_later(item, delay, "chat rate limit", count_attempt=False)
-        await self._draw_ahead(fresh)
+        if any(item.media_id is not None for item in fresh):
+            self._draw_wake.set()
         return len(items)
 
     # ------------------------------------------------------------------ pictures
 
-    async def _draw_ahead(self, items: list[OutboxItem]) -> None:
-        """Starts drawing the pictures of freshly claimed rows that are not drawn yet."""
-        unknown = {
-            item.media_id
-            for item in items
-            if item.media_id is not None
-            and item.media_id not in self._ready_media
-            and item.media_id not in self._drawing
-            and item.media_id not in self._file_ids
-        }
-        if not unknown:
-            return
-        async with self._transaction() as session:
-            recipes = await media_repo.recipes_to_draw(session, sorted(unknown))
-            await session.commit()
-        for media_id in unknown:
-            recipe = recipes.get(media_id)
-            if recipe is None:
-                self._ready_media.add(media_id)
-            else:
-                self._start_drawing(media_id, recipe)
+    async def _draw_queued(self, stopping: asyncio.Event) -> None:
+        """Draws, one at a time, the pictures that queued rows show and that are not drawn
+        yet; sleeps while there are none (claiming a row with a picture wakes it)."""
+        while not stopping.is_set():
+            self._draw_wake.clear()
+            async with self._transaction() as session:
+                queued = await media_repo.recipes_in_queue(
+                    session, limit=DRAW_AHEAD, leave_out=set(self._undrawable)
+                )
+                await session.commit()
+            for media_id, recipe in queued:
+                if stopping.is_set():
+                    return
+                with contextlib.suppress(Exception):
+                    await self._start_drawing(media_id, recipe)
+            if len(queued) < DRAW_AHEAD:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._draw_wake.wait(), timeout=self.idle_poll * 10)
 
     def _start_drawing(self, media_id: int, recipe: str) -> asyncio.Task[bytes]:
         task = self._drawing.get(media_id)
@@ -546,18 +547,22 @@ class Sender:
     async def _draw(self, media_id: int, recipe: str) -> bytes:
         try:
             if self._drawer is None:
-                self._drawer = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=1, thread_name_prefix="picture"
+                self._drawer = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
                 )
             loop = asyncio.get_running_loop()
-            content, seconds = await loop.run_in_executor(self._drawer, _draw_timed, recipe)
+            content, seconds = await loop.run_in_executor(self._drawer, draw_recipe_timed, recipe)
             async with self._transaction() as session:
                 await media_repo.store_drawn(session, media_id, content)
                 await session.commit()
             self._report.charts_drawn += 1
             self._report.chart_seconds += seconds
-            self._ready_media.add(media_id)
             return content
+        except concurrent.futures.process.BrokenProcessPool:
+            # The drawing process died (killed, out of memory): a new one draws next time.
+            logger.exception("the drawing process stopped while drawing picture %s", media_id)
+            self._drawer = None
+            raise
         except Exception as error:
             logger.exception("could not draw picture %s", media_id)
             self._undrawable[media_id] = f"{type(error).__name__}: {error}"

@@ -47,7 +47,7 @@ from delivery.window import to_digest_article
 from digests.chart import ChartText, weekly_chart_recipe
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
-from digests.select import as_utc, matches_subscription, subscribed_countries, subscribed_topics
+from digests.select import as_utc, passes_filters
 from digests.stats import WeeklyCounts, Weeks, last_weeks, weekly_counts
 from storage import chats as chat_repo
 from storage import outbox
@@ -124,26 +124,61 @@ def _delta(now: int, before: int) -> str:
     return f"+{change}" if change > 0 else f"−{-change}"
 
 
+@dataclass(frozen=True, slots=True)
+class WeekArticle:
+    """An article with what every brief asks of it worked out once per pass: its UTC
+    publication time and the countries and topics scoring at least the threshold."""
+
+    article: DigestArticle
+    published: datetime
+    countries: frozenset[str]
+    topics: frozenset[str]
+
+    @classmethod
+    def of(cls, article: DigestArticle, threshold: float) -> WeekArticle:
+        return cls(
+            article,
+            as_utc(article.published_at),
+            frozenset(code.upper() for code, s in article.countries.items() if s >= threshold),
+            frozenset(topic.lower() for topic, s in article.topics.items() if s >= threshold),
+        )
+
+
 def week_counts(
-    articles: Sequence[DigestArticle], sub: Subscription, start: datetime, end: datetime
+    articles: Sequence[DigestArticle | WeekArticle],
+    sub: Subscription,
+    start: datetime,
+    end: datetime,
 ) -> tuple[Counter[str], Counter[str], list[DigestArticle]]:
     """Per country and per topic, how many of the chat's articles were published in
-    [start, end); and the agreement-topic ones among them, newest first."""
+    [start, end); and the agreement-topic ones among them, newest first. The same as
+    `matches_subscription` and `subscribed_countries`/`subscribed_topics` per article,
+    on sets worked out once (`WeekArticle`)."""
     by_country: Counter[str] = Counter()
     by_topic: Counter[str] = Counter()
-    agreements: list[DigestArticle] = []
-    for article in articles:
-        published = as_utc(article.published_at)
-        if not start <= published < end or not matches_subscription(article, sub):
+    agreements: list[WeekArticle] = []
+    countries = frozenset(code.upper() for code in sub.countries)
+    topics = frozenset(topic.lower() for topic in sub.topics)
+    for item in articles:
+        week = item if isinstance(item, WeekArticle) else WeekArticle.of(item, sub.threshold)
+        if not start <= week.published < end:
             continue
-        for code, _score in subscribed_countries(article.countries, sub):
-            by_country[code] += 1
-        for topic in subscribed_topics(article.topics, sub):
-            by_topic[topic] += 1
-        if article.topics.get(AGREEMENTS_TOPIC, 0.0) >= sub.threshold:
-            agreements.append(article)
-    agreements.sort(key=lambda a: (-as_utc(a.published_at).timestamp(), a.id))
-    return by_country, by_topic, agreements
+        shared = week.countries & countries
+        if not shared:
+            continue
+        shown_topics = week.topics & topics if topics else week.topics
+        if topics and not shown_topics:
+            continue
+        if (sub.regions or sub.include_words or sub.exclude_words) and not passes_filters(
+            week.article, sub
+        ):
+            continue
+        by_country.update(shared)
+        by_topic.update(shown_topics)
+        if AGREEMENTS_TOPIC in week.topics:
+            agreements.append(week)
+    agreements.sort(key=lambda w: (-w.published.timestamp(), w.article.id))
+    return by_country, by_topic, [w.article for w in agreements]
 
 
 def _count_line(name: str, count: int, before: int) -> str:
@@ -160,7 +195,7 @@ def _format_day(day: date, labels: Labels) -> str:
 
 def render_brief(
     chat: ChatRecord,
-    articles: Sequence[DigestArticle],
+    articles: Sequence[DigestArticle | WeekArticle],
     weeks: Weeks,
     labels: Labels,
     *,
@@ -269,11 +304,11 @@ class WeeklyComposer:
     ) -> tuple[list[WeeklyChange], int]:
         changes: list[WeeklyChange] = []
         errors = 0
-        by_country: dict[str, list[DigestArticle]] = {}
+        by_country: dict[str, list[WeekArticle]] = {}
         for article in articles:
-            for code, score in article.countries.items():
-                if score >= self.threshold:
-                    by_country.setdefault(code.upper(), []).append(article)
+            week = WeekArticle.of(article, self.threshold)
+            for code in week.countries:
+                by_country.setdefault(code, []).append(week)
         for chat in chats:
             assert chat.next_weekly_at is not None
             slot = chat.next_weekly_at
@@ -297,9 +332,9 @@ class WeeklyComposer:
                 )
                 if text_key not in self.texts:
                     candidates = {
-                        article.id: article
+                        week.article.id: week
                         for code in chat.countries
-                        for article in by_country.get(code.upper(), ())
+                        for week in by_country.get(code.upper(), ())
                     }
                     self.texts[text_key] = render_brief(
                         chat,

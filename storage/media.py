@@ -8,14 +8,16 @@ content with `store_drawn`. Recipes are stored once per recipe text."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
-from storage.models import Media
+from storage.models import Media, OutboxMessage
+from storage.outbox import UNFINISHED
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,31 @@ async def recipes_to_draw(session: AsyncSession, media_ids: list[int]) -> dict[i
         )
     )
     return {int(row.id): str(row.recipe) for row in rows}
+
+
+async def recipes_in_queue(
+    session: AsyncSession, *, limit: int, leave_out: Collection[int] = ()
+) -> list[tuple[int, str]]:
+    """Pictures still to be drawn that unsent outbox rows show, in the order the rows were
+    queued (the one needed first comes first): (media id, recipe)."""
+    first_row = func.min(OutboxMessage.id)
+    query = (
+        select(Media.id, Media.recipe)
+        .join(OutboxMessage, OutboxMessage.media_id == Media.id)
+        .where(
+            Media.content.is_(None),
+            Media.telegram_file_id.is_(None),
+            Media.recipe.is_not(None),
+            OutboxMessage.status.in_(UNFINISHED),
+        )
+        .group_by(Media.id, Media.recipe)
+        .order_by(first_row)
+        .limit(limit)
+    )
+    if leave_out:
+        query = query.where(Media.id.not_in(list(leave_out)))
+    rows = await session.execute(query)
+    return [(int(row.id), str(row.recipe)) for row in rows]
 
 
 async def get_media(session: AsyncSession, media_id: int) -> StoredMedia | None:
