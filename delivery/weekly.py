@@ -1,8 +1,11 @@
 """The weekly brief: on Mondays at the chat's digest time, the week that ended.
 
 One message with the counts of the week's articles by country and by topic against the
-week before ("🇺🇿 Узбекистан 12 (+4)") and the week's articles on the `agreements` topic
-as linked titles, then the `/stats` chart (articles per country over the last eight whole
+week before ("🇺🇿 Узбекистан 12 (+4)"); from the facts register the agreements signed and
+the figures published that week (facts with a source among the week's articles the chat
+counts, so its countries, keyword and region filters hold; at most MAX_WEEK_FACTS of each,
+then "и ещё N" pointing to /agreements and /trade); the week's articles on the `agreements`
+topic as linked titles; then the `/stats` chart (articles per country over the last eight whole
 weeks, counted in the deployment's zone so that one picture serves every chat following
 the same countries) as a picture. Counts and the list go through the chat's countries,
 topics, keyword and region filters; the chart is the picture `/stats` draws.
@@ -31,7 +34,7 @@ import html
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -45,6 +48,7 @@ from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
 from digests.chart import ChartText, weekly_chart_recipe
+from digests.facts import FactTexts, cut, fact_sources, figure_text
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
 from digests.select import as_utc, passes_filters
@@ -53,9 +57,10 @@ from storage import chats as chat_repo
 from storage import outbox
 from storage.articles import country_counts_by_period, find_articles
 from storage.chats import ChatRecord
+from storage.facts import AGREEMENT, FIGURE, StoredFact, facts_of_articles
 from storage.media import request_media
 from storage.outbox import NewOutboxMessage
-from tagging import country
+from tagging import countries, country
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +75,11 @@ MAX_WEEK_ARTICLES = 50_000
 # own zone (a chart is about 0.2 s of CPU to draw; the counts move by a few hours at most).
 DEFAULT_CHART_TIMEZONE = "Asia/Omsk"
 DEFAULT_BATCH_SIZE = 500
+# The brief lists at most this many signed agreements and as many figures; /agreements and
+# /trade have the rest.
+MAX_WEEK_FACTS = 5
+MAX_FACT_PART = 120
+FACT_QUERY_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +159,13 @@ def week_counts(
     sub: Subscription,
     start: datetime,
     end: datetime,
+    matched: set[int] | None = None,
 ) -> tuple[Counter[str], Counter[str], list[DigestArticle]]:
     """Per country and per topic, how many of the chat's articles were published in
     [start, end); and the agreement-topic ones among them, newest first. The same as
     `matches_subscription` and `subscribed_countries`/`subscribed_topics` per article,
-    on sets worked out once (`WeekArticle`)."""
+    on sets worked out once (`WeekArticle`). The ids of every article counted are added
+    to `matched` when given."""
     by_country: Counter[str] = Counter()
     by_topic: Counter[str] = Counter()
     agreements: list[WeekArticle] = []
@@ -175,6 +187,8 @@ def week_counts(
             continue
         by_country.update(shared)
         by_topic.update(shown_topics)
+        if matched is not None:
+            matched.add(week.article.id)
         if AGREEMENTS_TOPIC in week.topics:
             agreements.append(week)
     agreements.sort(key=lambda w: (-w.published.timestamp(), w.article.id))
@@ -193,6 +207,87 @@ def _format_day(day: date, labels: Labels) -> str:
     return labels.date_format.format(day=day.day, month=labels.month_names[day.month - 1])
 
 
+def fact_texts(language: str) -> FactTexts:
+    _ = gettext_for(language)
+    english = language == "en"
+    names = {item.code: item.name_en if english else item.name_ru for item in countries()}
+    return FactTexts(
+        register_title=_("Agreements signed"),
+        timeline_title=_("Figures published"),
+        no_date=_("no date"),
+        statuses={"signed": _("signed"), "planned": _("planned")},
+        indicators={
+            "trade_turnover": _("trade turnover"),
+            "export": _("export"),
+            "import": _("import"),
+            "investment": _("investment"),
+            "other": _("other"),
+        },
+        change=_("change"),
+        country_names=names,
+    )
+
+
+def week_facts(
+    facts: Iterable[StoredFact], sub: Subscription, matched: Collection[int]
+) -> tuple[list[StoredFact], list[StoredFact]]:
+    """The week's signed agreements and figures about the chat's countries whose source
+    articles include one the chat's brief counted (so its keyword and region filters hold
+    for facts too), newest first."""
+    countries = {code.upper() for code in sub.countries}
+    signed: list[StoredFact] = []
+    figures: list[StoredFact] = []
+    for fact in facts:
+        if countries.isdisjoint(code.upper() for code in fact.countries):
+            continue
+        if not any(ref.article_id in matched for ref in fact.sources):
+            continue
+        if fact.kind == AGREEMENT and fact.status == "signed":
+            signed.append(fact)
+        elif fact.kind == FIGURE:
+            figures.append(fact)
+    signed.sort(key=lambda f: (-f.sort_at.timestamp(), f.id))
+    figures.sort(key=lambda f: (-f.sort_at.timestamp(), f.id))
+    return signed, figures
+
+
+def render_week_facts(
+    signed: Sequence[StoredFact], figures: Sequence[StoredFact], language: str
+) -> str:
+    """At most MAX_WEEK_FACTS of each kind: "date — parties — subject — sources" and
+    "indicator value unit (change) period — sources", then "and N more" with the command
+    that lists them all. Empty when the week has no facts."""
+    if not signed and not figures:
+        return ""
+    _ = gettext_for(language)
+    texts = fact_texts(language)
+    parts: list[str] = []
+    if signed:
+        lines = [f"<b>{html.escape(texts.register_title)}</b>"]
+        for fact in signed[:MAX_WEEK_FACTS]:
+            when = fact.day.strftime("%d.%m.%Y") if fact.day else texts.no_date
+            parties = "; ".join(fact.parties) or ", ".join(
+                texts.country_names.get(code, code) for code in fact.countries
+            )
+            lines.append(
+                f"• {html.escape(when)} — {html.escape(cut(parties, MAX_FACT_PART))} — "
+                f"{html.escape(cut(fact.subject, MAX_FACT_PART))} — {fact_sources(fact)}"
+            )
+        if len(signed) > MAX_WEEK_FACTS:
+            more = _("and {count} more: /agreements").format(count=len(signed) - MAX_WEEK_FACTS)
+            lines.append(html.escape(more))
+        parts.append("\n".join(lines))
+    if figures:
+        lines = [f"<b>{html.escape(texts.timeline_title)}</b>"]
+        for fact in figures[:MAX_WEEK_FACTS]:
+            lines.append(f"• {html.escape(figure_text(fact, texts))} — {fact_sources(fact)}")
+        if len(figures) > MAX_WEEK_FACTS:
+            more = _("and {count} more: /trade").format(count=len(figures) - MAX_WEEK_FACTS)
+            lines.append(html.escape(more))
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def render_brief(
     chat: ChatRecord,
     articles: Sequence[DigestArticle | WeekArticle],
@@ -200,13 +295,16 @@ def render_brief(
     labels: Labels,
     *,
     threshold: float,
+    facts: Sequence[StoredFact] = (),
 ) -> str | None:
     """The brief's text (Telegram HTML), or None when both weeks had nothing for the chat
-    and it did not ask to hear about empty days."""
+    and it did not ask to hear about empty days. `facts`: stored facts with a source among
+    `articles` (those of the week's articles the chat counts are shown)."""
     _ = gettext_for(chat.language)
     sub = subscription_for(chat, threshold=threshold)
     edges = weeks.edges
-    now_country, now_topic, agreements = week_counts(articles, sub, edges[-2], edges[-1])
+    matched: set[int] = set()
+    now_country, now_topic, agreements = week_counts(articles, sub, edges[-2], edges[-1], matched)
     before_country, before_topic, _before = week_counts(articles, sub, edges[-3], edges[-2])
     if not now_country and not before_country and not chat.notify_empty:
         return None
@@ -235,6 +333,10 @@ def render_brief(
             name = labels.topic_names.get(topic, topic)
             lines.append(_count_line(name, now_topic[topic], before_topic[topic]))
     text = "\n".join(lines)
+    signed, figures = week_facts(facts, sub, matched)
+    facts_text = render_week_facts(signed, figures, chat.language)
+    if facts_text:
+        text += "\n\n" + facts_text
     header = _("Agreements of the week")
     if agreements:
         room = MessageLimits(visible=4096 - visible_length(text) - 2, html=8000, entities=90)
@@ -301,9 +403,14 @@ class WeeklyComposer:
         counts_by_edges: Mapping[tuple[datetime, ...], Mapping[str, list[int]]],
         *,
         now: datetime,
+        facts: Sequence[StoredFact] = (),
     ) -> tuple[list[WeeklyChange], int]:
         changes: list[WeeklyChange] = []
         errors = 0
+        facts_by_article: dict[int, list[StoredFact]] = {}
+        for fact in facts:
+            for ref in fact.sources:
+                facts_by_article.setdefault(ref.article_id, []).append(fact)
         by_country: dict[str, list[WeekArticle]] = {}
         for article in articles:
             week = WeekArticle.of(article, self.threshold)
@@ -336,12 +443,18 @@ class WeeklyComposer:
                         for code in chat.countries
                         for week in by_country.get(code.upper(), ())
                     }
+                    chat_facts = {
+                        fact.id: fact
+                        for article_id in candidates
+                        for fact in facts_by_article.get(article_id, ())
+                    }
                     self.texts[text_key] = render_brief(
                         chat,
                         list(candidates.values()),
                         weeks,
                         self.labels_for(chat.language),
                         threshold=self.threshold,
+                        facts=list(chat_facts.values()),
                     )
                 text = self.texts[text_key]
             except Exception:
@@ -449,6 +562,7 @@ async def compose_due_weekly(
     media = _MediaCache()
     after: tuple[datetime, int] | None = None
     articles_cache: dict[tuple[datetime, frozenset[str]], list[DigestArticle]] = {}
+    facts_cache: dict[tuple[datetime, frozenset[str]], list[StoredFact]] = {}
     counts_cache: dict[tuple[datetime, ...], dict[str, list[int]]] = {}
     while True:
         async with session_factory() as session:
@@ -464,6 +578,7 @@ async def compose_due_weekly(
             cache_key = (since, countries)
             if cache_key not in articles_cache:
                 articles_cache.clear()
+                facts_cache.clear()
                 stored = (
                     await find_articles(
                         session,
@@ -476,6 +591,13 @@ async def compose_due_weekly(
                     else []
                 )
                 articles_cache[cache_key] = [to_digest_article(a) for a in stored]
+                ids = [article.id for article in stored]
+                found: dict[int, StoredFact] = {}
+                for start in range(0, len(ids), FACT_QUERY_CHUNK):
+                    chunk = ids[start : start + FACT_QUERY_CHUNK]
+                    for fact in await facts_of_articles(session, chunk):
+                        found[fact.id] = fact
+                facts_cache[cache_key] = list(found.values())
             chart_weeks = [
                 brief_weeks(c.next_weekly_at or now, composer.chart_timezone) for c in chats
             ]
@@ -490,7 +612,12 @@ async def compose_due_weekly(
         after = (last.next_weekly_at, last.id)
         report.due += len(chats)
         changes, errors = await asyncio.to_thread(
-            composer.plan, chats, articles_cache[cache_key], counts_cache, now=now
+            composer.plan,
+            chats,
+            articles_cache[cache_key],
+            counts_cache,
+            now=now,
+            facts=facts_cache[cache_key],
         )
         report.errors += errors
         try:

@@ -220,3 +220,20 @@ async def facts_of_countries(
         )
     )
     return await _load(session, ids)
+
+
+async def facts_of_articles(
+    session: AsyncSession, article_ids: Collection[int]
+) -> list[StoredFact]:
+    """The facts that any of the articles is a source of, each with all its sources."""
+    if not article_ids:
+        return []
+    ids = list(
+        await session.scalars(
+            select(FactSource.fact_id)
+            .where(FactSource.article_id.in_(list(article_ids)))
+            .group_by(FactSource.fact_id)
+            .order_by(FactSource.fact_id)
+        )
+    )
+    return await _load(session, ids)
