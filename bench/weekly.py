@@ -14,11 +14,11 @@
    how /start is used. `--profile` prints the compose pass's cProfile top entries.
 
    Charts are not drawn while composing: each distinct chart is queued as a recipe and the
-   sender draws it in its worker thread before the first row that shows it. The script
-   then runs the real Sender at 30 messages/s against the HTTP Bot API emulator until
-   every chart is drawn (at most `--send-seconds`), and prints the drawing's CPU time, the
-   rate the sender kept meanwhile (the point: drawing must not slow sending down) and the
-   sender's own CPU share.
+   sender draws it in its drawing process, ahead of the rows that show it. The script then
+   runs the real Sender at 30 messages/s against the HTTP Bot API emulator until every
+   chart is drawn (at most `--send-seconds`) and prints the drawing's CPU time and the rate
+   kept meanwhile; then, as a control, the same sender on a copy of the outbox whose charts
+   were all drawn beforehand, for as long. Equal rates: drawing does not slow sending.
 
 2. Instant latency. Under the rule of delivery.instant, an article stored at t goes out at
    max(t, last instant message + gap) + up to one clock tick + the send. With the feed poll
@@ -38,11 +38,13 @@ import asyncio
 import cProfile
 import pstats
 import random
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,10 +62,12 @@ from bench.fanout import CITIES, fill_database  # noqa: E402
 from delivery import weekly as weekly_module  # noqa: E402
 from delivery.instant import compose_instant_messages  # noqa: E402
 from delivery.labels import digest_labels  # noqa: E402
-from delivery.sender import Sender  # noqa: E402
+from delivery.sender import Sender, SendReport  # noqa: E402
 from delivery.weekly import compose_due_weekly  # noqa: E402
+from digests.chart import draw_recipe  # noqa: E402
 from storage import articles as article_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
+from storage.media import store_drawn  # noqa: E402
 from storage.models import (  # noqa: E402
     Article,
     Chat,
@@ -165,16 +169,59 @@ async def weekly(arguments: argparse.Namespace, workdir: Path) -> None:
     if profiler is not None:
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(30)
-    await send_while_drawing(session_factory, pictures, arguments.send_seconds)
     await engine.dispose()
+    # The control: the same outbox with every chart drawn beforehand (as composing did
+    # before), sent for as long as the sender drew.
+    shutil.copy(workdir / "weekly.db", workdir / "control.db")
+    engine = create_engine(url)
+    drawing = await run_sender(create_session_factory(engine), pictures, arguments.send_seconds)
+    await engine.dispose()
+    control_engine = create_engine(f"sqlite+aiosqlite:///{workdir / 'control.db'}")
+    control_factory = create_session_factory(control_engine)
+    await draw_everything(control_factory)
+    control = await run_sender(control_factory, None, drawing.elapsed)
+    await control_engine.dispose()
+    print(f"  sender (real Sender at {TELEGRAM_LIMIT:.0f}/s, Bot API emulator in this process):")
+    sent = drawing.report
+    print(
+        f"    charts drawn by the sender's drawing process: {sent.charts_drawn} of {pictures} "
+        f"in {drawing.elapsed:.1f} s, {sent.chart_seconds:.1f} s CPU "
+        f"({sent.chart_seconds / max(sent.charts_drawn, 1):.2f} s each)"
+    )
+    print(
+        f"    while drawing: sent {sent.sent} messages ({drawing.photos} pictures), "
+        f"{sent.sent / drawing.elapsed:.1f} messages/s (limit {TELEGRAM_LIMIT:.0f}); "
+        f"this process's CPU {drawing.cpu:.1f} s (sender, emulator, SQLite)"
+    )
+    print(
+        f"    control, every chart drawn beforehand: sent {control.report.sent} messages in "
+        f"{control.elapsed:.1f} s, {control.report.sent / control.elapsed:.1f} messages/s; "
+        f"this process's CPU {control.cpu:.1f} s"
+    )
 
 
-async def send_while_drawing(
-    session_factory: async_sessionmaker[AsyncSession], pictures: int, limit: float
-) -> None:
-    """Runs the real Sender at Telegram's rate against the emulator until every chart of
-    the outbox is drawn (or `limit` seconds), and prints what the drawing cost and the
-    rate kept meanwhile."""
+@dataclass
+class SenderRun:
+    report: SendReport
+    elapsed: float
+    cpu: float
+    photos: int
+
+
+async def draw_everything(session_factory: async_sessionmaker[AsyncSession]) -> None:
+    async with session_factory() as session:
+        recipes = (await session.execute(select(Media.id, Media.recipe))).all()
+        for media_id, recipe in recipes:
+            if recipe is not None:
+                await store_drawn(session, media_id, draw_recipe(recipe))
+        await session.commit()
+
+
+async def run_sender(
+    session_factory: async_sessionmaker[AsyncSession], pictures: int | None, limit: float
+) -> SenderRun:
+    """Runs the real Sender at Telegram's rate against the emulator until every one of
+    `pictures` charts is drawn (None: for `limit` seconds), at most `limit` seconds."""
     async with BotApiEmulator(rate_limits=False) as api:
         bot = Bot(
             DEFAULT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
@@ -183,50 +230,22 @@ async def send_while_drawing(
         cpu = time.process_time()
         began = time.monotonic()
         sender.start()
-        drawn = 0
         while time.monotonic() - began < limit:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(min(1.0, max(0.0, limit - (time.monotonic() - began))))
+            if pictures is None:
+                continue
             async with session_factory() as session:
-                drawn = int(
-                    await session.scalar(
-                        select(func.count(Media.id)).where(Media.content.is_not(None))
-                    )
-                    or 0
+                drawn = await session.scalar(
+                    select(func.count(Media.id)).where(Media.content.is_not(None))
                 )
-            if drawn >= pictures:
+            if int(drawn or 0) >= pictures:
                 break
         elapsed = time.monotonic() - began
-        cpu = time.process_time() - cpu
-        sent_drawing = sender.report.sent
-        # The control: the same sender for as long again, with every chart drawn (or, if
-        # the limit came first, still drawing: then the line says so).
-        control_cpu = time.process_time()
-        control_began = time.monotonic()
-        await asyncio.sleep(min(elapsed, 60.0))
-        control_elapsed = time.monotonic() - control_began
-        control_sent = sender.report.sent - sent_drawing
-        control_cpu = time.process_time() - control_cpu
         await sender.stop()
+        cpu = time.process_time() - cpu
         await bot.session.close()
-    report = sender.report
-    photos = sum(1 for call in api.calls if call.method == "sendPhoto")
-    print(f"  sender (real Sender at {TELEGRAM_LIMIT:.0f}/s, Bot API emulator in this process):")
-    print(
-        f"    charts drawn by the sender's drawing process: {report.charts_drawn} of {pictures} "
-        f"in {elapsed:.1f} s, {report.chart_seconds:.1f} s CPU "
-        f"({report.chart_seconds / max(report.charts_drawn, 1):.2f} s each)"
-    )
-    print(
-        f"    while drawing: sent {sent_drawing} messages, {sent_drawing / elapsed:.1f} "
-        f"messages/s (limit {TELEGRAM_LIMIT:.0f}); this process's CPU {cpu:.1f} s "
-        "(sender, emulator, SQLite; the drawing runs in its own process)"
-    )
-    state = "every chart drawn" if drawn >= pictures else "charts STILL BEING DRAWN"
-    print(
-        f"    after, {state}: sent {control_sent} messages in {control_elapsed:.1f} s, "
-        f"{control_sent / control_elapsed:.1f} messages/s; this process's CPU {control_cpu:.1f} s"
-    )
-    print(f"    pictures sent {photos}, uploaded once each then by file id")
+        photos = sum(1 for call in api.calls if call.method == "sendPhoto")
+    return SenderRun(sender.report, elapsed, cpu, photos)
 
 
 async def latency(workdir: Path, seed: int) -> None:
