@@ -30,7 +30,9 @@ from delivery.labels import digest_labels
 from handlers import get_routers
 from handlers.middlewares import (
     EndTransactionBeforeRequest,
+    KeepResponseTypes,
     RideOutFloodControl,
+    SharedBucket,
     TokenBucket,
     UpdateStats,
     register_middlewares,
@@ -82,6 +84,7 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
             link_preview=LinkPreviewOptions(is_disabled=True),
         ),
     )
+    bot.session.middleware(KeepResponseTypes())
     bot.session.middleware(EndTransactionBeforeRequest())
     bot.session.middleware(RideOutFloodControl())
     return bot
@@ -93,8 +96,8 @@ def create_dispatcher(
     session_factory: async_sessionmaker[AsyncSession],
     tagger: Any = None,
     storage: BaseStorage | None = None,
-    message_bucket: TokenBucket | None = None,
-    callback_bucket: TokenBucket | None = None,
+    message_bucket: TokenBucket | SharedBucket | None = None,
+    callback_bucket: TokenBucket | SharedBucket | None = None,
     update_stats: UpdateStats | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,

@@ -19,7 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("run", help="run the bot: polling or webhook, scheduler, feed poller")
+    run = commands.add_parser("run", help="run the bot: polling or webhook, scheduler, feed poller")
+    run.add_argument(
+        "--role",
+        choices=("all", "bot", "ingest", "sender", "clock"),
+        default="all",
+        help="run one part only (several processes on one PostgreSQL database); default all",
+    )
 
     demo = commands.add_parser("demo", help="offline demo on the bundled sample feeds")
     demo.add_argument("--keep", type=Path, help="keep the demo database at this path")
@@ -101,6 +107,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.runner import run_bot
         from storage.guard import StoreLockError
 
+        if args.role != "all":
+            from bot.roles import run_role
+
+            return asyncio.run(run_role(settings, args.role))
         try:
             return asyncio.run(run_bot(settings))
         except StoreLockError as error:

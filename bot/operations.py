@@ -14,7 +14,6 @@ from bot.errors import CommandError, RuntimeFailure
 from bot.wiring import add_configured_feeds, ingest_config, migrate, open_storage
 from core.settings import Settings
 from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
-from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
 from storage.db import new_database_path, require_existing_database, sqlite_file_path
@@ -52,20 +51,25 @@ class _Progress:
 
 
 async def ingest_once(settings: Settings) -> int:
-    from tagging import Tagger
-
     _may_create(settings)
     async with open_storage(settings) as session_factory:
         await add_configured_feeds(session_factory, settings)
         async with session_factory() as session:
             total = len(await feed_repo.list_feeds(session, active_only=True))
-        tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
-        pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
-        progress = _Progress(total)
-        try:
-            outcomes = await pipeline.run_once(due_only=False, on_progress=progress)
-        finally:
-            progress.close()
+        outcomes: list[FeedOutcome] = []
+        if total:
+            # Imported and loaded only when there is a feed to poll: the pipeline brings
+            # aiohttp and the page extractor, the tagger's dictionaries take a second.
+            from ingest.pipeline import IngestPipeline
+            from tagging import Tagger
+
+            tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
+            pipeline = IngestPipeline(session_factory, tagger, ingest_config(settings))
+            progress = _Progress(total)
+            try:
+                outcomes = await pipeline.run_once(due_only=False, on_progress=progress)
+            finally:
+                progress.close()
     print(format_outcomes_table(outcomes))
     if outcomes and all(outcome.status == "failed" for outcome in outcomes):
         raise RuntimeFailure(f"every feed failed ({len(outcomes)} of {len(outcomes)})")

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
 from delivery.clock import start_clock
@@ -37,7 +38,12 @@ from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
 from storage import feeds as feed_repo
 from storage import outbox
-from storage.db import create_engine, create_session_factory, sqlite_file_path
+from storage.db import (
+    checkpoint_periodically,
+    create_engine,
+    create_session_factory,
+    sqlite_file_path,
+)
 from storage.guard import RunLock, StoreWatch
 from tagging import Tagger
 
@@ -61,8 +67,9 @@ async def run_bot(settings: Settings) -> int:
         session_factory = await resources.enter_async_context(open_storage(settings, until=stop))
         engine: AsyncEngine = session_factory.kw["bind"]
         # Background work (clock, composer, sender, poller) has a pool of its own, so that a
-        # surge of chat traffic cannot starve it of connections, nor it the chats.
-        background_engine = create_engine(settings.database_url)
+        # surge of chat traffic cannot starve it of connections, nor it the chats; on
+        # SQLite its transactions get the write turn first.
+        background_engine = create_engine(settings.database_url, background=True)
         resources.push_async_callback(background_engine.dispose)
         background_sessions = create_session_factory(background_engine)
         if database is not None:
@@ -73,6 +80,10 @@ async def run_bot(settings: Settings) -> int:
                 health.store.run(settings.store_check_seconds), name="store-watch"
             )
             resources.push_async_callback(_cancel, watching)
+            checkpoints = asyncio.create_task(
+                checkpoint_periodically(database), name="sqlite-checkpoints"
+            )
+            resources.push_async_callback(_cancel, checkpoints)
         else:
             health.probe = database_probe(engine)
         if settings.metrics_port is not None:
@@ -264,7 +275,7 @@ class _Background:
         self._bot = bot
         self._pipeline = pipeline
         self._scheduler: AsyncIOScheduler | None = None
-        self._sender = Sender(bot, session_factory, rate=settings.send_rate)
+        self._sender: Sender = build_sender(bot, session_factory, settings)
         self._store_lost = store_lost
         self._suspender: asyncio.Task[None] | None = None
         self._polling: asyncio.Future[list[FeedOutcome]] | None = None

@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+# Telegram's limits on broadcasts: about 30 messages a second, up to 1,000 when paid for.
+FREE_SEND_RATE = 30.0
+PAID_SEND_RATE = 1000.0
 TIME_PATTERN = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -49,8 +52,15 @@ class Settings(BaseSettings):
     tag_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     digest_catchup_hours: float = Field(default=6.0, ge=0.0, le=24.0)
     digest_check_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
-    send_rate: float = Field(default=28.0, gt=0.0, le=30.0)
+    send_rate: float = Field(default=28.0, gt=0.0, le=PAID_SEND_RATE)
+    paid_broadcast: bool = False
+    # How long a sender's claim on an outbox row lasts: the rows of a sender that died go
+    # to another one after this long.
+    outbox_lease_seconds: float = Field(default=60.0, ge=2.0, le=3600.0)
     update_concurrency: int = Field(default=10, ge=1, le=500)
+    # Worker processes for parsing and tagging in `digestbot run --role ingest` (default: one
+    # per core).
+    ingest_processes: int | None = Field(default=None, ge=1, le=64)
     feed_concurrency: int = Field(default=16, ge=1, le=256)
     feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
     feed_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)
@@ -128,6 +138,15 @@ class Settings(BaseSettings):
             raise ValueError(f"no such file: {value}")
         return value
 
+    @model_validator(mode="after")
+    def _check_send_rate(self) -> Settings:
+        if self.send_rate > FREE_SEND_RATE and not self.paid_broadcast:
+            raise ValueError(
+                f"SEND_RATE: at most {FREE_SEND_RATE:.0f} messages a second, up to "
+                f"{PAID_SEND_RATE:.0f} with PAID_BROADCAST=1 (paid broadcasts)"
+            )
+        return self
+
     def require_token(self) -> str:
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():
             raise SettingsError("BOT_TOKEN: missing; get one from @BotFather and set BOT_TOKEN")
@@ -143,6 +162,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         first = error.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:
+            # A rule across settings names them in its message.
+            raise SettingsError(message) from None
+        name = str(first["loc"][0]).upper()
         raise SettingsError(f"{name}: {message}") from None

@@ -34,12 +34,14 @@ def start_clock(
     scheduler: AsyncIOScheduler,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
-    bot: Bot,
+    bot: Bot | None,
     poll_feeds: Callable[[], Awaitable[object]],
     labels_for: Callable[[str], Labels],
-    sender: Sender,
+    sender: Sender | None,
 ) -> None:
     """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
+    Without a sender (`digestbot run --role clock`) the rows queued wait for the sender
+    processes, which look at the outbox every second.
 
     Both jobs run once right away, never overlap themselves, and a run missed while the
     loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
@@ -92,7 +94,7 @@ def start_clock(
             queued += weekly.briefs
         except Exception:
             logger.exception("composing instant messages or weekly briefs failed; next tick")
-        if queued:
+        if queued and sender is not None:
             sender.notify()
 
     scheduler.add_job(
@@ -117,4 +119,5 @@ def start_clock(
         next_run_time=now,
         replace_existing=True,
     )
-    sender.start()
+    if sender is not None:
+        sender.start()

@@ -52,7 +52,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from aiogram import Bot
@@ -208,6 +208,17 @@ class SendPacer:
             return True
 
 
+class Pacer(Protocol):
+    """What the sender needs of a pacer: SendPacer in one process, a shared one
+    (delivery.budget.SharedPacer) across processes."""
+
+    interval: float
+
+    def pause(self, seconds: float) -> None: ...
+
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool: ...
+
+
 class InFlightLimit:
     """How many requests may be out at once: enough to cover the round trip at the send
     rate, and no more. Requests that pile up at a server that stalls for a moment would all
@@ -309,6 +320,8 @@ class Sender:
         retry_cap: timedelta = DEFAULT_RETRY_CAP,
         idle_poll: float = IDLE_POLL_SECONDS,
         clock: Clock = utc_now,
+        pacer: Pacer | None = None,
+        paid_broadcast: bool = False,
     ) -> None:
         self._bot = bot
         self._session_factory = session_factory
@@ -324,7 +337,9 @@ class Sender:
         self.retry_cap = retry_cap
         self.idle_poll = idle_poll
         self._clock = clock
-        self._pacer = SendPacer(rate)
+        self._pacer: Pacer = pacer or SendPacer(rate)
+        # Telegram's paid broadcasts: up to 1,000 messages a second, paid in Stars.
+        self.paid_broadcast = paid_broadcast
         self._requests = InFlightLimit(self.concurrency, rate)
         self._chat_pacing = ChatPacing(private_interval, group_per_minute)
         self._report = SendReport()
@@ -696,6 +711,7 @@ class Sender:
                         parse_mode=ParseMode.HTML,
                         reply_markup=markup,
                         message_thread_id=item.thread_id,
+                        allow_paid_broadcast=True if self.paid_broadcast else None,
                         request_timeout=REQUEST_TIMEOUT_SECONDS,
                     )
                 else:
@@ -706,6 +722,7 @@ class Sender:
                         link_preview_options=LinkPreviewOptions(is_disabled=True),
                         reply_markup=markup,
                         message_thread_id=item.thread_id,
+                        allow_paid_broadcast=True if self.paid_broadcast else None,
                         request_timeout=REQUEST_TIMEOUT_SECONDS,
                     )
             finally:

@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Protocol
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import (
@@ -95,6 +95,29 @@ class EndTransactionBeforeRequest(BaseRequestMiddleware):
             session, task = owner
             if task is asyncio.current_task() and session.in_transaction():
                 await session.commit()
+        return await make_request(bot, method)
+
+
+class KeepResponseTypes(BaseRequestMiddleware):
+    """Keeps the classes aiogram reads Telegram's answers with, for the life of the process.
+
+    Every answer is validated as `Response[<the method's result type>]`, a generic pydantic
+    model that pydantic caches only while something else refers to it: once the garbage
+    collector has freed one, the next request builds the class again, schema and
+    validator, which was a tenth of the bot's busy time in a surge of users.
+    """
+
+    _kept: ClassVar[dict[Any, Any]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self._kept:
+            self._kept[returning] = Response[returning]  # type: ignore[valid-type]
         return await make_request(bot, method)
 
 
@@ -297,10 +320,10 @@ class ChatLanguageMiddleware(I18nMiddleware):
         locale: str | None = None
         if chat is not None and session is not None:
             try:
+                # Part of the update's one transaction: it ends before the first request to
+                # Telegram (EndTransactionBeforeRequest) or with the update, whichever is
+                # first, so an update that never writes holds SQLite's lock only briefly.
                 locale = await chat_language(session, chat.id)
-                # SQLite transactions begin IMMEDIATE (a write lock): end this read now, so
-                # updates that never reach the database (floods, stale buttons) do not hold it.
-                await session.commit()
             except SQLAlchemyError as error:
                 # The error handler still has to speak some language when the database fails.
                 logger.warning("could not read the language of chat %s: %s", chat.id, error)
@@ -373,17 +396,32 @@ class TokenBucket:
             self._buckets.clear()
 
 
+# (capacity, rate per second) of each user's messages and button presses.
+MESSAGE_BUCKET: Final = (5.0, 1.0)
+CALLBACK_BUCKET: Final = (10.0, 3.0)
+
+
+class SharedBucket(Protocol):
+    """A token bucket several bot processes share (bot.throttling.RedisTokenBucket):
+    `take` as TokenBucket's, awaited."""
+
+    async def take(self, key: int) -> tuple[bool, bool]: ...
+
+
 class ThrottlingMiddleware(BaseMiddleware):
     """Drops a user's messages or button presses beyond the rate; says "slow down" once."""
 
-    def __init__(self, bucket: TokenBucket) -> None:
+    def __init__(self, bucket: TokenBucket | SharedBucket) -> None:
         self.bucket = bucket
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
         if user is None:
             return await handler(event, data)
-        allowed, warn = self.bucket.take(user.id)
+        if isinstance(self.bucket, TokenBucket):
+            allowed, warn = self.bucket.take(user.id)
+        else:
+            allowed, warn = await self.bucket.take(user.id)
         if allowed:
             return await handler(event, data)
         logger.debug("throttled user %s", user.id)
@@ -469,8 +507,8 @@ def register_middlewares(
     session_factory: async_sessionmaker[AsyncSession],
     i18n: I18n,
     admin_ids: Collection[int],
-    message_bucket: TokenBucket | None = None,
-    callback_bucket: TokenBucket | None = None,
+    message_bucket: TokenBucket | SharedBucket | None = None,
+    callback_bucket: TokenBucket | SharedBucket | None = None,
     update_stats: UpdateStats | None = None,
 ) -> None:
     """Order matters: the session comes first (the language is read from the database),
@@ -485,10 +523,14 @@ def register_middlewares(
     router.update.outer_middleware(language)
     router.errors.outer_middleware(language)
     router.message.outer_middleware(
-        ThrottlingMiddleware(message_bucket or TokenBucket(capacity=5, rate=1.0))
+        ThrottlingMiddleware(
+            message_bucket or TokenBucket(capacity=MESSAGE_BUCKET[0], rate=MESSAGE_BUCKET[1])
+        )
     )
     router.callback_query.outer_middleware(
-        ThrottlingMiddleware(callback_bucket or TokenBucket(capacity=10, rate=3.0))
+        ThrottlingMiddleware(
+            callback_bucket or TokenBucket(capacity=CALLBACK_BUCKET[0], rate=CALLBACK_BUCKET[1])
+        )
     )
     access = AccessMiddleware(admin_ids)
     router.message.middleware(access)

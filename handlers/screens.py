@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Collection
+from datetime import UTC, datetime
+from functools import lru_cache
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -127,11 +129,21 @@ def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKe
 
 
 # Keyboards are built as plain markup: aiogram's builder deep-copies every button on
-# export, a measurable share of each tap's cost during a surge of new users.
+# export, a measurable share of each tap's cost during a surge of new users. A keyboard
+# depends only on the language and what it shows, so each is built once and kept (the
+# markup is never changed after it is built): a tap no longer makes and validates a
+# pydantic model for each of its dozens of buttons and their callback data.
+KEYBOARD_CACHE_SIZE = 512
 
 
 def country_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMarkup:
-    chosen = set(selected)
+    return _country_keyboard(current_language(), frozenset(selected), flow, offered_presets())
+
+
+@lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _country_keyboard(
+    _language: str, chosen: frozenset[str], flow: str, presets: tuple[Preset, ...]
+) -> InlineKeyboardMarkup:
     country_buttons = [
         _button(
             _mark(item.code in chosen, country_name(item.code)),
@@ -144,7 +156,7 @@ def country_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMark
             _mark(set(preset.codes) <= chosen, preset_name(preset)),
             CountryPick(action="p", value=preset.id, flow=flow),
         )
-        for preset in offered_presets()
+        for preset in presets
     ]
     finish_row = [
         _button(
@@ -161,6 +173,11 @@ def country_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMark
 
 
 def topic_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMarkup:
+    return _topic_keyboard(current_language(), frozenset(selected), flow)
+
+
+@lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _topic_keyboard(_language: str, selected: frozenset[str], flow: str) -> InlineKeyboardMarkup:
     every_topic = not selected
     topic_buttons = [
         _button(
@@ -179,6 +196,11 @@ def topic_keyboard(selected: Collection[str], flow: str) -> InlineKeyboardMarkup
 
 
 def time_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
+    return _time_keyboard(current_language(), current, flow)
+
+
+@lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _time_keyboard(_language: str, current: str, flow: str) -> InlineKeyboardMarkup:
     time_buttons = [
         _button(
             _mark(value == current, value),
@@ -191,6 +213,14 @@ def time_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
 
 
 def zone_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
+    # The buttons show UTC offsets, which change with daylight saving time: the hour is
+    # part of the key.
+    hour = datetime.now(UTC).strftime("%Y%m%d%H")
+    return _zone_keyboard(current_language(), current, flow, hour)
+
+
+@lru_cache(maxsize=KEYBOARD_CACHE_SIZE)
+def _zone_keyboard(_language: str, current: str, flow: str, _hour: str) -> InlineKeyboardMarkup:
     zone_buttons = [
         _button(
             _mark(zone == current, f"{_(city)} · {utc_offset_label(zone)}"),
@@ -203,6 +233,11 @@ def zone_keyboard(current: str, flow: str) -> InlineKeyboardMarkup:
 
 
 def settings_keyboard() -> InlineKeyboardMarkup:
+    return _settings_keyboard(current_language())
+
+
+@lru_cache(maxsize=8)
+def _settings_keyboard(_language: str) -> InlineKeyboardMarkup:
     items = [
         (_("🌍 Countries"), "countries"),
         (_("🗂 Topics"), "topics"),

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import Executor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ingest import workers
 from ingest.config import IngestConfig
 from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_http_session
 from ingest.fulltext import extract_article_text, matches_title
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 # A teaser this long is taken as the article's text; no page is fetched for it.
 LONG_TEASER_CHARACTERS = 1000
+# How long an ingest worker's claim on a feed lasts (storage.feeds.claim_due_feeds): past
+# it, a feed whose worker died is claimed by another.
+FEED_CLAIM_LEASE = timedelta(minutes=5)
 # Items go to the worker thread in batches of about this much text, so that a stop waits
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
@@ -154,14 +159,19 @@ class IngestPipeline:
     def __init__(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        tagger: Tagger,
+        tagger: Tagger | None,
         config: IngestConfig,
         *,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         lemmatize: Callable[[str], str] = lemmatize_for_search,
+        executor: Executor | None = None,
     ) -> None:
+        """With `executor` (ingest.workers.create_ingest_pool), parsing, page extraction and
+        tagging run in its worker processes, each with a tagger of its own, and `tagger` is
+        not used; without it they run in threads of this process with `tagger`."""
         self._session_factory = session_factory
+        self._executor = executor
         self._tagger = tagger
         self._lemmatize = lemmatize
         self._config = config
@@ -212,6 +222,53 @@ class IngestPipeline:
         )
         return outcomes
 
+    async def run_claimed(
+        self,
+        *,
+        owner: str,
+        lease: timedelta = FEED_CLAIM_LEASE,
+        on_progress: Callable[[FeedOutcome], None] | None = None,
+    ) -> list[FeedOutcome]:
+        """Polls due feeds as one of several workers (PostgreSQL): claims them a few at a
+        time, as slots free up, until none is due; feeds claimed by another worker are
+        never fetched here. Returns the outcomes in the order the feeds finished."""
+        started = time.perf_counter()
+        outcomes: list[FeedOutcome] = []
+        pending: set[asyncio.Task[FeedOutcome]] = set()
+        limit = self._config.concurrency
+        async with create_http_session(self._config) as http_session:
+            run = _Run(http_session, self._config)
+            try:
+                while True:
+                    async with self._session_factory() as session:
+                        feeds = await feed_repo.claim_due_feeds(
+                            session, self._clock(), owner=owner, lease=lease, limit=limit
+                        )
+                        await session.commit()
+                    pending |= {
+                        asyncio.ensure_future(self._process(run, feed, on_progress))
+                        for feed in feeds
+                    }
+                    if not pending:
+                        break
+                    until = asyncio.FIRST_COMPLETED if feeds else asyncio.ALL_COMPLETED
+                    done, pending = await asyncio.wait(pending, return_when=until)
+                    outcomes += [task.result() for task in done]
+                    limit = max(1, self._config.concurrency - len(pending))
+            finally:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        if outcomes:
+            logger.info(
+                "polled %d feeds in %.1f s: %d new articles, %d feeds failed",
+                len(outcomes),
+                time.perf_counter() - started,
+                sum(outcome.new_items for outcome in outcomes),
+                sum(outcome.status == "failed" for outcome in outcomes),
+            )
+        return outcomes
+
     async def _process(
         self,
         run: _Run,
@@ -260,14 +317,7 @@ class IngestPipeline:
                 await session.commit()
             return self._outcome(feed, "unchanged", started)
 
-        parsed = await asyncio.to_thread(
-            parse_feed,
-            fetched.body,
-            url=fetched.url,
-            content_type=fetched.content_type,
-            fetched_at=now,
-            future_tolerance=self._config.future_date_tolerance,
-        )
+        parsed = await self._parse(fetched.body, fetched.url, fetched.content_type, now)
         if parsed.warning:
             logger.warning("feed %s: %s", feed.url, parsed.warning)
         if parsed.skipped:
@@ -280,7 +330,7 @@ class IngestPipeline:
         for batch in _analysis_batches(fresh):
             # A stop cancels this task here: the batch in the worker thread runs to its end,
             # the later ones never start.
-            analyses += await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, batch)
+            analyses += await self._analyse(batch)
         source = source_name(feed.title or parsed.title, feed.url)
         async with run.write_lock, self._session_factory() as session:
             new_items = await self._store(session, feed, fresh, analyses, source)
@@ -304,6 +354,41 @@ class IngestPipeline:
             seen_items=len(parsed.items) - new_items,
             parsed=parsed,
         )
+
+    async def _parse(
+        self, body: bytes, url: str, content_type: str | None, now: datetime
+    ) -> ParsedFeed:
+        tolerance = self._config.future_date_tolerance
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, workers.parse, body, url, content_type, now, tolerance
+            )
+        return await asyncio.to_thread(
+            parse_feed,
+            body,
+            url=url,
+            content_type=content_type,
+            fetched_at=now,
+            future_tolerance=tolerance,
+        )
+
+    async def _analyse(self, batch: Sequence[FeedItem]) -> list[_Analysis]:
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(self._executor, workers.analyse, list(batch))
+            return [_Analysis(tags, lemmas) for tags, lemmas in results]
+        if self._tagger is None:
+            raise RuntimeError("an ingest pipeline needs a tagger or an executor")
+        return await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, batch)
+
+    async def _extract(self, body: bytes, content_type: str | None, url: str) -> str:
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, workers.extract, body, content_type, url
+            )
+        return await asyncio.to_thread(extract_article_text, body, content_type, url)
 
     async def _unknown_items(self, items: Sequence[FeedItem]) -> list[FeedItem]:
         if not items:
@@ -387,9 +472,7 @@ class IngestPipeline:
         if not page.body:
             return item
         try:
-            text = await asyncio.to_thread(
-                extract_article_text, page.body, page.content_type, page.url
-            )
+            text = await self._extract(page.body, page.content_type, page.url)
         except Exception:
             logger.exception("article page %s: extraction failed", item.url)
             return item

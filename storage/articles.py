@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    case,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +67,7 @@ class StoredArticle:
     search_lemmas: str = ""
 
 
-def insert_ignoring_conflicts(session: AsyncSession, model: type) -> Any:
+def insert_ignoring_conflicts(session: AsyncSession, model: type | Table) -> Any:
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     if dialect == "postgresql":
         return postgresql.insert(model).on_conflict_do_nothing()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
@@ -164,14 +164,61 @@ async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRec
     ]
 
 
-async def _record(session: AsyncSession, chat: Chat) -> ChatRecord:
-    (record,) = await _records(session, [chat])
-    return record
+def _table(model: type) -> Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+# One chat at a time, as every update reads and writes it: plain statements on the tables,
+# built once, without the ORM's identity map and session synchronisation.
+_CHATS = _table(Chat)
+_CHAT_COUNTRIES = _table(ChatCountry)
+_CHAT_TOPICS = _table(ChatTopic)
+_CHAT_ROW = select(_CHATS).where(_CHATS.c.id == bindparam("chat_id"))
+_CHAT_LANGUAGE = select(_CHATS.c.language).where(_CHATS.c.id == bindparam("chat_id"))
+_CHAT_CHOICES = union_all(
+    select(literal("c").label("kind"), _CHAT_COUNTRIES.c.country.label("value")).where(
+        _CHAT_COUNTRIES.c.chat_id == bindparam("chat_id")
+    ),
+    select(literal("t"), _CHAT_TOPICS.c.topic).where(
+        _CHAT_TOPICS.c.chat_id == bindparam("chat_id")
+    ),
+)
+
+
+async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
+    """The record of one chat row, its countries and topics read in one query."""
+    countries: set[str] = set()
+    topics: set[str] = set()
+    for kind, value in await session.execute(_CHAT_CHOICES, {"chat_id": chat["id"]}):
+        (countries if kind == "c" else topics).add(value)
+    return ChatRecord(
+        id=chat["id"],
+        type=chat["type"],
+        title=chat["title"],
+        language=chat["language"],
+        timezone=chat["timezone"],
+        digest_time=chat["digest_time"],
+        next_digest_at=chat["next_digest_at"],
+        last_digest_at=chat["last_digest_at"],
+        notify_empty=chat["notify_empty"],
+        subscribed=chat["subscribed"],
+        active=chat["active"],
+        paused=chat["paused"],
+        countries=frozenset(countries),
+        topics=frozenset(topics),
+    )
+
+
+async def _chat_row(session: AsyncSession, chat_id: int) -> Mapping[Any, Any] | None:
+    row = (await session.execute(_CHAT_ROW, {"chat_id": chat_id})).first()
+    return row._mapping if row is not None else None
 
 
 async def get_chat(session: AsyncSession, chat_id: int) -> ChatRecord | None:
-    chat = await session.get(Chat, chat_id, populate_existing=True)
-    return await _record(session, chat) if chat else None
+    chat = await _chat_row(session, chat_id)
+    return await _record(session, chat) if chat is not None else None
 
 
 async def ensure_chat(
@@ -185,27 +232,29 @@ async def ensure_chat(
     digest_time: str,
 ) -> tuple[ChatRecord, bool]:
     """Returns the chat, creating it with the given defaults; reactivates an inactive one."""
-    chat = await session.get(Chat, chat_id, populate_existing=True)
+    chat = await _chat_row(session, chat_id)
     created = chat is None
     if chat is None:
-        chat = Chat(
-            id=chat_id,
-            type=type,
-            title=title,
-            language=language,
-            timezone=timezone,
-            digest_time=digest_time,
-            notify_empty=False,
-            subscribed=False,
-            active=True,
-            paused=False,
+        await session.execute(
+            insert(_CHATS).values(
+                id=chat_id,
+                type=type,
+                title=title,
+                language=language,
+                timezone=timezone,
+                digest_time=digest_time,
+                notify_empty=False,
+                subscribed=False,
+                active=True,
+                paused=False,
+            )
         )
-        session.add(chat)
-    else:
-        chat.active = True
-        if title:
-            chat.title = title
-    await session.flush()
+        chat = await _chat_row(session, chat_id)
+        assert chat is not None
+    elif not chat["active"] or (title and title != chat["title"]):
+        changes = {"active": True, "title": title or chat["title"]}
+        await session.execute(update(_CHATS).where(_CHATS.c.id == chat_id).values(**changes))
+        chat = {**chat, **changes}
     return await _record(session, chat), created
 
 
@@ -213,21 +262,21 @@ async def update_chat(session: AsyncSession, chat_id: int, **fields: Any) -> Non
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"unknown chat fields: {sorted(unknown)}")
-    await session.execute(update(Chat).where(Chat.id == chat_id).values(**fields))
+    await session.execute(update(_CHATS).where(_CHATS.c.id == chat_id).values(**fields))
 
 
 async def set_countries(session: AsyncSession, chat_id: int, codes: Iterable[str]) -> None:
-    await session.execute(delete(ChatCountry).where(ChatCountry.chat_id == chat_id))
+    await session.execute(delete(_CHAT_COUNTRIES).where(_CHAT_COUNTRIES.c.chat_id == chat_id))
     rows = [{"chat_id": chat_id, "country": code} for code in sorted(set(codes))]
     if rows:
-        await session.execute(insert_ignoring_conflicts(session, ChatCountry), rows)
+        await session.execute(insert_ignoring_conflicts(session, _CHAT_COUNTRIES), rows)
 
 
 async def set_topics(session: AsyncSession, chat_id: int, topics: Iterable[str]) -> None:
-    await session.execute(delete(ChatTopic).where(ChatTopic.chat_id == chat_id))
+    await session.execute(delete(_CHAT_TOPICS).where(_CHAT_TOPICS.c.chat_id == chat_id))
     rows = [{"chat_id": chat_id, "topic": topic} for topic in sorted(set(topics))]
     if rows:
-        await session.execute(insert_ignoring_conflicts(session, ChatTopic), rows)
+        await session.execute(insert_ignoring_conflicts(session, _CHAT_TOPICS), rows)
 
 
 async def delete_chat(session: AsyncSession, chat_id: int) -> bool:
@@ -301,7 +350,7 @@ async def sent_in_window(
 
 async def chat_language(session: AsyncSession, chat_id: int) -> str | None:
     """The chat's stored language, or None for a chat the bot does not know."""
-    language: str | None = await session.scalar(select(Chat.language).where(Chat.id == chat_id))
+    language: str | None = await session.scalar(_CHAT_LANGUAGE, {"chat_id": chat_id})
     return language
 
 
@@ -357,10 +406,7 @@ async def set_digest_schedules(
     session: AsyncSession, schedules: Collection[tuple[int, datetime, datetime | None]]
 ) -> None:
     """(chat id, next_digest_at, last_digest_at or None to keep it) for many chats at once."""
-    from sqlalchemy import Table, bindparam
-
-    table = Chat.__table__
-    assert isinstance(table, Table)
+    table = _CHATS
     moved = [(c, n) for c, n, last in schedules if last is None]
     delivered = [(c, n, last) for c, n, last in schedules if last is not None]
     if moved:
@@ -389,7 +435,7 @@ async def record_sent_pairs(session: AsyncSession, pairs: Iterable[tuple[int, in
         for chat_id, article_id in set(pairs)
     ]
     # The table, not the mapped class: a plain executemany without the ORM's bookkeeping.
-    statement = insert_ignoring_conflicts(session, SentArticle.__table__)  # type: ignore[arg-type]
+    statement = insert_ignoring_conflicts(session, _table(SentArticle))
     for start in range(0, len(rows), 5000):
         await session.execute(statement, rows[start : start + 5000])
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sqlite3
+import weakref
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+WRITE_TURN_KEY = "digestbot_write_turn"
 
 
 class DatabaseConfigError(Exception):
@@ -124,24 +129,155 @@ def explain_database_error(url: str, error: BaseException) -> Exception:
     return DatabaseUnavailable(f"the database server at {host} did not answer: {reason}")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, background: bool = False) -> AsyncEngine:
     """An engine with the per-backend settings the rest of the code relies on.
 
     SQLite: WAL, a busy timeout, foreign keys, and every transaction started with
     BEGIN IMMEDIATE, because a read transaction that later writes fails with
-    "database is locked" regardless of the busy timeout.
+    "database is locked" regardless of the busy timeout. Transactions of one process on
+    one database file take turns (see _WriteTurn), those of a `background` engine first,
+    and SQLite runs on the event loop's thread (see storage.sqlite_driver).
     """
     if is_sqlite(url):
         _prepare_sqlite_path(url)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            echo=echo,
+            module=_sqlite_driver(),
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        path = sqlite_file_path(url)
+        database = str(path.resolve()) if path is not None else None
+        _configure_sqlite(engine, database, background)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _sqlite_driver() -> Any:
+    """SQLAlchemy's aiosqlite dialect over connections that run SQLite on the event loop's
+    thread (see storage.sqlite_driver)."""
+    from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
+
+    from storage.sqlite_driver import DRIVER
+
+    return AsyncAdapt_aiosqlite_dbapi(DRIVER, sqlite3)  # type: ignore[arg-type]
+
+
+# Write transactions on one SQLite file, in this process, take turns.
+#
+# SQLite lets one writer in at a time; the others wait in its busy handler, which sleeps
+# and retries (1, 2, 5 … 100 ms), so under load the lock stays free for whole sleeps while
+# a queue of transactions waits for it. Within the process the turn is handed over at
+# COMMIT or ROLLBACK to the next transaction waiting for it: those of the background
+# engine (clock, composer, sender, poller) first, so a surge of chat traffic cannot make
+# digests late, then the others in arrival order. Other processes (the command line) meet
+# SQLite's own locking. A transaction that waits longer than the busy timeout fails as
+# SQLite's would: "database is locked".
+class _WriteTurn:
+    """The write turn on one SQLite file within one event loop."""
+
+    def __init__(self) -> None:
+        self.held = False
+        # Waiters of the background engine, then the others.
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
+
+    async def acquire(self, background: bool) -> None:
+        if not self.held and not any(self._queues):
+            self.held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if background else 1]
+        queue.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn just as the wait was given up
+            elif waiter in queue:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Hands the turn to the next waiter, or frees it."""
+        for queue in self._queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.held = False
+
+
+_WRITE_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _WriteTurn]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_turn(database: str) -> _WriteTurn:
+    loop = asyncio.get_running_loop()
+    return _WRITE_TURNS.setdefault(loop, {}).setdefault(database, _WriteTurn())
+
+
+async def _wait_for_turn(turn: _WriteTurn, background: bool) -> None:
+    async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+        await turn.acquire(background)
+
+
+def _take_write_turn(connection: Any, database: str, background: bool) -> None:
+    from sqlalchemy.util import await_
+    from sqlalchemy.util.concurrency import in_greenlet
+
+    if not in_greenlet():
+        return
+    turn = _write_turn(database)
+    try:
+        await_(_wait_for_turn(turn, background))
+    except TimeoutError:
+        raise exc.OperationalError(
+            "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+        ) from None
+    connection.connection.info[WRITE_TURN_KEY] = turn
+
+
+def _end_write_turn(info: dict[Any, Any]) -> None:
+    turn: _WriteTurn | None = info.pop(WRITE_TURN_KEY, None)
+    if turn is not None:
+        turn.release()
+
+
+SQLITE_CHECKPOINT_SECONDS = 10.0
+
+logger = logging.getLogger(__name__)
+
+
+def checkpoint_sqlite(path: Path) -> tuple[int, int]:
+    """Writes the WAL back into the database file without waiting for anyone (PASSIVE);
+    returns the WAL's frames and how many of them are now in the file. Never creates a
+    file that is not there."""
+    connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0)
+    try:
+        _busy, frames, done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        connection.close()
+    return int(frames), int(done)
+
+
+async def checkpoint_periodically(path: Path, interval: float = SQLITE_CHECKPOINT_SECONDS) -> None:
+    """The running bot's WAL checkpoints, in a worker thread, every `interval` seconds."""
+    failing = False
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(checkpoint_sqlite, path)
+        except sqlite3.Error as error:
+            if not failing:
+                logger.warning("WAL checkpoint of %s failed: %s; trying again", path, error)
+            failing = True
+        else:
+            failing = False
+
+
+def _configure_sqlite(engine: AsyncEngine, database: str | None, background: bool) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -150,14 +286,43 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # No waiting inside SQLite, which would block the event loop: a statement refused
+        # for a lock is tried again after an asyncio sleep (storage.sqlite_driver).
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint writes the WAL back into the file and syncs it to disk: the one
+        # SQLite call that waits on the disk. It is not left to whichever commit crosses
+        # the WAL's size (on the event loop's thread) but run by checkpoint_periodically
+        # in a worker thread, or by SQLite when the last connection closes.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
     def on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if database is not None:
+            _take_write_turn(connection, database, background)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end_write_turn(connection.connection.info)
+            raise
+
+    @event.listens_for(sync_engine, "commit")
+    @event.listens_for(sync_engine, "rollback")
+    def on_end(connection: Any) -> None:
+        # Fired just before the COMMIT or ROLLBACK is sent, which is queued on this
+        # connection's thread before the next transaction can get to its BEGIN.
+        _end_write_turn(connection.connection.info)
+
+    @event.listens_for(sync_engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection given back to the pool holds no turn, whatever happened to it.
+        _end_write_turn(record.info)
+
+    @event.listens_for(sync_engine, "invalidate")
+    def on_invalidate(_dbapi_connection: Any, record: Any, _error: Any) -> None:
+        _end_write_turn(record.info)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

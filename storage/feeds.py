@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -156,6 +156,38 @@ async def due_feeds(session: AsyncSession, now: datetime) -> list[FeedRecord]:
     return [_record(feed) for feed in await session.scalars(query)]
 
 
+async def claim_due_feeds(
+    session: AsyncSession, now: datetime, *, owner: str, lease: timedelta, limit: int
+) -> list[FeedRecord]:
+    """Claims up to `limit` due feeds for `owner` until `now + lease` and returns them.
+
+    For several ingest workers on PostgreSQL: FOR UPDATE SKIP LOCKED hands concurrent
+    claims different rows, and a claimed feed is not claimable again until its poll is
+    recorded (record_* clears the claim and moves next_check_at) or its lease ends (the
+    worker died). Call inside a transaction and commit right after."""
+    query = (
+        select(Feed.id)
+        .where(Feed.active.is_(True))
+        .where(or_(Feed.next_check_at.is_(None), Feed.next_check_at <= now))
+        .where(or_(Feed.claimed_until.is_(None), Feed.claimed_until < now))
+        .order_by(Feed.next_check_at.is_not(None), Feed.next_check_at, Feed.id)
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(await session.scalars(query))
+    if not ids:
+        return []
+    await session.execute(
+        update(Feed)
+        .where(Feed.id.in_(ids))
+        .values(claimed_until=now + lease, claimed_by=owner[:64])
+        .execution_options(synchronize_session=False)
+    )
+    feeds = await session.scalars(select(Feed).where(Feed.id.in_(ids)).order_by(Feed.id))
+    return [_record(feed) for feed in feeds]
+
+
 async def record_success(
     session: AsyncSession,
     feed_id: int,
@@ -177,6 +209,8 @@ async def record_success(
         "last_modified": last_modified,
         "body_hash": body_hash,
         "total_items": Feed.total_items + new_items,
+        "claimed_until": None,
+        "claimed_by": None,
     }
     if new_items:
         values["last_new_item_at"] = now
@@ -202,6 +236,8 @@ async def record_unchanged(
         "last_success_at": now,
         "next_check_at": next_check_at,
         "consecutive_failures": 0,
+        "claimed_until": None,
+        "claimed_by": None,
     }
     if etag is not None:
         values["etag"] = etag
@@ -225,6 +261,8 @@ async def record_failure(
         "last_error_at": now,
         "next_check_at": next_check_at,
         "consecutive_failures": Feed.consecutive_failures + 1,
+        "claimed_until": None,
+        "claimed_by": None,
     }
     if deactivate:
         values["active"] = False

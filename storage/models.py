@@ -60,6 +60,10 @@ class Feed(Base):
     # The condition the admins were last told about (ingest.health.FeedCondition).
     alert_state: Mapped[str | None] = mapped_column(String(16))
     alert_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An ingest worker's claim on a due feed (PostgreSQL, several workers): see
+    # storage.feeds.claim_due_feeds.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class Article(Base):
@@ -303,3 +307,15 @@ class FactSource(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class SendBudget(Base):
+    """One bot token's send rate, shared by every sender process (storage.budget): the
+    next free send slot and the end of a pause Telegram asked for, both in the database
+    server's epoch seconds."""
+
+    __tablename__ = "send_budget"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float)
+    paused_until: Mapped[float] = mapped_column(Float)

@@ -3,12 +3,16 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
 from storage.models import Base
 
 target_metadata = Base.metadata
+# Processes starting together on one PostgreSQL database (`digestbot run --role …`) migrate
+# one after the other: the first applies what is missing, the others then find nothing to do.
+MIGRATION_LOCK_KEY = 0x6469676573740000
 
 
 def run_migrations_offline() -> None:
@@ -29,6 +33,10 @@ def _run_with_connection(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         context.run_migrations()
 
 

@@ -1,0 +1,59 @@
+"""Parsing, page extraction and tagging in worker processes give what threads give."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from ingest.pipeline import IngestPipeline
+from ingest.workers import create_ingest_pool
+from storage.models import Article, ArticleTag
+from tagging import Tagger
+from tests.ingest.feed_server import FeedServer
+from tests.ingest.stories import ARTICLE_PAGE, KAZAKH_GRAIN, Story, rss
+from tests.ingest.test_pipeline import CONFIG, SessionFactory, add_feeds
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ProcessPoolExecutor]:
+    executor = create_ingest_pool(0.5, processes=1)
+    yield executor
+    executor.shutdown(cancel_futures=True)
+
+
+async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
+    server: FeedServer, session_factory: SessionFactory, tagger: Tagger, pool: ProcessPoolExecutor
+) -> None:
+    lead = "Омская область и Бухарская область Узбекистана договорились о прямых поставках."
+    teaser = Story(
+        "Омск и Бухара создадут рабочую группу по торговле", lead, server.url("/news/bukhara")
+    )
+    server.document("/mixed.xml", rss("Омские новости", [teaser, KAZAKH_GRAIN]))
+    page = ARTICLE_PAGE.format(title=teaser.title, lead=lead)
+    server.document("/news/bukhara", page.encode(), content_type="text/html; charset=utf-8")
+    await add_feeds(session_factory, server.url("/mixed.xml"))
+    pipeline = IngestPipeline(session_factory, None, CONFIG, executor=pool)
+
+    (outcome,) = await pipeline.run_once()
+
+    assert outcome.status == "new" and outcome.new_items == 2
+    async with session_factory() as session:
+        stored = list(await session.scalars(select(Article).order_by(Article.id)))
+        tags = list(await session.scalars(select(ArticleTag)))
+    by_url = {article.url: article for article in stored}
+    bukhara = by_url[server.url("/news/bukhara")]
+    # The page's text was extracted in the worker.
+    assert "хлопковые ткани, сухофрукты и овощи" in bukhara.full_text
+    for article in stored:
+        expected = tagger.tag(article.title, article.full_text)
+        got = {(tag.kind, tag.value) for tag in tags if tag.article_id == article.id}
+        assert got == {
+            *(("country", tag.value) for tag in expected.countries),
+            *(("topic", tag.value) for tag in expected.topics),
+            *(("region", tag.value) for tag in expected.regions),
+        }
+        assert article.search_lemmas
+    assert ("country", "UZ") in {(tag.kind, tag.value) for tag in tags}
