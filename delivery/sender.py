@@ -19,6 +19,16 @@ transaction right after Telegram confirms it. A process that dies leaves its cla
 to be claimed again when the lease ends, so nothing due is lost; only the requests that
 were in flight at that moment can arrive twice.
 
+Pictures: a row's picture may be stored as a recipe not drawn yet (the weekly chart). While
+it sends, the sender draws the pictures that queued rows show, in the order the rows were
+queued, one at a time in a drawing process of its own (a thread would compete with the
+sending loop for the interpreter lock; matplotlib takes about 0.2 s of CPU a chart). A row
+whose picture is not drawn yet goes back to the outbox for a moment (PICTURE_WAIT_SECONDS)
+while other chats' rows take its send slot, so drawing does not hold the send rate back
+while there is anything else to send. The picture is stored once drawn, uploaded once, and
+later rows reuse Telegram's file id. A row whose picture was not drawn when the process
+stopped is drawn by whichever process sends it next.
+
 `python -m delivery.sender --database-url … --api-url …` drains the outbox once and exits.
 """
 
@@ -26,11 +36,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import heapq
 import itertools
 import logging
 import math
+import multiprocessing
 import os
 import socket
 import sys
@@ -58,6 +71,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, LinkPreviewOp
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from digests.chart import draw_recipe_timed
 from storage import chats as chat_repo
 from storage import media as media_repo
 from storage import outbox
@@ -85,6 +99,10 @@ GROUP_WINDOW_SECONDS = 60.0
 # outbox with a later available_at instead of holding its lease in memory.
 MAX_HOLD_SECONDS = 3.0
 IDLE_POLL_SECONDS = 1.0
+# A row whose picture is being drawn is tried again this much later (a chart is ~0.2 s).
+PICTURE_WAIT_SECONDS = 0.5
+# How many queued pictures the drawing loop looks up at a time.
+DRAW_AHEAD = 8
 RESTART_DELAY_SECONDS = 5.0
 
 Clock = Callable[[], datetime]
@@ -105,6 +123,8 @@ class SendReport:
     blocked_chats: int = 0
     skipped: int = 0
     migrated: int = 0
+    charts_drawn: int = 0
+    chart_seconds: float = 0.0
     seconds: float = 0.0
     first_send_at: float | None = None
     last_send_at: float | None = None
@@ -122,6 +142,11 @@ class SendReport:
             f"rate limited {self.rate_limited}, blocked chats {self.blocked_chats} "
             f"({self.skipped} messages skipped), migrated {self.migrated}, "
             f"{self.seconds:.1f} s, {self.messages_per_second:.1f} messages/s"
+            + (
+                f", pictures drawn {self.charts_drawn} ({self.chart_seconds:.1f} s CPU)"
+                if self.charts_drawn
+                else ""
+            )
         )
 
 
@@ -264,7 +289,11 @@ class TokenRejected(Exception):
 
 
 class _MissingMedia(Exception):
-    """An outbox row's picture is not in the database (any more)."""
+    """An outbox row's picture is not in the database (any more), or cannot be drawn."""
+
+
+class _PictureNotReady(Exception):
+    """An outbox row's picture is still being drawn."""
 
 
 _STOP_ITEM = object()
@@ -330,6 +359,12 @@ class Sender:
         self._write_lock = asyncio.Lock()
         self._media_locks: dict[int, asyncio.Lock] = {}
         self._file_ids: dict[int, str] = {}
+        # Pictures being drawn (media id -> the drawing), the ones that failed, and the
+        # process that draws (started with the first picture to draw).
+        self._drawing: dict[int, asyncio.Task[bytes]] = {}
+        self._undrawable: dict[int, str] = {}
+        self._drawer: concurrent.futures.ProcessPoolExecutor | None = None
+        self._draw_wake = asyncio.Event()
 
     @property
     def report(self) -> SendReport:
@@ -420,6 +455,7 @@ class Sender:
             self._wake.set()
 
         watcher = asyncio.ensure_future(watch_stop())
+        drawing = asyncio.ensure_future(self._draw_queued(stopping))
         workers = [asyncio.ensure_future(self._worker(stopping)) for _ in range(self.concurrency)]
         try:
             await self._pump(until_empty=until_empty, stopping=stopping)
@@ -429,7 +465,10 @@ class Sender:
                 self._ready.put_nowait(_STOP_ITEM)
             await asyncio.gather(*workers, return_exceptions=True)
             watcher.cancel()
+            drawing.cancel()
+            await asyncio.gather(drawing, return_exceptions=True)
             await self._release_held()
+            await self._stop_drawing()
             self._report.seconds += time.monotonic() - started
         if self._fatal is not None:
             raise self._fatal
@@ -484,7 +523,75 @@ class Sender:
                 heapq.heappush(self._waiting, (ready_at, next(self._sequence), item))
         for item, delay in held_back:
             await self._retry_later(item, delay, "chat rate limit", count_attempt=False)
+        if any(item.media_id is not None for item in fresh):
+            self._draw_wake.set()
         return len(items)
+
+    # ------------------------------------------------------------------ pictures
+
+    async def _draw_queued(self, stopping: asyncio.Event) -> None:
+        """Draws, one at a time, the pictures that queued rows show and that are not drawn
+        yet; sleeps while there are none (claiming a row with a picture wakes it)."""
+        while not stopping.is_set():
+            self._draw_wake.clear()
+            async with self._transaction() as session:
+                queued = await media_repo.recipes_in_queue(
+                    session, limit=DRAW_AHEAD, leave_out=set(self._undrawable)
+                )
+                await session.commit()
+            for media_id, recipe in queued:
+                if stopping.is_set():
+                    return
+                with contextlib.suppress(Exception):
+                    await self._start_drawing(media_id, recipe)
+            if len(queued) < DRAW_AHEAD:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._draw_wake.wait(), timeout=self.idle_poll * 10)
+
+    def _start_drawing(self, media_id: int, recipe: str) -> asyncio.Task[bytes]:
+        task = self._drawing.get(media_id)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(
+                self._draw(media_id, recipe), name=f"draw-picture-{media_id}"
+            )
+            # A drawing nobody awaited (the sender stopped) must not warn at exit.
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._drawing[media_id] = task
+        return task
+
+    async def _draw(self, media_id: int, recipe: str) -> bytes:
+        try:
+            if self._drawer is None:
+                self._drawer = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
+                )
+            loop = asyncio.get_running_loop()
+            content, seconds = await loop.run_in_executor(self._drawer, draw_recipe_timed, recipe)
+            async with self._transaction() as session:
+                await media_repo.store_drawn(session, media_id, content)
+                await session.commit()
+            self._report.charts_drawn += 1
+            self._report.chart_seconds += seconds
+            return content
+        except concurrent.futures.process.BrokenProcessPool:
+            # The drawing process died (killed, out of memory): a new one draws next time.
+            logger.exception("the drawing process stopped while drawing picture %s", media_id)
+            self._drawer = None
+            raise
+        except Exception as error:
+            logger.exception("could not draw picture %s", media_id)
+            self._undrawable[media_id] = f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            self._drawing.pop(media_id, None)
+
+    async def _stop_drawing(self) -> None:
+        for task in list(self._drawing.values()):
+            task.cancel()
+        self._drawing.clear()
+        drawer, self._drawer = self._drawer, None
+        if drawer is not None:
+            await asyncio.to_thread(drawer.shutdown, wait=True, cancel_futures=True)
 
     def _move_ready(self, now: float) -> None:
         while self._waiting and self._waiting[0][0] <= now:
@@ -571,6 +678,14 @@ class Sender:
             known = self._file_ids.get(item.media_id)
             if known is not None and media.telegram_file_id is None:
                 media = replace(media, telegram_file_id=known)
+            if media.content is None and media.telegram_file_id is None:
+                if media.recipe is None:
+                    raise _MissingMedia(f"picture {item.media_id} has no content")
+                if item.media_id in self._undrawable:
+                    reason = self._undrawable[item.media_id]
+                    raise _MissingMedia(f"picture {item.media_id} cannot be drawn: {reason}")
+                self._start_drawing(media.id, media.recipe)
+                raise _PictureNotReady
             answer = await self._send(item, media, stopping)
             if answer is not None and answer[0].photo:
                 self._file_ids[item.media_id] = answer[0].photo[-1].file_id
@@ -591,7 +706,7 @@ class Sender:
                     message = await self._bot.send_photo(
                         chat_id=item.chat_id,
                         photo=media.telegram_file_id
-                        or BufferedInputFile(media.content, filename=media.filename),
+                        or BufferedInputFile(media.content or b"", filename=media.filename),
                         caption=item.text,
                         parse_mode=ParseMode.HTML,
                         reply_markup=markup,
@@ -625,6 +740,10 @@ class Sender:
             message, sent_at = answer
         except _MissingMedia as error:
             await self._on_rejected(item, str(error))
+        except _PictureNotReady:
+            await self._retry_later(
+                item, PICTURE_WAIT_SECONDS, "picture being drawn", count_attempt=False
+            )
         except TelegramRetryAfter as error:
             await self._on_retry_after(item, error)
         except TelegramMigrateToChat as error:

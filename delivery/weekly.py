@@ -1,11 +1,21 @@
 """The weekly brief: on Mondays at the chat's digest time, the week that ended.
 
 One message with the counts of the week's articles by country and by topic against the
-week before ("🇺🇿 Узбекистан 12 (+4)") and the week's articles on the `agreements` topic
-as linked titles, then the `/stats` chart (articles per country over the last eight whole
+week before ("🇺🇿 Узбекистан 12 (+4)"); from the facts register the agreements signed and
+the figures published that week (facts with a source among the week's articles the chat
+counts, so its countries, keyword and region filters hold; at most MAX_WEEK_FACTS of each,
+then "и ещё N" pointing to /agreements and /trade); the week's articles on the `agreements`
+topic as linked titles; then the `/stats` chart (articles per country over the last eight whole
 weeks, counted in the deployment's zone so that one picture serves every chat following
 the same countries) as a picture. Counts and the list go through the chat's countries,
 topics, keyword and region filters; the chart is the picture `/stats` draws.
+
+Composing does not draw: a chart is queued as its recipe (the counts and words it shows,
+`digests.chart.weekly_chart_recipe`) in a `media` row shared by every brief that shows the
+same picture, and the sender draws it in a worker thread right before its first send
+(matplotlib, about 0.2 s of CPU a chart, would otherwise be most of the composing time);
+later sends reuse Telegram's file id. A row whose chart is not drawn yet is drawn and sent
+after a restart like any other queued row.
 
 The brief is a review: it lists the week's agreements even when the chat had them already
 (instantly or in a daily digest), and says so in its heading. Nothing it lists is recorded
@@ -24,7 +34,7 @@ import html
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -37,18 +47,20 @@ from delivery.planner import subscription_for, topic_order
 from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
-from digests.chart import ChartText, render_weekly_chart
+from digests.chart import ChartText, weekly_chart_recipe
+from digests.facts import FactTexts, cut, fact_sources, figure_text
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
-from digests.select import as_utc, matches_subscription, subscribed_countries, subscribed_topics
+from digests.select import as_utc, passes_filters
 from digests.stats import WeeklyCounts, Weeks, last_weeks, weekly_counts
 from storage import chats as chat_repo
 from storage import outbox
 from storage.articles import country_counts_by_period, find_articles
 from storage.chats import ChatRecord
-from storage.media import store_media
+from storage.facts import AGREEMENT, FIGURE, StoredFact, facts_of_articles
+from storage.media import request_media
 from storage.outbox import NewOutboxMessage
-from tagging import country
+from tagging import countries, country
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +75,19 @@ MAX_WEEK_ARTICLES = 50_000
 # own zone (a chart is about 0.2 s of CPU to draw; the counts move by a few hours at most).
 DEFAULT_CHART_TIMEZONE = "Asia/Omsk"
 DEFAULT_BATCH_SIZE = 500
+# The brief lists at most this many signed agreements and as many figures; /agreements and
+# /trade have the rest.
+MAX_WEEK_FACTS = 5
+MAX_FACT_PART = 120
+FACT_QUERY_CHUNK = 5000
 
 
 @dataclass(frozen=True, slots=True)
 class WeeklyBrief:
-    """One chat's brief: the text and the chart's key (None: no chart)."""
+    """One chat's brief: the text and the chart's recipe (None: no chart)."""
 
     text: str
-    chart_key: tuple[object, ...] | None
+    chart_recipe: str | None
     caption: str
 
 
@@ -87,17 +104,16 @@ class WeeklyChange:
 class WeeklyReport:
     due: int = 0
     briefs: int = 0
-    charts_drawn: int = 0
+    charts_queued: int = 0
     skipped: int = 0
     conflicts: int = 0
     errors: int = 0
     seconds: float = 0.0
-    chart_seconds: float = 0.0
 
     def __str__(self) -> str:
         return (
-            f"weekly: due {self.due}, briefs {self.briefs}, charts drawn {self.charts_drawn} "
-            f"({self.chart_seconds:.2f} s), skipped {self.skipped}, conflicts {self.conflicts}, "
+            f"weekly: due {self.due}, briefs {self.briefs}, charts queued {self.charts_queued} "
+            f"(drawn by the sender), skipped {self.skipped}, conflicts {self.conflicts}, "
             f"errors {self.errors}, {self.seconds:.2f} s"
         )
 
@@ -118,26 +134,65 @@ def _delta(now: int, before: int) -> str:
     return f"+{change}" if change > 0 else f"−{-change}"
 
 
+@dataclass(frozen=True, slots=True)
+class WeekArticle:
+    """An article with what every brief asks of it worked out once per pass: its UTC
+    publication time and the countries and topics scoring at least the threshold."""
+
+    article: DigestArticle
+    published: datetime
+    countries: frozenset[str]
+    topics: frozenset[str]
+
+    @classmethod
+    def of(cls, article: DigestArticle, threshold: float) -> WeekArticle:
+        return cls(
+            article,
+            as_utc(article.published_at),
+            frozenset(code.upper() for code, s in article.countries.items() if s >= threshold),
+            frozenset(topic.lower() for topic, s in article.topics.items() if s >= threshold),
+        )
+
+
 def week_counts(
-    articles: Sequence[DigestArticle], sub: Subscription, start: datetime, end: datetime
+    articles: Sequence[DigestArticle | WeekArticle],
+    sub: Subscription,
+    start: datetime,
+    end: datetime,
+    matched: set[int] | None = None,
 ) -> tuple[Counter[str], Counter[str], list[DigestArticle]]:
     """Per country and per topic, how many of the chat's articles were published in
-    [start, end); and the agreement-topic ones among them, newest first."""
+    [start, end); and the agreement-topic ones among them, newest first. The same as
+    `matches_subscription` and `subscribed_countries`/`subscribed_topics` per article,
+    on sets worked out once (`WeekArticle`). The ids of every article counted are added
+    to `matched` when given."""
     by_country: Counter[str] = Counter()
     by_topic: Counter[str] = Counter()
-    agreements: list[DigestArticle] = []
-    for article in articles:
-        published = as_utc(article.published_at)
-        if not start <= published < end or not matches_subscription(article, sub):
+    agreements: list[WeekArticle] = []
+    countries = frozenset(code.upper() for code in sub.countries)
+    topics = frozenset(topic.lower() for topic in sub.topics)
+    for item in articles:
+        week = item if isinstance(item, WeekArticle) else WeekArticle.of(item, sub.threshold)
+        if not start <= week.published < end:
             continue
-        for code, _score in subscribed_countries(article.countries, sub):
-            by_country[code] += 1
-        for topic in subscribed_topics(article.topics, sub):
-            by_topic[topic] += 1
-        if article.topics.get(AGREEMENTS_TOPIC, 0.0) >= sub.threshold:
-            agreements.append(article)
-    agreements.sort(key=lambda a: (-as_utc(a.published_at).timestamp(), a.id))
-    return by_country, by_topic, agreements
+        shared = week.countries & countries
+        if not shared:
+            continue
+        shown_topics = week.topics & topics if topics else week.topics
+        if topics and not shown_topics:
+            continue
+        if (sub.regions or sub.include_words or sub.exclude_words) and not passes_filters(
+            week.article, sub
+        ):
+            continue
+        by_country.update(shared)
+        by_topic.update(shown_topics)
+        if matched is not None:
+            matched.add(week.article.id)
+        if AGREEMENTS_TOPIC in week.topics:
+            agreements.append(week)
+    agreements.sort(key=lambda w: (-w.published.timestamp(), w.article.id))
+    return by_country, by_topic, [w.article for w in agreements]
 
 
 def _count_line(name: str, count: int, before: int) -> str:
@@ -152,20 +207,104 @@ def _format_day(day: date, labels: Labels) -> str:
     return labels.date_format.format(day=day.day, month=labels.month_names[day.month - 1])
 
 
+def fact_texts(language: str) -> FactTexts:
+    _ = gettext_for(language)
+    english = language == "en"
+    names = {item.code: item.name_en if english else item.name_ru for item in countries()}
+    return FactTexts(
+        register_title=_("Agreements signed"),
+        timeline_title=_("Figures published"),
+        no_date=_("no date"),
+        statuses={"signed": _("signed"), "planned": _("planned")},
+        indicators={
+            "trade_turnover": _("trade turnover"),
+            "export": _("export"),
+            "import": _("import"),
+            "investment": _("investment"),
+            "other": _("other"),
+        },
+        change=_("change"),
+        country_names=names,
+    )
+
+
+def week_facts(
+    facts: Iterable[StoredFact], sub: Subscription, matched: Collection[int]
+) -> tuple[list[StoredFact], list[StoredFact]]:
+    """The week's signed agreements and figures about the chat's countries whose source
+    articles include one the chat's brief counted (so its keyword and region filters hold
+    for facts too), newest first."""
+    countries = {code.upper() for code in sub.countries}
+    signed: list[StoredFact] = []
+    figures: list[StoredFact] = []
+    for fact in facts:
+        if countries.isdisjoint(code.upper() for code in fact.countries):
+            continue
+        if not any(ref.article_id in matched for ref in fact.sources):
+            continue
+        if fact.kind == AGREEMENT and fact.status == "signed":
+            signed.append(fact)
+        elif fact.kind == FIGURE:
+            figures.append(fact)
+    signed.sort(key=lambda f: (-f.sort_at.timestamp(), f.id))
+    figures.sort(key=lambda f: (-f.sort_at.timestamp(), f.id))
+    return signed, figures
+
+
+def render_week_facts(
+    signed: Sequence[StoredFact], figures: Sequence[StoredFact], language: str
+) -> str:
+    """At most MAX_WEEK_FACTS of each kind: "date — parties — subject — sources" and
+    "indicator value unit (change) period — sources", then "and N more" with the command
+    that lists them all. Empty when the week has no facts."""
+    if not signed and not figures:
+        return ""
+    _ = gettext_for(language)
+    texts = fact_texts(language)
+    parts: list[str] = []
+    if signed:
+        lines = [f"<b>{html.escape(texts.register_title)}</b>"]
+        for fact in signed[:MAX_WEEK_FACTS]:
+            when = fact.day.strftime("%d.%m.%Y") if fact.day else texts.no_date
+            parties = "; ".join(fact.parties) or ", ".join(
+                texts.country_names.get(code, code) for code in fact.countries
+            )
+            lines.append(
+                f"• {html.escape(when)} — {html.escape(cut(parties, MAX_FACT_PART))} — "
+                f"{html.escape(cut(fact.subject, MAX_FACT_PART))} — {fact_sources(fact)}"
+            )
+        if len(signed) > MAX_WEEK_FACTS:
+            more = _("and {count} more: /agreements").format(count=len(signed) - MAX_WEEK_FACTS)
+            lines.append(html.escape(more))
+        parts.append("\n".join(lines))
+    if figures:
+        lines = [f"<b>{html.escape(texts.timeline_title)}</b>"]
+        for fact in figures[:MAX_WEEK_FACTS]:
+            lines.append(f"• {html.escape(figure_text(fact, texts))} — {fact_sources(fact)}")
+        if len(figures) > MAX_WEEK_FACTS:
+            more = _("and {count} more: /trade").format(count=len(figures) - MAX_WEEK_FACTS)
+            lines.append(html.escape(more))
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def render_brief(
     chat: ChatRecord,
-    articles: Sequence[DigestArticle],
+    articles: Sequence[DigestArticle | WeekArticle],
     weeks: Weeks,
     labels: Labels,
     *,
     threshold: float,
+    facts: Sequence[StoredFact] = (),
 ) -> str | None:
     """The brief's text (Telegram HTML), or None when both weeks had nothing for the chat
-    and it did not ask to hear about empty days."""
+    and it did not ask to hear about empty days. `facts`: stored facts with a source among
+    `articles` (those of the week's articles the chat counts are shown)."""
     _ = gettext_for(chat.language)
     sub = subscription_for(chat, threshold=threshold)
     edges = weeks.edges
-    now_country, now_topic, agreements = week_counts(articles, sub, edges[-2], edges[-1])
+    matched: set[int] = set()
+    now_country, now_topic, agreements = week_counts(articles, sub, edges[-2], edges[-1], matched)
     before_country, before_topic, _before = week_counts(articles, sub, edges[-3], edges[-2])
     if not now_country and not before_country and not chat.notify_empty:
         return None
@@ -194,6 +333,10 @@ def render_brief(
             name = labels.topic_names.get(topic, topic)
             lines.append(_count_line(name, now_topic[topic], before_topic[topic]))
     text = "\n".join(lines)
+    signed, figures = week_facts(facts, sub, matched)
+    facts_text = render_week_facts(signed, figures, chat.language)
+    if facts_text:
+        text += "\n\n" + facts_text
     header = _("Agreements of the week")
     if agreements:
         room = MessageLimits(visible=4096 - visible_length(text) - 2, html=8000, entities=90)
@@ -226,7 +369,7 @@ def chart_text(language: str, codes: Sequence[str], weeks: Weeks) -> ChartText:
 
 
 class WeeklyComposer:
-    """Composes briefs and draws each distinct chart once per pass."""
+    """Composes briefs and the recipe of each distinct chart once per pass."""
 
     def __init__(
         self,
@@ -238,29 +381,20 @@ class WeeklyComposer:
         self.threshold = threshold
         self.chart_timezone = chart_timezone
         self.texts: dict[tuple[object, ...], str | None] = {}
-        self.charts: dict[tuple[object, ...], bytes | None] = {}
-        self.charts_drawn = 0
-        self.chart_seconds = 0.0
+        self.charts: dict[tuple[object, ...], str] = {}
 
-    def chart(self, language: str, shown: WeeklyCounts, weeks: Weeks) -> tuple[object, ...] | None:
-        """The key of the chart of `shown`, drawn the first time it is asked for; None when
-        there is nothing to draw. Charts are keyed by what they show, so chats following
-        the same countries share one picture across time zones whose weeks count alike."""
+    def chart(self, language: str, shown: WeeklyCounts, weeks: Weeks) -> str | None:
+        """The recipe of the chart of `shown` (None when there is nothing to draw). Charts
+        are keyed by what they show, so chats following the same countries share one
+        picture across time zones whose weeks count alike."""
         if shown.is_empty:
             return None
         key: tuple[object, ...] = (language, shown.week_starts, tuple(shown.series.items()))
-        if key not in self.charts:
-            started = time.process_time()
-            try:
-                self.charts[key] = render_weekly_chart(
-                    shown, chart_text(language, list(shown.series), weeks)
-                )
-                self.charts_drawn += 1
-            except Exception:
-                logger.exception("could not draw a weekly chart")
-                self.charts[key] = None
-            self.chart_seconds += time.process_time() - started
-        return key if self.charts[key] is not None else None
+        recipe = self.charts.get(key)
+        if recipe is None:
+            recipe = weekly_chart_recipe(shown, chart_text(language, list(shown.series), weeks))
+            self.charts[key] = recipe
+        return recipe
 
     def plan(
         self,
@@ -269,14 +403,19 @@ class WeeklyComposer:
         counts_by_edges: Mapping[tuple[datetime, ...], Mapping[str, list[int]]],
         *,
         now: datetime,
+        facts: Sequence[StoredFact] = (),
     ) -> tuple[list[WeeklyChange], int]:
         changes: list[WeeklyChange] = []
         errors = 0
-        by_country: dict[str, list[DigestArticle]] = {}
+        facts_by_article: dict[int, list[StoredFact]] = {}
+        for fact in facts:
+            for ref in fact.sources:
+                facts_by_article.setdefault(ref.article_id, []).append(fact)
+        by_country: dict[str, list[WeekArticle]] = {}
         for article in articles:
-            for code, score in article.countries.items():
-                if score >= self.threshold:
-                    by_country.setdefault(code.upper(), []).append(article)
+            week = WeekArticle.of(article, self.threshold)
+            for code in week.countries:
+                by_country.setdefault(code, []).append(week)
         for chat in chats:
             assert chat.next_weekly_at is not None
             slot = chat.next_weekly_at
@@ -300,9 +439,14 @@ class WeeklyComposer:
                 )
                 if text_key not in self.texts:
                     candidates = {
-                        article.id: article
+                        week.article.id: week
                         for code in chat.countries
-                        for article in by_country.get(code.upper(), ())
+                        for week in by_country.get(code.upper(), ())
+                    }
+                    chat_facts = {
+                        fact.id: fact
+                        for article_id in candidates
+                        for fact in facts_by_article.get(article_id, ())
                     }
                     self.texts[text_key] = render_brief(
                         chat,
@@ -310,6 +454,7 @@ class WeeklyComposer:
                         weeks,
                         self.labels_for(chat.language),
                         threshold=self.threshold,
+                        facts=list(chat_facts.values()),
                     )
                 text = self.texts[text_key]
             except Exception:
@@ -325,7 +470,7 @@ class WeeklyComposer:
             )
             brief = WeeklyBrief(
                 text=text,
-                chart_key=self.chart(chat.language, shown, chart_weeks),
+                chart_recipe=self.chart(chat.language, shown, chart_weeks),
                 caption=chart_caption(chat, chart_weeks),
             )
             changes.append(
@@ -342,13 +487,12 @@ class WeeklyComposer:
 
 @dataclass
 class _MediaCache:
-    ids: dict[tuple[object, ...], int] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
 
 
 async def _apply(
     session_factory: async_sessionmaker[AsyncSession],
     changes: Sequence[WeeklyChange],
-    composer: WeeklyComposer,
     media: _MediaCache,
     *,
     now: datetime,
@@ -373,14 +517,13 @@ async def _apply(
                     text=change.brief.text,
                 )
             )
-            chart_key = change.brief.chart_key
-            picture = composer.charts.get(chart_key) if chart_key is not None else None
-            if chart_key is not None and picture is not None:
-                if chart_key not in media.ids:
-                    media.ids[chart_key] = await store_media(
+            recipe = change.brief.chart_recipe
+            if recipe is not None:
+                if recipe not in media.ids:
+                    media.ids[recipe] = await request_media(
                         session,
-                        picture,
-                        f"week-{hashlib.sha1(picture).hexdigest()[:8]}.png",
+                        recipe,
+                        f"week-{hashlib.sha1(recipe.encode()).hexdigest()[:8]}.png",
                         now=now,
                     )
                 messages.append(
@@ -390,7 +533,7 @@ async def _apply(
                         part=1,
                         kind=WEEKLY_CHART_KIND,
                         text=change.brief.caption,
-                        media_id=media.ids[chart_key],
+                        media_id=media.ids[recipe],
                     )
                 )
         await outbox.enqueue(session, messages, now=now)
@@ -419,6 +562,7 @@ async def compose_due_weekly(
     media = _MediaCache()
     after: tuple[datetime, int] | None = None
     articles_cache: dict[tuple[datetime, frozenset[str]], list[DigestArticle]] = {}
+    facts_cache: dict[tuple[datetime, frozenset[str]], list[StoredFact]] = {}
     counts_cache: dict[tuple[datetime, ...], dict[str, list[int]]] = {}
     while True:
         async with session_factory() as session:
@@ -434,6 +578,7 @@ async def compose_due_weekly(
             cache_key = (since, countries)
             if cache_key not in articles_cache:
                 articles_cache.clear()
+                facts_cache.clear()
                 stored = (
                     await find_articles(
                         session,
@@ -446,6 +591,13 @@ async def compose_due_weekly(
                     else []
                 )
                 articles_cache[cache_key] = [to_digest_article(a) for a in stored]
+                ids = [article.id for article in stored]
+                found: dict[int, StoredFact] = {}
+                for start in range(0, len(ids), FACT_QUERY_CHUNK):
+                    chunk = ids[start : start + FACT_QUERY_CHUNK]
+                    for fact in await facts_of_articles(session, chunk):
+                        found[fact.id] = fact
+                facts_cache[cache_key] = list(found.values())
             chart_weeks = [
                 brief_weeks(c.next_weekly_at or now, composer.chart_timezone) for c in chats
             ]
@@ -460,15 +612,19 @@ async def compose_due_weekly(
         after = (last.next_weekly_at, last.id)
         report.due += len(chats)
         changes, errors = await asyncio.to_thread(
-            composer.plan, chats, articles_cache[cache_key], counts_cache, now=now
+            composer.plan,
+            chats,
+            articles_cache[cache_key],
+            counts_cache,
+            now=now,
+            facts=facts_cache[cache_key],
         )
         report.errors += errors
         try:
-            await _apply(session_factory, changes, composer, media, now=now, report=report)
+            await _apply(session_factory, changes, media, now=now, report=report)
         except Exception:
             logger.exception("storing %d weekly briefs failed", len(changes))
             report.errors += len(changes)
-    report.charts_drawn = composer.charts_drawn
-    report.chart_seconds = composer.chart_seconds
+    report.charts_queued = len(media.ids)
     report.seconds = time.perf_counter() - started
     return report

@@ -48,7 +48,7 @@ class FactTexts:
     country_names: Mapping[str, str]
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: limit - 1].rsplit(" ", 1)[0] + "…"
@@ -58,7 +58,7 @@ def _day(fact: StoredFact) -> date:
     return fact.day or fact.sort_at.date()
 
 
-def _sources(fact: StoredFact) -> str:
+def fact_sources(fact: StoredFact) -> str:
     links = [
         f'<a href="{escape(ref.url)}">{escape(ref.source or ref.title[:30])}</a>'
         for ref in fact.sources[:MAX_SOURCES_SHOWN]
@@ -87,11 +87,11 @@ def render_register(facts: Sequence[StoredFact], texts: FactTexts) -> str:
             texts.country_names.get(code, code) for code in fact.countries
         )
         status = texts.statuses.get(fact.status or "", fact.status or "")
-        parties = _cut(parties, MAX_PARTIES_CHARACTERS)
-        subject = _cut(fact.subject, MAX_SUBJECT_CHARACTERS)
+        parties = cut(parties, MAX_PARTIES_CHARACTERS)
+        subject = cut(fact.subject, MAX_SUBJECT_CHARACTERS)
         lines.append(
             f"• {escape(when)} — {escape(parties)} — {escape(subject)} — "
-            f"<i>{escape(status)}</i> — {_sources(fact)}"
+            f"<i>{escape(status)}</i> — {fact_sources(fact)}"
         )
     return "\n".join(lines)
 
@@ -110,7 +110,7 @@ def render_timeline(facts: Sequence[StoredFact], texts: FactTexts) -> str:
     lines = [f"<b>{escape(texts.timeline_title)}</b>"]
     for fact in facts:
         lines.append(
-            f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {_sources(fact)}"
+            f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {fact_sources(fact)}"
         )
     return "\n".join(lines)
 

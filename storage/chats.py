@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, literal, select, union_all, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
@@ -177,38 +178,13 @@ _CHAT_COUNTRIES = _table(ChatCountry)
 _CHAT_TOPICS = _table(ChatTopic)
 _CHAT_ROW = select(_CHATS).where(_CHATS.c.id == bindparam("chat_id"))
 _CHAT_LANGUAGE = select(_CHATS.c.language).where(_CHATS.c.id == bindparam("chat_id"))
-_CHAT_CHOICES = union_all(
-    select(literal("c").label("kind"), _CHAT_COUNTRIES.c.country.label("value")).where(
-        _CHAT_COUNTRIES.c.chat_id == bindparam("chat_id")
-    ),
-    select(literal("t"), _CHAT_TOPICS.c.topic).where(
-        _CHAT_TOPICS.c.chat_id == bindparam("chat_id")
-    ),
-)
 
 
 async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
-    """The record of one chat row, its countries and topics read in one query."""
-    countries: set[str] = set()
-    topics: set[str] = set()
-    for kind, value in await session.execute(_CHAT_CHOICES, {"chat_id": chat["id"]}):
-        (countries if kind == "c" else topics).add(value)
-    return ChatRecord(
-        id=chat["id"],
-        type=chat["type"],
-        title=chat["title"],
-        language=chat["language"],
-        timezone=chat["timezone"],
-        digest_time=chat["digest_time"],
-        next_digest_at=chat["next_digest_at"],
-        last_digest_at=chat["last_digest_at"],
-        notify_empty=chat["notify_empty"],
-        subscribed=chat["subscribed"],
-        active=chat["active"],
-        paused=chat["paused"],
-        countries=frozenset(countries),
-        topics=frozenset(topics),
-    )
+    """The record of one chat row with everything `_records` reads for a chat (countries,
+    topics, delivery modes, instant topics, keyword and region filters, topic bindings)."""
+    records = await _records(session, [SimpleNamespace(**chat)])  # type: ignore[list-item]
+    return records[0]
 
 
 async def _chat_row(session: AsyncSession, chat_id: int) -> Mapping[Any, Any] | None:

@@ -330,3 +330,20 @@ async def replace_facts_of_articles(
             await session.execute(delete(FactCountry).where(FactCountry.fact_id.in_(orphans)))
             await session.execute(delete(Fact).where(Fact.id.in_(orphans)))
     await session.execute(update(Article).where(Article.id.in_(ids)).values(facts_version=version))
+
+
+async def facts_of_articles(
+    session: AsyncSession, article_ids: Collection[int]
+) -> list[StoredFact]:
+    """The facts that any of the articles is a source of, each with all its sources."""
+    if not article_ids:
+        return []
+    ids = list(
+        await session.scalars(
+            select(FactSource.fact_id)
+            .where(FactSource.article_id.in_(list(article_ids)))
+            .group_by(FactSource.fact_id)
+            .order_by(FactSource.fact_id)
+        )
+    )
+    return await _load(session, ids)

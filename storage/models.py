@@ -201,13 +201,16 @@ class ChatTopicBinding(Base):
 
 class Media(Base):
     """A picture sent with outbox rows (the weekly chart), stored once per content; the
-    file id Telegram gave it the first time lets later sends skip the upload."""
+    file id Telegram gave it the first time lets later sends skip the upload. A picture may
+    be queued as its `recipe` (what to draw) with no content yet: the sender draws it before
+    its first send and stores the content (`sha256` is then the recipe's)."""
 
     __tablename__ = "media"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recipe: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str] = mapped_column(String(100))
     telegram_file_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -323,7 +323,7 @@ async def test_weekly_brief_on_monday_counts_against_the_week_before_and_lists_a
     report = await compose_due_weekly(
         session_factory, now=monday_slot + timedelta(seconds=20), labels_for=labels_for
     )
-    assert report.briefs == 1 and report.charts_drawn == 1
+    assert report.briefs == 1 and report.charts_queued == 1
     rows = await chat_rows(session_factory, 6)
     assert [row.kind for row in rows] == [WEEKLY_KIND, WEEKLY_CHART_KIND]
     text = rows[0].text
