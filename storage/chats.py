@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import insert_ignoring_conflicts
@@ -180,11 +192,65 @@ _CHAT_ROW = select(_CHATS).where(_CHATS.c.id == bindparam("chat_id"))
 _CHAT_LANGUAGE = select(_CHATS.c.language).where(_CHATS.c.id == bindparam("chat_id"))
 
 
+def _choices(kind: str, table: Table, value: str, number: Any = None, word: str = "") -> Any:
+    return select(
+        literal_column(f"'{kind}'", String).label("kind"),
+        table.c[value].label("value"),
+        (number if number is not None else literal_column("0", BigInteger)).label("number"),
+        (table.c[word] if word else literal_column("''", String)).label("word"),
+    ).where(table.c.chat_id == bindparam("chat_id"))
+
+
+_KEYWORDS = _table(ChatKeyword)
+_BINDINGS = _table(ChatTopicBinding)
+# Everything a chat has chosen, in one query: countries (c), topics (t), instant topics (i),
+# keywords (k: lemma, include as 0/1, the word as typed), regions (r) and forum topic
+# bindings (b: country, thread id).
+_CHAT_CHOICES = union_all(
+    _choices("c", _CHAT_COUNTRIES, "country"),
+    _choices("t", _CHAT_TOPICS, "topic"),
+    _choices("i", _table(ChatInstantTopic), "topic"),
+    _choices("k", _KEYWORDS, "lemma", case((_KEYWORDS.c.include, 1), else_=0), "word"),
+    _choices("r", _table(ChatRegion), "region"),
+    _choices("b", _BINDINGS, "country", cast(_BINDINGS.c.thread_id, BigInteger)),
+)
+
+
 async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
-    """The record of one chat row with everything `_records` reads for a chat (countries,
-    topics, delivery modes, instant topics, keyword and region filters, topic bindings)."""
-    records = await _records(session, [SimpleNamespace(**chat)])  # type: ignore[list-item]
-    return records[0]
+    """The record of one chat row with all it has chosen (the same as `_records` gives),
+    its choices read in one query."""
+    chosen: dict[str, list[tuple[str, int, str]]] = {kind: [] for kind in "ctikrb"}
+    for kind, value, number, word in await session.execute(_CHAT_CHOICES, {"chat_id": chat["id"]}):
+        chosen[kind].append((value, int(number), word))
+    keywords = sorted(
+        (Keyword(lemma, bool(include), word) for lemma, include, word in chosen["k"]),
+        key=lambda keyword: (not keyword.include, keyword.word),
+    )
+    return ChatRecord(
+        id=chat["id"],
+        type=chat["type"],
+        title=chat["title"],
+        language=chat["language"],
+        timezone=chat["timezone"],
+        digest_time=chat["digest_time"],
+        next_digest_at=chat["next_digest_at"],
+        last_digest_at=chat["last_digest_at"],
+        notify_empty=chat["notify_empty"],
+        subscribed=chat["subscribed"],
+        active=chat["active"],
+        paused=chat["paused"],
+        countries=frozenset(value for value, _, _ in chosen["c"]),
+        topics=frozenset(value for value, _, _ in chosen["t"]),
+        daily=chat["daily"],
+        weekly=chat["weekly"],
+        next_weekly_at=chat["next_weekly_at"],
+        next_instant_at=chat["next_instant_at"],
+        instant_seen_until=chat["instant_seen_until"],
+        instant_topics=frozenset(value for value, _, _ in chosen["i"]),
+        keywords=tuple(keywords),
+        regions=frozenset(value for value, _, _ in chosen["r"]),
+        bindings=tuple(sorted((value, number) for value, number, _ in chosen["b"])),
+    )
 
 
 async def _chat_row(session: AsyncSession, chat_id: int) -> Mapping[Any, Any] | None:

@@ -224,3 +224,43 @@ async def test_chat_preferences_sent_articles_and_migration(
         assert await chat_repo.sent_article_ids(session, -1000100) == {article}
         with pytest.raises(ValueError):
             await chat_repo.update_chat(session, -1000100, id=5)
+
+
+async def test_one_chat_is_read_with_every_choice_as_the_batch_reader_reads_it(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        await chat_repo.ensure_chat(
+            session,
+            42,
+            type="supergroup",
+            title="Экспортёры",
+            language="ru",
+            timezone="Asia/Omsk",
+            digest_time="09:00",
+        )
+        await chat_repo.update_chat(session, 42, subscribed=True, daily=False, weekly=True)
+        await chat_repo.set_countries(session, 42, ["UZ", "KZ"])
+        await chat_repo.set_topics(session, 42, ["trade"])
+        await chat_repo.set_instant_topics(session, 42, ["agreements"])
+        await chat_repo.set_keywords(
+            session,
+            42,
+            [
+                chat_repo.Keyword("хоккей", False, "хоккей"),
+                chat_repo.Keyword("зерно", True, "зерна"),
+                chat_repo.Keyword("мука", True, "мука"),
+            ],
+        )
+        await chat_repo.set_regions(session, 42, ["RU-OMS"])
+        await chat_repo.bind_country(session, 42, "UZ", 7)
+        await chat_repo.bind_country(session, 42, "KZ", 9)
+        await session.commit()
+    async with session_factory() as session:
+        one = await chat_repo.get_chat(session, 42)
+        (batch,) = await chat_repo.list_chats(session)
+    assert one == batch
+    assert one is not None and not one.daily and one.weekly
+    assert one.instant_topics == {"agreements"} and one.regions == {"RU-OMS"}
+    assert one.include_lemmas == {"зерно", "мука"} and one.exclude_lemmas == {"хоккей"}
+    assert one.bindings == (("KZ", 9), ("UZ", 7))
