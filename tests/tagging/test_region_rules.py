@@ -68,11 +68,11 @@ def test_federal_story_with_route_ends_is_national(tagger: Tagger) -> None:
 
 def test_federal_delegation_with_a_governor_keeps_his_region(tagger: Tagger) -> None:
     text = (
-        "Делегация Совета Федерации посетила Вьетнам с официальным визитом. В её состав "
-        "вошёл губернатор Ростовской области. Губернатор предложил вьетнамской провинции "
-        "подписать с Ростовской областью соглашение о сотрудничестве."
+        "Делегация Совета Федерации прилетела в Улан-Батор обсудить транзит грузов. С ней в "
+        "Монголию отправился глава Иркутской области: он обсудил с руководством аймака Сэлэнгэ "
+        "поставки иркутского леса и договорился о совместной выставке."
     )
-    assert regions(tagger, None, text) == {"RU-ROS"}
+    assert regions(tagger, None, text) == {"RU-IRK"}
 
 
 def test_cooperation_story_is_decided_at_the_taggers_threshold() -> None:
