@@ -209,11 +209,11 @@ def test_record_soy_exports_to_china(tagger: Tagger) -> None:
 
 def test_each_destination_with_its_own_figure_is_a_trade_partner(tagger: Tagger) -> None:
     text = (
-        "Кузбасс за год увеличил поставки угля в страны Азии. Экспорт в Японию вырос на 40%, "
-        "в Южную Корею — на 25%. Растут поставки во Вьетнам и Малайзию, сообщил губернатор "
-        "Кемеровской области."
+        "Камчатский край за полгода нарастил экспорт минтая. Поставки в Японию выросли на "
+        "18%, в Южную Корею — на 12%. Растёт экспорт во Вьетнам и Малайзию, сообщил губернатор "
+        "Камчатского края."
     )
-    assert tags(tagger, "Уголь Кузбасса идёт в Азию", text) == {"JP", "KR", "VN", "MY"}
+    assert tags(tagger, "Минтай с Камчатки едет в Азию", text) == {"JP", "KR", "VN", "MY"}
 
 
 def test_a_region_company_building_an_engine_plant_in_china(tagger: Tagger) -> None:
