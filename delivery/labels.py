@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from core.i18n import gettext_for, month_names, normalize_language
+from digests.facts import FactTexts
 from digests.model import Labels
 from tagging import countries, country, topics
 
@@ -44,4 +45,26 @@ def digest_labels(language: str) -> Labels:
         month_names=month_names(locale),
         date_format=_("{day} {month}"),
         date_format_with_year=_("{day} {month} {year}"),
+    )
+
+
+@cache
+def fact_texts(language: str) -> FactTexts:
+    """The words of the facts views (/agreements register, /trade timeline and chart) in one
+    language; the weekly brief replaces the two titles."""
+    _ = gettext_for(normalize_language(language))
+    return FactTexts(
+        register_title=_("Register of agreements"),
+        timeline_title=_("Figures of trade"),
+        no_date=_("no date"),
+        statuses={"signed": _("signed"), "planned": _("planned")},
+        indicators={
+            "trade_turnover": _("trade turnover"),
+            "export": _("export"),
+            "import": _("import"),
+            "investment": _("investment"),
+            "other": _("other"),
+        },
+        change=_("change"),
+        country_names={item.code: country_label(item.code, language) for item in countries()},
     )

@@ -35,7 +35,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from zoneinfo import ZoneInfo
@@ -43,12 +43,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import gettext_for
+from delivery.labels import fact_texts
 from delivery.planner import subscription_for, topic_order
 from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
 from digests.chart import ChartText, weekly_chart_recipe
-from digests.facts import FactTexts, cut, fact_sources, figure_text
+from digests.facts import cut, fact_sources, figure_text
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
 from digests.select import as_utc, passes_filters
@@ -60,7 +61,7 @@ from storage.chats import ChatRecord
 from storage.facts import AGREEMENT, FIGURE, StoredFact, facts_of_articles
 from storage.media import request_media
 from storage.outbox import NewOutboxMessage
-from tagging import countries, country
+from tagging import country
 
 logger = logging.getLogger(__name__)
 
@@ -207,27 +208,6 @@ def _format_day(day: date, labels: Labels) -> str:
     return labels.date_format.format(day=day.day, month=labels.month_names[day.month - 1])
 
 
-def fact_texts(language: str) -> FactTexts:
-    _ = gettext_for(language)
-    english = language == "en"
-    names = {item.code: item.name_en if english else item.name_ru for item in countries()}
-    return FactTexts(
-        register_title=_("Agreements signed"),
-        timeline_title=_("Figures published"),
-        no_date=_("no date"),
-        statuses={"signed": _("signed"), "planned": _("planned")},
-        indicators={
-            "trade_turnover": _("trade turnover"),
-            "export": _("export"),
-            "import": _("import"),
-            "investment": _("investment"),
-            "other": _("other"),
-        },
-        change=_("change"),
-        country_names=names,
-    )
-
-
 def week_facts(
     facts: Iterable[StoredFact], sub: Subscription, matched: Collection[int]
 ) -> tuple[list[StoredFact], list[StoredFact]]:
@@ -260,7 +240,11 @@ def render_week_facts(
     if not signed and not figures:
         return ""
     _ = gettext_for(language)
-    texts = fact_texts(language)
+    texts = replace(
+        fact_texts(language),
+        register_title=_("Agreements signed"),
+        timeline_title=_("Figures published"),
+    )
     parts: list[str] = []
     if signed:
         lines = [f"<b>{html.escape(texts.register_title)}</b>"]

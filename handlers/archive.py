@@ -21,10 +21,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
+from delivery.labels import fact_texts
 from delivery.window import to_digest_article
 from digests.cluster import cluster_stories
 from digests.facts import (
-    FactTexts,
     chart_series,
     facts_csv,
     render_register,
@@ -34,6 +34,7 @@ from digests.facts import (
 from digests.render import MessageLimits, escape, local_date, render_article_list
 from handlers.common import (
     country_name,
+    current_language,
     cut_argument,
     echo_text,
     edit_or_send,
@@ -203,24 +204,6 @@ async def _fetch(
     )
 
 
-def fact_texts() -> FactTexts:
-    return FactTexts(
-        register_title=_("Register of agreements"),
-        timeline_title=_("Figures of trade"),
-        no_date=_("no date"),
-        statuses={"signed": _("signed"), "planned": _("planned")},
-        indicators={
-            "trade_turnover": _("trade turnover"),
-            "export": _("export"),
-            "import": _("import"),
-            "investment": _("investment"),
-            "other": _("other"),
-        },
-        change=_("change"),
-        country_names={item.code: country_name(item.code) for item in countries()},
-    )
-
-
 async def _facts_part(session: AsyncSession, request: ArchiveRequest) -> tuple[str, bool]:
     """The register (/agreements, paged with the articles) or the timeline (/trade, first
     page only) above the articles, and whether the register has more pages."""
@@ -231,10 +214,12 @@ async def _facts_part(session: AsyncSession, request: ArchiveRequest) -> tuple[s
             offset=request.page * REGISTER_PAGE_SIZE,
             limit=REGISTER_PAGE_SIZE,
         )
-        return render_register(found, fact_texts()), total > (request.page + 1) * REGISTER_PAGE_SIZE
+        return render_register(found, fact_texts(current_language())), total > (
+            request.page + 1
+        ) * REGISTER_PAGE_SIZE
     if request.kind == TRADE and request.country and request.page == 0:
         figures = await figures_of(session, request.country, limit=TIMELINE_SIZE)
-        return render_timeline(figures, fact_texts()), False
+        return render_timeline(figures, fact_texts(current_language())), False
     return "", False
 
 
@@ -364,7 +349,7 @@ async def _send_trade_chart(message: Message, session: AsyncSession, country: st
     series = chart_series(await figures_of(session, country))
     if series is None:
         return
-    texts = fact_texts()
+    texts = fact_texts(current_language())
     title = f"{texts.indicators.get(series.indicator, series.indicator)}, {series.unit}"
     # Answering above ended the read transaction; the chart is drawn in a worker thread.
     picture = await asyncio.to_thread(render_series_chart, series, title)
