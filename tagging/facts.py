@@ -691,11 +691,8 @@ _PROVINCE_NOUNS = {
 _OBLIQUE_CASES = {"gent", "datv", "accs", "ablt", "loct"}
 
 
-@cache
 def _morph() -> Any:
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer()
+    return shared_lemmatizer().analyzer
 
 
 def _clean_party(text: str) -> str:

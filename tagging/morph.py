@@ -71,6 +71,12 @@ class Lemmatizer:
         self._lock = threading.Lock()
 
     @property
+    def analyzer(self) -> Any:
+        """pymorphy3's analyser itself, for callers that need whole parses (tags,
+        inflection), so that a process loads the dictionary once."""
+        return self._morph
+
+    @property
     def cached(self) -> dict[str, WordForms]:
         """The word cache itself, for hot loops that look words up before calling forms()."""
         return self._cache
