@@ -1,6 +1,7 @@
 """A surge of new users against the real bot process, while digests fall due.
 
     .venv/bin/python bench/surge.py [--users 300] [--due-chats 300] [--database-url URL]
+                                    [--replicas N --redis-url URL]
 
 Starts the project's Bot API emulator (per-chat flood limits as Telegram has them, no
 global cap on replies), the bundled demo feeds on 127.0.0.1 and `digestbot run` against a
@@ -14,6 +15,13 @@ Prints: updates per second, reply latency p50/p95/max, failed updates (apologies
 and errors logged), users subscribed, digests delivered and how late. Targets (issue
 "From clone to production"): 0 failed, every user subscribed, at least 150 updates/s on
 SQLite, p95 at most 2 s for 300 users, every due digest at most 60 s late.
+
+With `--replicas N` (PostgreSQL and Redis), the users are answered by N `run --role bot`
+processes in webhook mode behind a round-robin reverse proxy, with FSM state and flood
+counters in Redis, while one `ingest`, one `clock` and one `sender` process do the rest.
+The emulator posts updates as Telegram does: up to max_connections requests open at once,
+one at a time per chat; so a user's next tap often lands on the other replica. Target
+(issue "Beyond one process"): 2,000 users onboarding, 0 failed updates.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +50,7 @@ from sqlalchemy import text  # noqa: E402
 from bot.demo_runner import demo_feeds, serve_demo_feeds  # noqa: E402
 from storage import chats as chat_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
+from testing.proxy import RoundRobinProxy  # noqa: E402
 from testing.telegram import BotApiEmulator, SentMessage  # noqa: E402
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -48,6 +58,7 @@ FIRST_USER = 7_000_000
 FIRST_DUE_CHAT = 8_000_000
 APOLOGY = "Что-то пошло не так"
 STEP_TIMEOUT = 180.0
+WEBHOOK_SECRET = "surge-webhook-secret"
 
 
 @dataclass
@@ -169,10 +180,86 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], limit: float) -> bo
     return False
 
 
+@dataclass
+class Processes:
+    """The bot's processes: those that answer users (the one `run` process, or the webhook
+    replicas) and, with replicas, the ingest, clock and sender roles beside them."""
+
+    answering: list[asyncio.subprocess.Process]
+    background: list[asyncio.subprocess.Process]
+    logs: list[Path]
+
+    def all(self) -> list[asyncio.subprocess.Process]:
+        return self.answering + self.background
+
+    def exited(self) -> bool:
+        return any(process.returncode is not None for process in self.all())
+
+    def answering_cpu(self) -> float:
+        return sum(process_cpu_seconds(process.pid) for process in self.answering)
+
+    def background_cpu(self) -> float:
+        return sum(process_cpu_seconds(process.pid) for process in self.background)
+
+    def log_text(self) -> str:
+        return "".join(path.read_text("utf-8", "replace") for path in self.logs if path.exists())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def start_process(
+    workdir: Path, name: str, environment: dict[str, str], *arguments: str
+) -> tuple[asyncio.subprocess.Process, Path]:
+    log_path = workdir / f"{name}.log"
+    log = await asyncio.to_thread(log_path.open, "wb")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            *arguments,
+            cwd=workdir,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    finally:
+        log.close()
+    return process, log_path
+
+
+async def stop_processes(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+
+
+async def flush_redis(url: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        await client.flushdb()
+    finally:
+        await client.aclose()
+
+
 async def run(arguments: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="digestbot-surge-"))
     url = arguments.database_url or f"sqlite+aiosqlite:///{workdir / 'surge.db'}"
     await prepare_database(url)
+    if arguments.redis_url:
+        await flush_redis(arguments.redis_url)
     async with (
         BotApiEmulator(token=TOKEN, global_rate=None) as api,
         serve_demo_feeds() as feeds_base,
@@ -182,7 +269,6 @@ async def run(arguments: argparse.Namespace) -> int:
             "".join(f"{feeds_base}/feeds/{feed.file} {feed.title}\n" for feed in demo_feeds()),
             "utf-8",
         )
-        log_path = workdir / "bot.log"
         environment = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": str(workdir),
@@ -197,47 +283,67 @@ async def run(arguments: argparse.Namespace) -> int:
         }
         if arguments.update_concurrency:
             environment["UPDATE_CONCURRENCY"] = str(arguments.update_concurrency)
-        log = await asyncio.to_thread(log_path.open, "wb")
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot",
-                "run",
-                cwd=workdir,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        if arguments.redis_url:
+            environment["REDIS_URL"] = arguments.redis_url
+        if not arguments.replicas:
+            process, log_path = await start_process(workdir, "bot", environment)
+            processes = Processes([process], [], [log_path])
             try:
-                return await surge(arguments, api, url, process, log_path)
+                return await surge(arguments, api, url, processes)
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-        finally:
-            log.close()
+                await stop_processes(processes.all())
+        backends = [f"http://127.0.0.1:{free_port()}" for _ in range(arguments.replicas)]
+        async with RoundRobinProxy(backends) as proxy:
+            processes = Processes([], [], [])
+            try:
+                for number, backend in enumerate(backends, 1):
+                    process, log_path = await start_process(
+                        workdir,
+                        f"bot-{number}",
+                        {
+                            **environment,
+                            "WEBHOOK_URL": proxy.url,
+                            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+                            "WEBHOOK_HOST": "127.0.0.1",
+                            "WEBHOOK_PORT": backend.rsplit(":", 1)[1],
+                        },
+                        "--role",
+                        "bot",
+                    )
+                    processes.answering.append(process)
+                    processes.logs.append(log_path)
+                for role in ("ingest", "clock", "sender"):
+                    process, log_path = await start_process(
+                        workdir, role, environment, "--role", role
+                    )
+                    processes.background.append(process)
+                    processes.logs.append(log_path)
+                result = await surge(arguments, api, url, processes)
+                print(
+                    "requests per replica through the proxy: "
+                    + ", ".join(str(proxy.handled[backend]) for backend in backends)
+                )
+                return result
+            finally:
+                await stop_processes(processes.all())
 
 
 async def surge(
     arguments: argparse.Namespace,
     api: BotApiEmulator,
     url: str,
-    process: asyncio.subprocess.Process,
-    log_path: Path,
+    processes: Processes,
 ) -> int:
     async def articles_stored() -> bool:
-        if process.returncode is not None:
+        if processes.exited():
             return True
         try:
             return await count_rows(url, "SELECT count(*) FROM articles") > 0
         except Exception:
             return False
 
-    if not await wait_for(articles_stored, 120) or process.returncode is not None:
-        log = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
+    if not await wait_for(articles_stored, 120) or processes.exited():
+        log = await asyncio.to_thread(processes.log_text)
         print(f"surge: the bot did not get through its first feed poll\n{log[-2000:]}")
         return 1
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=arguments.due_after)
@@ -245,7 +351,8 @@ async def surge(
 
     tally = Tally()
     rng = random.Random(7)
-    bot_cpu_before = process_cpu_seconds(process.pid)
+    bot_cpu_before = processes.answering_cpu()
+    background_cpu_before = processes.background_cpu()
     own_cpu_before = time.process_time()
     started = time.monotonic()
     await asyncio.gather(
@@ -255,7 +362,8 @@ async def surge(
         )
     )
     surge_seconds = time.monotonic() - started
-    bot_cpu = process_cpu_seconds(process.pid) - bot_cpu_before
+    bot_cpu = processes.answering_cpu() - bot_cpu_before
+    background_cpu = processes.background_cpu() - background_cpu_before
     own_cpu = time.process_time() - own_cpu_before
 
     def digest_arrival(chat_id: int) -> float | None:
@@ -277,7 +385,7 @@ async def surge(
         f"SELECT count(*) FROM chats WHERE subscribed AND id >= {FIRST_USER} "
         f"AND id < {FIRST_USER + arguments.users}",
     )
-    log = await asyncio.to_thread(log_path.read_text, "utf-8", "replace")
+    log = await asyncio.to_thread(processes.log_text)
     apologies = sum(
         APOLOGY in (message.plain_text or "")
         for user in range(FIRST_USER, FIRST_USER + arguments.users)
@@ -288,7 +396,12 @@ async def surge(
     print(
         f"users {arguments.users}, due chats {arguments.due_chats}, database "
         f"{url.split(':', 1)[0]}, update concurrency "
-        f"{arguments.update_concurrency or 'default'}"
+        f"{arguments.update_concurrency or 'default'}, "
+        + (
+            f"{arguments.replicas} webhook replicas behind a proxy + ingest, clock, sender"
+            if arguments.replicas
+            else "one process, long polling"
+        )
     )
     print(
         f"updates {tally.updates} in {surge_seconds:.1f} s: "
@@ -296,7 +409,9 @@ async def surge(
     )
     print(
         f"CPU during the surge: bot {bot_cpu:.1f} s ({1000 * bot_cpu / max(tally.updates, 1):.1f} "
-        f"ms per update), emulator and users {own_cpu:.1f} s"
+        f"ms per update)"
+        + (f", other roles {background_cpu:.1f} s" if processes.background else "")
+        + f", emulator, proxy and users {own_cpu:.1f} s"
     )
     if latencies:
         print(
@@ -317,7 +432,7 @@ async def surge(
         )
     else:
         print(f"digests delivered 0 of {arguments.due_chats}")
-    print(f"emulator: {api.stats()['count_429']} answers 429, bot log {log_path}")
+    print(f"emulator: {api.stats()['count_429']} answers 429, logs in {processes.logs[0].parent}")
     ok = (
         not tally.stuck
         and apologies == 0
@@ -335,9 +450,21 @@ def main() -> int:
     parser.add_argument("--due-after", type=float, default=5.0, help="seconds into the surge")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL URL to empty and use")
     parser.add_argument("--update-concurrency", type=int, default=None)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="webhook replicas (`run --role bot`) behind a round-robin proxy; needs "
+        "--database-url and --redis-url",
+    )
+    parser.add_argument("--redis-url", default=None, help="a Redis URL to empty and use")
     arguments = parser.parse_args()
     if arguments.users < 1 or arguments.due_chats < 0:
         parser.error("--users must be at least 1 and --due-chats not negative")
+    if arguments.replicas and not (
+        (arguments.database_url or "").startswith("postgresql") and arguments.redis_url
+    ):
+        parser.error("--replicas needs a PostgreSQL --database-url and a --redis-url")
     return asyncio.run(run(arguments))
 
 

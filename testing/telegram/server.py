@@ -16,7 +16,8 @@ This module is the HTTP front only: what Telegram does with a request is in ``me
 
 Routes: ``{base}/bot{token}/{method}`` (GET or POST; query string, urlencoded form,
 multipart form data or a JSON body) and ``{base}/file/bot{token}/{file_path}``; getUpdates
-long polling (409 for a second poller), webhook delivery, and planned transport trouble
+long polling (409 for a second poller), webhook delivery (up to the webhook's max_connections
+requests at once, one at a time per chat), and planned transport trouble
 (``set_delay``, ``drop_connection_next``).
 A JSON control interface drives an emulator that runs in another process
 (``python -m testing.telegram --port N`` prints its base URL on stdout and its
@@ -48,7 +49,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, MultipartReader, web
+from aiohttp import (
+    ClientError,
+    ClientSession,
+    ClientTimeout,
+    MultipartReader,
+    TCPConnector,
+    web,
+)
 from aiohttp.web_request import FileField
 
 from testing.telegram.control import FakeTelegram
@@ -471,37 +479,84 @@ class BotApiEmulator(FakeTelegram):
         return info
 
     async def _deliver_webhook_updates(self) -> None:
-        async with ClientSession(timeout=ClientTimeout(total=30)) as session:
-            while self.webhook is not None and not self._closing:
-                if not self._pending:
-                    self._webhook_wakeup.clear()
-                    await self._webhook_wakeup.wait()
-                    continue
-                webhook = self.webhook
-                update = self._pending[0]
-                kind = next(key for key in update if key != "update_id")
-                if kind not in self._allowed_updates:
-                    self._pending.popleft()
-                    continue
-                headers = {"Content-Type": "application/json"}
-                if webhook["secret_token"]:
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
-                try:
-                    async with session.post(
-                        webhook["url"], data=compact_json(update).encode(), headers=headers
-                    ) as response:
-                        if 200 <= response.status < 300:
-                            if self._pending and self._pending[0] is update:
-                                self._pending.popleft()
-                            self.webhook_deliveries += 1
-                            await self._run_webhook_reply(response)
-                            self._notify("*")
-                            continue
-                except (ClientError, TimeoutError):
-                    pass
-                self.webhook_failures += 1
-                self._notify("*")
-                await asyncio.sleep(self.webhook_retry_delay)
+        """Posts pending updates as Telegram does: up to the webhook's ``max_connections``
+        requests open at once, and one at a time per chat, so that a chat's updates arrive
+        in order. A refused update stays first in its chat's line and is posted again after
+        ``webhook_retry_delay``."""
+        posting: dict[int, asyncio.Task[None]] = {}
+        busy_chats: set[int | str] = set()
+        connector = TCPConnector(limit=0)
+        async with ClientSession(timeout=ClientTimeout(total=30), connector=connector) as session:
+            try:
+                while self.webhook is not None and not self._closing:
+                    update = self._next_webhook_update(posting, busy_chats)
+                    if update is None or len(posting) >= self.webhook["max_connections"]:
+                        self._webhook_wakeup.clear()
+                        await self._webhook_wakeup.wait()
+                        continue
+                    chat = _update_chat(update)
+                    busy_chats.add(chat)
+                    task = asyncio.create_task(self._post_webhook_update(session, update))
+                    posting[id(update)] = task
+
+                    def finished(
+                        _: asyncio.Task[None], key: int = id(update), chat: int | str = chat
+                    ) -> None:
+                        posting.pop(key, None)
+                        busy_chats.discard(chat)
+                        self._webhook_wakeup.set()
+
+                    task.add_done_callback(finished)
+            finally:
+                for task in list(posting.values()):
+                    task.cancel()
+                await asyncio.gather(*posting.values(), return_exceptions=True)
+
+    def _next_webhook_update(
+        self, posting: dict[int, asyncio.Task[None]], busy_chats: set[int | str]
+    ) -> JsonDict | None:
+        """The oldest pending update that is not being posted and whose chat is free;
+        updates of kinds the webhook did not ask for are dropped on the way."""
+        skipped: list[JsonDict] = []
+        chosen: JsonDict | None = None
+        for update in self._pending:
+            if id(update) in posting:
+                continue
+            kind = next(key for key in update if key != "update_id")
+            if kind not in self._allowed_updates:
+                skipped.append(update)
+                continue
+            if _update_chat(update) in busy_chats:
+                continue
+            chosen = update
+            break
+        for update in skipped:
+            self._pending.remove(update)
+        return chosen
+
+    async def _post_webhook_update(self, session: ClientSession, update: JsonDict) -> None:
+        webhook = self.webhook
+        if webhook is None:
+            return
+        headers = {"Content-Type": "application/json"}
+        if webhook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = webhook["secret_token"]
+        try:
+            async with session.post(
+                webhook["url"], data=compact_json(update).encode(), headers=headers
+            ) as response:
+                if 200 <= response.status < 300:
+                    with contextlib.suppress(ValueError):
+                        self._pending.remove(update)
+                    self.webhook_deliveries += 1
+                    await self._run_webhook_reply(response)
+                    self._notify("*")
+                    return
+        except (ClientError, TimeoutError):
+            pass
+        self.webhook_failures += 1
+        self._notify("*")
+        await asyncio.sleep(self.webhook_retry_delay)
 
     async def _run_webhook_reply(self, response: Any) -> None:
         """A method call in the webhook's answer (``{"method": …}``) is run like a request."""
@@ -604,6 +659,21 @@ class BotApiEmulator(FakeTelegram):
 
 
 _UNKNOWN_ACTION: Final = object()
+
+
+def _update_chat(update: JsonDict) -> int | str:
+    """The chat an update belongs to (the sender's for updates without a chat); an update
+    with neither gets a key of its own."""
+    for kind, body in update.items():
+        if kind == "update_id" or not isinstance(body, dict):
+            continue
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+        sender = body.get("from") or body.get("user")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return f"update {update.get('update_id')}"
 
 
 def _numeric(body: JsonDict) -> JsonDict:

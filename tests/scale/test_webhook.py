@@ -3,15 +3,13 @@ every request, and updates spread over the replicas."""
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections import Counter
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from testing.proxy import RoundRobinProxy
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import RoleFactory, wait_until
 from tests.scale.test_redis import require_redis
@@ -22,46 +20,12 @@ USER = 5_006_001
 STRANGER = 5_006_002
 
 
-class RoundRobinProxy:
-    """A reverse proxy on 127.0.0.1 that hands each request to the next replica."""
-
-    def __init__(self, backends: list[str]) -> None:
-        self.backends = backends
-        self.handled: Counter[str] = Counter()
-        self._next = itertools.cycle(backends)
-        self.url = ""
-
-    async def forward(self, request: web.Request) -> web.Response:
-        backend = next(self._next)
-        self.handled[backend] += 1
-        headers = {
-            name: value
-            for name, value in request.headers.items()
-            if name.lower().startswith("x-telegram") or name.lower() == "content-type"
-        }
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(backend + request.path, data=await request.read(), headers=headers) as answer,
-        ):
-            return web.Response(status=answer.status, body=await answer.read())
-
-
 @pytest.fixture
 async def proxy() -> AsyncIterator[RoundRobinProxy]:
-    ports = [free_port(), free_port()]
-    balancer = RoundRobinProxy([f"http://127.0.0.1:{port}" for port in ports])
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", balancer.forward)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    balancer.url = f"http://{host}:{port}"
-    try:
+    async with RoundRobinProxy(
+        [f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"]
+    ) as balancer:
         yield balancer
-    finally:
-        await runner.cleanup()
 
 
 def forged_update(update_id: int) -> bytes:

@@ -482,6 +482,53 @@ async def test_webhook_delivers_updates_and_runs_the_reply_method(api: BotApiEmu
         await bot.session.close()
 
 
+async def test_webhook_posts_chats_in_parallel_and_each_chat_in_order(api: BotApiEmulator) -> None:
+    """As Telegram does: several requests open at once (up to max_connections), one at a
+    time per chat."""
+    open_now = 0
+    most_open = 0
+    per_chat_open: dict[int, int] = {}
+    overlapping_in_one_chat = 0
+    seen: dict[int, list[str]] = {}
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal open_now, most_open, overlapping_in_one_chat
+        update = await request.json()
+        chat = update["message"]["chat"]["id"]
+        open_now += 1
+        most_open = max(most_open, open_now)
+        per_chat_open[chat] = per_chat_open.get(chat, 0) + 1
+        overlapping_in_one_chat += per_chat_open[chat] > 1
+        await asyncio.sleep(0.2)
+        seen.setdefault(chat, []).append(update["message"]["text"])
+        per_chat_open[chat] -= 1
+        open_now -= 1
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    bot = make_bot(api)
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", max_connections=4)
+        for number in range(3):
+            for chat in range(64, 70):
+                api.send_user_message(chat, f"сообщение {number}")
+        await api.wait_until(lambda: api.webhook_deliveries == 18, timeout=10)
+        assert most_open == 4
+        assert overlapping_in_one_chat == 0
+        assert all(texts == [f"сообщение {n}" for n in range(3)] for texts in seen.values())
+        assert len(seen) == 6
+    finally:
+        await bot.delete_webhook()
+        await runner.cleanup()
+        await bot.session.close()
+
+
 # ------------------------------------------------------------------ edits, buttons, files
 
 
