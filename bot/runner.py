@@ -51,6 +51,8 @@ from tagging import Tagger
 
 logger = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+# Telegram accepts 1 to 100 webhook connections.
+WEBHOOK_MAX_CONNECTIONS = 100
 TELEGRAM_RETRY_FIRST_SECONDS = 1.0
 TELEGRAM_RETRY_MAX_SECONDS = 60.0
 
@@ -404,7 +406,7 @@ async def _serve_webhook(
                 webhook_url,
                 secret_token=secret,
                 allowed_updates=dispatcher.resolve_used_update_types(),
-                max_connections=settings.update_concurrency,
+                max_connections=min(settings.update_concurrency, WEBHOOK_MAX_CONNECTIONS),
             ),
             stop,
             "register the webhook",
