@@ -49,7 +49,7 @@ from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
 from digests.chart import ChartText, weekly_chart_recipe
-from digests.facts import cut, fact_sources, figure_text
+from digests.facts import cut, fact_sources, figure_line
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
 from digests.select import as_utc, passes_filters
@@ -235,7 +235,7 @@ def render_week_facts(
     signed: Sequence[StoredFact], figures: Sequence[StoredFact], language: str
 ) -> str:
     """At most MAX_WEEK_FACTS of each kind: "date — parties — subject — sources" and
-    "indicator value unit (change) period — sources", then "and N more" with the command
+    "date — indicator: value unit (change), period — sources", then "and N more" with the command
     that lists them all. Empty when the week has no facts."""
     if not signed and not figures:
         return ""
@@ -264,7 +264,7 @@ def render_week_facts(
     if figures:
         lines = [f"<b>{html.escape(texts.timeline_title)}</b>"]
         for fact in figures[:MAX_WEEK_FACTS]:
-            lines.append(f"• {html.escape(figure_text(fact, texts))} — {fact_sources(fact)}")
+            lines.append(figure_line(fact, texts))
         if len(figures) > MAX_WEEK_FACTS:
             more = _("and {count} more: /trade").format(count=len(figures) - MAX_WEEK_FACTS)
             lines.append(html.escape(more))

@@ -103,15 +103,17 @@ def figure_text(fact: StoredFact, texts: FactTexts) -> str:
     return f"{indicator}: {_number(fact.value)} {fact.unit or ''}{change}{period}"
 
 
+def figure_line(fact: StoredFact, texts: FactTexts) -> str:
+    """HTML: "• date — indicator: value unit (change), period — sources"."""
+    return f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {fact_sources(fact)}"
+
+
 def render_timeline(facts: Sequence[StoredFact], texts: FactTexts) -> str:
     """HTML: figures oldest first, each with its date and sources."""
     if not facts:
         return ""
     lines = [f"<b>{escape(texts.timeline_title)}</b>"]
-    for fact in facts:
-        lines.append(
-            f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {fact_sources(fact)}"
-        )
+    lines.extend(figure_line(fact, texts) for fact in facts)
     return "\n".join(lines)
 
 

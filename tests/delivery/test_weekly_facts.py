@@ -155,7 +155,7 @@ async def test_brief_lists_the_weeks_signed_agreements_and_figures_with_filters(
     assert "<b>Опубликованные цифры</b>" in text
     figures = text.split("<b>Опубликованные цифры</b>")[1].split("\n\n")[0]
     assert figures.startswith(
-        "\n• товарооборот: 41,3 % (изменение), январь–сентябрь 2026 года — <a href="
+        "\n• 18.11.2026 — товарооборот: 41,3 % (изменение), январь–сентябрь 2026 года — <a href="
     )
 
     # The keyword filter holds for facts too: only facts from articles about grain.
