@@ -43,7 +43,7 @@ from storage.chats import (
     set_regions,
     unbind_country,
 )
-from tagging import lemmatize_for_search, region, resolve_country, topic, topics
+from tagging import find_regions, lemmatize_for_search, region, resolve_country, topic, topics
 
 ADMIN_ONLY = {ACCESS_FLAG: CHAT_ADMIN}
 
@@ -52,6 +52,8 @@ MIN_WORD_LENGTH = 2
 MAX_WORD_LENGTH = 30
 # Regions offered on the screen: those found in stored articles, most frequent first.
 MAX_REGION_BUTTONS = 24
+# A /region search that fits more regions than this asks for more of the name.
+MAX_REGION_MATCHES = 6
 _FILTER_WORD = re.compile(r"([+-])([^\W_]+)")
 
 
@@ -322,6 +324,10 @@ def regions_text(chat: ChatRecord, offered: list[str]) -> str:
     ]
     if not offered:
         lines += ["", _("No stored article names a Russian region yet.")]
+    lines += [
+        "",
+        _("Not in the list? Send /region and its name, for example: /region Omsk Oblast"),
+    ]
     return "\n".join(lines)
 
 
@@ -351,6 +357,51 @@ async def show_regions(
 ) -> None:
     offered = await offered_regions(session, chat, settings.tag_threshold)
     await edit_or_send(callback, regions_text(chat, offered), regions_keyboard(chat, offered))
+
+
+async def region_command(
+    message: Message, command: CommandObject, session: AsyncSession, settings: Settings
+) -> None:
+    """/region shows the region filter; /region NAME ticks or unticks the region NAME names,
+    or offers the few it may mean."""
+    text, _note = cut_argument(command.args)
+    chat, _created = await open_chat(session, message.chat, message.from_user, settings)
+    if not text:
+        offered = await offered_regions(session, chat, settings.tag_threshold)
+        await message.answer(
+            regions_text(chat, offered), reply_markup=regions_keyboard(chat, offered)
+        )
+        return
+    # The first use loads the morphology dictionaries: not on the event loop.
+    found = await asyncio.to_thread(find_regions, text)
+    if not found:
+        await message.answer(
+            _("No Russian region is called «{name}». For example: /region Omsk Oblast").format(
+                name=quote(text, 60)
+            )
+        )
+        return
+    if len(found) > MAX_REGION_MATCHES:
+        await message.answer(
+            _("«{name}» fits {n} regions; write more of the name.").format(
+                name=quote(text, 60), n=len(found)
+            )
+        )
+        return
+    if len(found) == 1:
+        await set_regions(session, chat.id, set(chat.regions) ^ {found[0]})
+        updated = await get_chat(session, chat.id)
+        assert updated is not None
+        chat = updated
+        offered = await offered_regions(session, chat, settings.tag_threshold)
+        await message.answer(
+            regions_text(chat, offered), reply_markup=regions_keyboard(chat, offered)
+        )
+        return
+    await message.answer(
+        _("Several regions fit «{name}»; tick the one you mean.").format(name=quote(text, 60)),
+        reply_markup=regions_keyboard(chat, list(found)),
+    )
 
 
 async def pick_region(
@@ -471,6 +522,7 @@ def create_router() -> Router:
     router.callback_query.register(filter_action, FilterAction.filter(), flags=ADMIN_ONLY)
     router.callback_query.register(pick_region, RegionPick.filter(), flags=ADMIN_ONLY)
     router.message.register(filter_command, Command("filter"), flags=ADMIN_ONLY)
+    router.message.register(region_command, Command("region"), flags=ADMIN_ONLY)
     router.channel_post.register(filter_command, Command("filter"), flags=ADMIN_ONLY)
     router.message.register(bind_command, Command("bind"), flags=ADMIN_ONLY)
     router.message.register(unbind_command, Command("unbind"), flags=ADMIN_ONLY)

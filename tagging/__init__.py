@@ -16,7 +16,13 @@ from tagging.data import (
     topic,
     topics,
 )
-from tagging.resolve import CountryResolution, lemmatize_for_search, resolve_country, resolve_topic
+from tagging.resolve import (
+    CountryResolution,
+    find_regions,
+    lemmatize_for_search,
+    resolve_country,
+    resolve_topic,
+)
 from tagging.tagger import Tag, Tagger, TagResult
 from tagging.text import MAX_ARTICLE_CHARACTERS, within_article_limit
 
@@ -32,6 +38,7 @@ __all__ = [
     "Topic",
     "countries",
     "country",
+    "find_regions",
     "lemmatize_for_search",
     "preset_list",
     "presets",

@@ -128,3 +128,60 @@ def lemmatize_for_search(text: str) -> str:
     queries, so that «соглашения» and «соглашение» give the same lemma."""
     lemmatizer = shared_lemmatizer()
     return " ".join(lemmatizer.lemma(w) for w in words(normalise(text or "")))
+
+
+# Words that say what kind of region it is; a query is matched on the other words.
+_REGION_KIND_LEMMAS = frozenset(
+    {"область", "край", "республика", "автономный", "округ", "город", "ао", "обл", "респ"}
+    | {"oblast", "krai", "republic", "autonomous", "okrug", "city", "region", "of", "the"}
+)
+
+
+@cache
+def _region_table() -> tuple[dict[str, str], tuple[tuple[tuple[str, ...], str], ...]]:
+    exact: dict[str, str] = {}
+    named: list[tuple[tuple[str, ...], str]] = []
+    for entry in data.region_data()["regions"]:
+        code = entry["code"]
+        for spelling in (code, code.replace("-", " "), code.split("-", 1)[-1]):
+            exact.setdefault(fold(spelling), code)
+        aliases = (
+            entry["name_ru"],
+            entry["name_en"],
+            entry.get("label", ""),
+            *entry.get("names", ()),
+            *entry.get("capitals", ()),
+        )
+        for alias in aliases:
+            if not alias:
+                continue
+            exact.setdefault(fold(alias), code)
+            sequence = tuple(
+                lemma for lemma in _lemma_sequence(alias) if lemma not in _REGION_KIND_LEMMAS
+            )
+            if sequence:
+                named.append((sequence, code))
+    return exact, tuple(named)
+
+
+def find_regions(query: str) -> tuple[str, ...]:
+    """Codes of the Russian regions that what a user typed names: «Омская область»,
+    «омской», «Омск», «Татарстан», "RU-OMS"; several when the words fit several («Алтай»:
+    the Altai Republic and Altai Krai). A word of four letters or more also matches the
+    start of a name's word, so «Омск» finds «Омская»."""
+    cleaned = " ".join(words(normalise(query or "")))[:100]
+    if not cleaned:
+        return ()
+    exact, named = _region_table()
+    found = exact.get(fold(cleaned))
+    if found:
+        return (found,)
+    wanted = [lemma for lemma in _lemma_sequence(cleaned) if lemma not in _REGION_KIND_LEMMAS]
+    if not wanted:
+        return ()
+
+    def fits(word: str, name: tuple[str, ...]) -> bool:
+        return any(part == word or (len(word) >= 4 and part.startswith(word)) for part in name)
+
+    codes = {code for name, code in named if all(fits(word, name) for word in wanted)}
+    return tuple(sorted(codes))

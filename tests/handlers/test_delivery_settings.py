@@ -110,6 +110,40 @@ async def test_region_screen_offers_stored_regions(
     assert chat is not None and chat.regions == frozenset()
 
 
+async def test_region_command_finds_a_region_by_any_form_of_its_name(
+    private: Conversation, session_factory: Sessions
+) -> None:
+    await subscribe(private, "KZ")
+    screen = await private.send("/region")
+    assert "Нет в списке? Отправьте /region и название" in texts(screen)[0]
+
+    ticked = await private.send("/region омской")
+    assert "Выбрано: Омская область" in texts(ticked)[0]
+    assert ("✅ Омская область", RegionPick(action="t", value="RU-OMS").pack()) in keyboard(ticked)
+    await private.send("/region Новосибирск")
+    chat = await load_chat(session_factory, 1001)
+    assert chat is not None and chat.regions == {"RU-OMS", "RU-NVS"}
+
+    await private.send("/region Омская область")  # a second time unticks it
+    chat = await load_chat(session_factory, 1001)
+    assert chat is not None and chat.regions == {"RU-NVS"}
+
+    several = await private.send("/region Алтай")
+    assert "подходят несколько регионов" in texts(several)[0]
+    assert {data for _text, data in keyboard(several)} >= {
+        RegionPick(action="t", value="RU-AL").pack(),
+        RegionPick(action="t", value="RU-ALT").pack(),
+    }
+    for bad, expected in (
+        ("/region Атлантида", "Не нашёл такого региона России: «Атлантида»"),
+        ("/region область", "Не нашёл такого региона России"),
+    ):
+        answer = texts(await private.send(bad))
+        assert len(answer) == 1 and expected in answer[0] and "\n" not in answer[0], bad
+    chat = await load_chat(session_factory, 1001)
+    assert chat is not None and chat.regions == {"RU-NVS"}  # bad input changed nothing
+
+
 def _forum(conversation: ConversationFactory, session: MockedSession) -> Conversation:
     session.chat_admins[FORUM_ID] = {ADMIN}
     return conversation(FORUM_ID, chat_type="supergroup", user_id=MEMBER, title="Экспорт")
