@@ -41,6 +41,7 @@ def help_text(is_admin: bool) -> str:
         "",
         _("/settings: countries, topics, time, time zone, delivery modes, regions"),
         _("/filter +grain -hockey: keep or leave out articles by words"),
+        _("/region Omsk: keep only articles about the regions you choose"),
         _("/bind Uzbekistan (inside a group topic): that country's news go to the topic"),
         _("/pause and /resume: stop and restart the daily digest"),
         _("/language: Russian or English"),
