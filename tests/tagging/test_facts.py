@@ -373,3 +373,107 @@ def test_parties_are_clean_noun_phrases(text: str, parties: tuple[str, ...]) -> 
         countries = ("TJ",)
     (agreement,) = extract_agreements(None, text, countries)
     assert agreement.parties == parties
+
+
+# Rules of FACTS_VERSION 3.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Губернатор отметил рост товарооборота с Узбекистаном, а также поток узбекских "
+        "туристов, составляющий около 70 % от их общего числа.",
+        "Экспорт узбекских дынь идёт по цене 120 рублей за килограмм, на 15 % выше прошлогодней.",
+        "Товарооборот с Узбекистаном растёт, население области при этом сократилось на 2 %.",
+    ],
+)
+def test_people_and_prices_next_to_a_trade_keyword_are_not_figures(text: str) -> None:
+    assert _figures(text) == []
+
+
+def test_a_trade_keyword_before_people_still_measures_its_own_number() -> None:
+    text = "Экспорт в Узбекистан вырос на 12 %, туристов из республики стало больше."
+    assert _figures(text) == [("export", 12.0, "%", True)]
+
+
+def test_a_partners_view_carries_over_to_an_elided_keyword() -> None:
+    # The Uzbek side speaks: export to a Russian region, import from «the republic».
+    text = (
+        "За полгода экспорт узбекских товаров в Татарстан вырос на 21 %, а импорт из республики "
+        "— на 9 %."
+    )
+    assert _figures(text) == [("import", 21.0, "%", True), ("export", 9.0, "%", True)]
+
+
+def test_the_russian_view_does_not_carry_over() -> None:
+    text = "Поставки из Узбекистана выросли на 14 %, а экспорт — на 6 %."
+    assert _figures(text) == [("import", 14.0, "%", True), ("export", 6.0, "%", True)]
+
+
+def test_a_headline_rounding_the_texts_figure_gives_way_to_it() -> None:
+    title = "Около 50 млн долларов: торговля Пензы с Узбекистаном"
+    text = "Товарооборот Пензенской области с Узбекистаном за год составил 46,2 млн долларов."
+    figures = [(f.indicator, f.value, f.unit) for f in extract_figures(title, text, ("UZ",))]
+    assert figures == [("trade_turnover", 46.2, "млн долларов")]
+
+
+def test_a_headline_figure_of_its_own_stays() -> None:
+    title = "Экспорт в Узбекистан вырос на 30 %"
+    text = "Товарооборот Пензенской области с Узбекистаном за год составил 46,2 млн долларов."
+    figures = [(f.indicator, f.value, f.unit) for f in extract_figures(title, text, ("UZ",))]
+    assert figures == [("export", 30.0, "%"), ("trade_turnover", 46.2, "млн долларов")]
+
+
+def test_agreeing_to_work_on_a_signing_is_planned() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Стороны договорились подготовить вопрос о подписании меморандума о сотрудничестве "
+        "в сфере здравоохранения.",
+        ("UZ",),
+    )
+    assert agreement.status == "planned"
+    assert agreement.subject == "меморандума о сотрудничестве в сфере здравоохранения"
+
+
+def test_parties_between_after_the_document_not_an_earlier_between() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Отношения между нашими странами крепнут, и пример тому — соглашение о торговле между "
+        "Пензенской областью и Бухарской областью, подписанное весной.",
+        ("UZ",),
+    )
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        (
+            "Пензенская область и Бухарская область готовят соглашение о поставках зерна; "
+            "подписать его планируется летом.",
+            ("Пензенская область", "Бухарская область"),
+        ),
+        (
+            "Как сообщило агентство, само соглашение о поставках зерна с Узбекистаном было "
+            "подписано весной.",
+            ("Узбекистан",),
+        ),
+        (
+            "На переговорах стороны обсуждают соглашение о поставках зерна, которое подпишут "
+            "летом.",
+            (),
+        ),
+    ],
+)
+def test_parties_before_a_verb_governing_the_document(text: str, parties: tuple[str, ...]) -> None:
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == parties
+
+
+def test_the_region_stands_for_the_region_named_before() -> None:
+    text = (
+        "Экспорт Пензенской области в Узбекистан вырос на 8 %. Ранее регион и Бухарская "
+        "область подписали соглашение о торговом сотрудничестве."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
