@@ -5,8 +5,9 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
 
 - an **agreement** is a named document (соглашение, меморандум, договор, протокол, план,
   дорожная карта, контракт, декларация, программа) in a sentence that signs it (signed) or
-  announces its signing (planned), or that names it as signed earlier; «договорённости» are
-  not documents.  Its countries are the partners named in that sentence, else the article's
+  announces its signing (planned), or that names it as signed earlier or being carried out
+  («исполнение протокола …»); «договорённости» are not documents, nor is a document signed
+  with a Russian federal body.  Its name ends at a participial phrase.  Its countries are the partners named in that sentence, else the article's
   only partner.  The date is a day written in the sentence («12 марта 2025 года»,
   «сегодня» with the publication date), or a day opening an earlier sentence of the same
   paragraph (a dateline); otherwise null («вчера», «в октябре 2021 года»).
@@ -448,8 +449,11 @@ def _subject(sentence: _Sentence, index: int) -> str:
         gap = text[_word_end(sentence, position - 1) : sentence.starts[position]]
         if any(mark in gap for mark in '.;:!?()«»"') and "«" not in gap:
             break
-        if "," in gap and not _ADJECTIVE_END.search(_word_at(sentence, position)):
-            break
+        if "," in gap and (
+            not _ADJECTIVE_END.search(_word_at(sentence, position))
+            or _morph().parse(_word_at(sentence, position))[0].tag.POS == "PRTF"
+        ):
+            break  # «…, согласованного делегациями»: a participle after a comma is a clause
         lemma = sentence.lemmas[position]
         word = _word_at(sentence, position)
         if position == index + 1 and lemma in _SUBJECT_TAIL_PREPOSITIONS:
@@ -480,6 +484,8 @@ def _subject(sentence: _Sentence, index: int) -> str:
         elif position == index + 1 and lemma not in _DOCUMENT_LEMMAS:
             # A genitive complement: «план мероприятий», «протокол намерений».
             last = position
+        elif _participial_clause(sentence, position):
+            break
         elif last == position - 1:
             last = position
         else:
@@ -496,6 +502,25 @@ def _subject(sentence: _Sentence, index: int) -> str:
         if closing != -1 and closing - end < 60:
             result = text[sentence.starts[first] : closing + 1]
     return result
+
+
+_CLAUSE_PREPOSITIONS = {"в", "во", "на", "с", "со", "между", "при", "под", "у"}
+
+
+def _participial_clause(sentence: _Sentence, index: int) -> bool:
+    """«протокол намерений прошедшей в Горно-Алтайске встречи»: a participle opening a phrase
+    with a preposition ends the document's name."""
+    following = sentence.lemmas[index + 1 : index + 2]
+    if not following or following[0] not in _CLAUSE_PREPOSITIONS:
+        return False
+    word = _word_at(sentence, index)
+    if not re.fullmatch(r"[а-яё]+", word):
+        return False
+    # pymorphy3 takes «прошедшей» for an adjective: the participle's suffix tells.
+    return _morph().parse(word)[0].tag.POS == "PRTF" or bool(_PARTICIPLE_END.search(word))
+
+
+_PARTICIPLE_END = re.compile(r"(?:вш|ш|щ)(?:ий|ая|ее|ей|его|ему|им|ем|их|ие|ую|ого|ому|ой)$")
 
 
 def _in_sphere(sentence: _Sentence, index: int) -> bool:
@@ -630,9 +655,9 @@ def _region_named_before(sentences: list[_Sentence], position: int) -> str | Non
     for sentence in reversed(sentences[:position]):
         lemmas = sentence.lemmas
         found: tuple[int, int] | None = None
-        for index in range(len(lemmas)):
+        for index in range(len(lemmas) - 1):
             for size in (3, 2):
-                if tuple(lemmas[index : index + size]) in names:
+                if index + size <= len(lemmas) and tuple(lemmas[index : index + size]) in names:
                     found = (index, size)
                     break
         if found is not None:
@@ -973,9 +998,14 @@ def extract_agreements(
                 continue
             offset = sentence.starts[index]
             status = _status(sentence, offset)
-            if status is None and _DATED_DOCUMENT.match(sentence.text, _word_end(sentence, index)):
+            if status is None and (
+                _DATED_DOCUMENT.match(sentence.text, _word_end(sentence, index))
+                or _under_execution(sentence, index)
+            ):
                 status = SIGNED
             if status is None:
+                continue
+            if _signed_with_a_federal_body(sentence, index, partners):
                 continue
             if _unnamed_plural(sentence, index):
                 continue
@@ -1017,6 +1047,37 @@ _GOVERNING_GENITIVE = {"проект", "подписание", "текст", "р
 _DATED_DOCUMENT = re.compile(
     rf"(?:\s+\S+){{0,8}}?\s+от\s+\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*\s+\d{{4}}", re.IGNORECASE
 )
+
+
+_EXECUTION = {"исполнение", "реализация", "выполнение"}
+
+
+def _under_execution(sentence: _Sentence, index: int) -> bool:
+    """«мероприятия по исполнению протокола намерений …», «реализация соглашения»: a document
+    being carried out was signed before."""
+    first = index
+    while first > 0 and _is_adjective(sentence, first - 1):
+        first -= 1
+    return first > 0 and sentence.lemmas[first - 1] in _EXECUTION
+
+
+_FEDERAL_BODY = re.compile(
+    r"\b(?:[Фф]едеральн\w+\s+(?:агентств|служб|министерств)\w*|Россотрудничеств\w*)"
+)
+
+
+def _signed_with_a_federal_body(sentence: _Sentence, index: int, partners: tuple[str, ...]) -> bool:
+    """«соглашение, подписанное главой республики и руководителем Федерального агентства …»:
+    a region's document with a Russian federal body has no foreign party, even when the
+    sentence names the partner before it."""
+    end = _word_end(sentence, index)
+    signing = _SIGNED.search(sentence.text, end)
+    if signing is None or not _FEDERAL_BODY.search(sentence.text, signing.end()):
+        return False
+    after = _lemma_at(sentence, end)
+    return not any(
+        position >= after and code in partners for position, code in _country_mentions(sentence)
+    )
 
 
 def _unnamed_plural(sentence: _Sentence, index: int) -> bool:

@@ -477,3 +477,49 @@ def test_the_region_stands_for_the_region_named_before() -> None:
     )
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_a_document_being_carried_out_was_signed() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "На встрече в Бухаре обсудили ход исполнения протокола о намерениях, согласованного "
+        "делегациями Пензенской и Бухарской областей.",
+        ("UZ",),
+    )
+    assert (agreement.status, agreement.subject) == ("signed", "протокола о намерениях")
+
+
+def test_a_participial_phrase_ends_the_documents_name() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Стороны обсудили реализацию протокола намерений прошедшей в Бухаре встречи губернаторов.",
+        ("UZ",),
+    )
+    assert agreement.subject == "протокола намерений"
+
+
+def test_a_document_signed_with_a_federal_body_has_no_foreign_party() -> None:
+    text = (
+        "После поездки в Ташкент глава республики рассказал, что дом дружбы откроется в рамках "
+        "соглашения, подписанного им и руководителем Федерального агентства по делам "
+        "национальностей."
+    )
+    assert extract_agreements(None, text, ("UZ",)) == ()
+
+
+def test_a_foreign_party_after_the_federal_body_keeps_the_document() -> None:
+    text = (
+        "Соглашение подписали руководитель Федерального агентства по туризму и министр туризма "
+        "Узбекистана."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.status == "signed"
+
+
+def test_a_region_named_at_the_end_of_a_sentence() -> None:
+    text = (
+        "Делегация из Узбекистана посетила Пензенскую область. Ранее регион и Бухарская "
+        "область подписали соглашение о торговом сотрудничестве."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
