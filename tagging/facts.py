@@ -7,10 +7,11 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
   дорожная карта, контракт, декларация, программа) in a sentence that signs it (signed) or
   announces its signing (planned), or that names it as signed earlier or being carried out
   («исполнение протокола …»); «договорённости» are not documents, nor is a document signed
-  with a Russian federal body.  Its name ends at a participial phrase.  Its countries are the partners named in that sentence, else the article's
-  only partner.  The date is a day written in the sentence («12 марта 2025 года»,
-  «сегодня» with the publication date), or a day opening an earlier sentence of the same
-  paragraph (a dateline); otherwise null («вчера», «в октябре 2021 года»).
+  with a Russian federal body.  Its name ends at a participial phrase.  Its countries are the
+  partners named in that sentence, else the article's only partner.  The date is a day
+  written in the sentence («12 марта 2025 года», «сегодня» with the publication date), or a
+  day opening an earlier sentence of the same paragraph (a dateline); otherwise null
+  («вчера», «в октябре 2021 года»).
 - a **figure** is a number with a unit of money, mass, per cent or times («в полтора раза»,
   «вдвое») in a sentence about trade, export, import or investment with a partner.  The value
   is as written (decimal comma → point; a range keeps its upper bound), the unit as written
@@ -26,8 +27,10 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
   край», «правительство Омской области», «штат Гуджарат»): a region's official stands for the
   region, and names of persons, dates, places and the rest of the clause are cut.  They come
   from «между X и Y» (after the document first), from the subject of the signing verb or of
-  a verb right before the document («X и Y готовят соглашение»), and from «с Y»; «регион»
-  among them is the Russian region the article named before.
+  a verb right before the document («X и Y готовят соглашение»), from the subject after the
+  verb («Соглашение подписали X и Y»), and from «с Y»; «регион» among them is the Russian
+  region the article named before, which is also the Russian side of a document «подписан с
+  Y» naming only its foreign party.
 
 Nothing is loaded at import time.
 """
@@ -575,8 +578,10 @@ def _parties(
     sentence: _Sentence, document_offset: int, region: str | None = None
 ) -> tuple[str, ...]:
     """Parties as written: «между X и Y»; «X и Y подписали …»; «X подписал … с Y»; «X и Y
-    готовят соглашение» (any verb right before the document).  «Регион» among them stands for
-    ``region``, the Russian region the article named before."""
+    готовят соглашение» (any verb right before the document); «Соглашение подписали X и Y»
+    (the subject after the verb).  ``region`` is the Russian region the article named before:
+    «регион» among the parties stands for it, and it is the Russian side of a document
+    «подписано с Y» that names only its foreign party."""
     text = sentence.text
     match = _PARTIES_BETWEEN.search(text, document_offset)
     if match is None:
@@ -620,10 +625,44 @@ def _parties(
                 )
             ):
                 parties.extend(parts)
+    if not parties and verb is not None and active and verb.start() > document_offset:
+        parties.extend(_parties_after_verb(text[verb.end() :]))
     with_party = _PARTY_WITH.search(text, document_offset)
     if with_party is not None and len(parties) < 2:
+        if (
+            not parties
+            and verb_start is None
+            and region is not None
+            and _names_a_partner(sentence, with_party.start(1), with_party.end(1))
+        ):
+            parties.append(region)  # «Соглашение подписано с казахстанским производителем …»
         parties.append(with_party.group(1).strip())
     return _clean_parties(parties)
+
+
+_AFTER_VERB_CIRCUMSTANCE = re.compile(
+    rf"^(?:(?:\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*(?:\s+\d{{4}}\s*(?:года|г\.))?|сегодня|вчера|"
+    r"также|накануне|(?:на\s+полях|в\s+ходе|в\s+рамках)\s+(?:«[^»]*»|\S+)(?:\s+«[^»]*»|\s+[А-ЯЁA-Z]\S*)*|"
+    r"в\s+[А-ЯЁ]\S+)[\s,]+)+"
+)
+
+
+def _parties_after_verb(tail: str) -> list[str]:
+    """«Соглашение подписали 5 июня на полях форума губернатор области и аким района»: the
+    subject after the verb, when it names two parties."""
+    tail = _AFTER_VERB_CIRCUMSTANCE.sub("", tail.strip())
+    tail = re.split(r"[.;:!?]|,\s", tail, maxsplit=1)[0]
+    parts = [part.strip(" ,") for part in re.split(r"\s+и\s+", tail, maxsplit=1)]
+    if len(parts) == 2 and all(_clean_enough(part) for part in parts):
+        return parts
+    return []
+
+
+def _names_a_partner(sentence: _Sentence, start: int, end: int) -> bool:
+    first, last = _lemma_at(sentence, start), _lemma_at(sentence, end)
+    return any(
+        first <= position < last and code != "RU" for position, code in _country_mentions(sentence)
+    )
 
 
 _VERB_BEFORE_WORDS = 3
@@ -1020,11 +1059,7 @@ def extract_agreements(
             day = None
             if status == SIGNED:
                 day = _agreement_date(sentences, position, published)
-            region = (
-                _region_named_before(sentences, position)
-                if re.search(r"(?i)\bрегион\b", sentence.text)
-                else None
-            )
+            region = _region_named_before(sentences, position)
             agreement = Agreement(
                 parties=_parties(sentence, offset, region),
                 countries=sentence_partners,

@@ -523,3 +523,30 @@ def test_a_region_named_at_the_end_of_a_sentence() -> None:
     )
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_parties_after_the_signing_verb() -> None:
+    text = (
+        "Меморандум о сотрудничестве в энергетике подписали 12 мая на полях форума «Россия — "
+        "Центральная Азия» губернатор Пензенской области и хоким Бухарской области."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_a_foreign_party_alone_gets_the_region_named_before() -> None:
+    text = (
+        "Пензенская область начнёт поставлять в Узбекистан комбайны. Контракт подписан с "
+        "узбекской компанией «Бухоро Агро»."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "узбекская компания «Бухоро Агро»")
+
+
+def test_a_russian_party_alone_gets_no_region() -> None:
+    text = (
+        "Пензенская область начнёт поставлять в Узбекистан комбайны. Контракт подписан с "
+        "пензенским заводом «Агромаш»."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("пензенский завод «Агромаш»",)
