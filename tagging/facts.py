@@ -206,14 +206,14 @@ _COUNTRY_FIELDS = (
 
 @cache
 def _country_names() -> frozenset[tuple[str, ...]]:
-    """Lemmas of the names of foreign states («Узбекистан», «Кыргызская Республика»), not of
-    their provinces or cities."""
+    """Lemmas of the names of states («Узбекистан», «Кыргызская Республика», «Российская
+    Федерация»), not of their provinces or cities."""
     lemmatizer = shared_lemmatizer()
-    return frozenset(
-        tuple(lemmatizer.lemma(w) for w in _WORD.findall(name))
-        for entry in data.country_data()["countries"]
-        for name in entry.get("names", ())
-    )
+    names = [
+        name for entry in data.country_data()["countries"] for name in entry.get("names", ())
+    ]
+    names.extend(("Россия", "РФ", "Российская Федерация"))
+    return frozenset(tuple(lemmatizer.lemma(w) for w in _WORD.findall(name)) for name in names)
 
 
 @cache
@@ -902,8 +902,9 @@ def _clean_party(text: str) -> str:
             province += 1  # «глава Республики Алтай»
         words, lemmas = words[: province + 1], lemmas[: province + 1]
     if province is not None and province + 1 < len(words):
-        # «Наманганская область Узбекистана», «… Республики Таджикистан»: the country of a
-        # province is no part of its name; a person named after it neither.
+        # «Наманганская область Узбекистана», «… Республики Таджикистан», «… области
+        # Российской Федерации»: the country of a province is no part of its name; a person
+        # named after it neither.
         rest = lemmas[province + 1 :]
         if rest and rest[0] == "республика":
             rest = rest[1:]

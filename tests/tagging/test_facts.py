@@ -550,3 +550,12 @@ def test_a_russian_party_alone_gets_no_region() -> None:
     )
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.parties == ("пензенский завод «Агромаш»",)
+
+
+def test_russia_after_a_russian_province_is_no_part_of_its_name() -> None:
+    text = (
+        "Соглашение о сотрудничестве подписано между правительством Пензенской области "
+        "Российской Федерации и хокимиятом Бухарской области Республики Узбекистан."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("правительство Пензенской области", "хокимият Бухарской области")
