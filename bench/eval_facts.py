@@ -39,7 +39,8 @@ once before any rule was written against it; tagger's countries):
   P 0.933 R 0.933 F1 0.933 (tp 14, fp 1, fn 1), figures P 0.941 R 0.941 F1 0.941 (tp 32, fp 2,
   fn 2); the same with --gold-countries.  The errors: a document that «будет подписано» at the
   end of its sentence taken as signed; vegetables «из Азербайджана … ввезено» taken as export;
-  a share of payments in national currencies taken as trade turnover.
+  a share of payments in national currencies taken as trade turnover.  FACTS_VERSION 3 (rules
+  written against dev3 and sets 1–3 only, never against set 4) scores the same on set 4.
 """
 
 from __future__ import annotations
