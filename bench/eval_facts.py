@@ -30,6 +30,17 @@ The baseline marks every sentence naming a document next to «подпис…»/
 agreement with all partners (subject: the document word), and every number with a unit in a
 sentence naming trade, export, import or investment as a figure of the first such word, a
 change when the unit is per cent.
+
+First-sight scores on our own held-out sets (tests/fixtures/facts_heldout*.jsonl, each scored
+once before any rule was written against it; tagger's countries):
+
+- set 3, 16 articles: agreements F1 0.960, figures F1 0.889;
+- set 4, 24 articles (12 partners, 5 negatives), extractor FACTS_VERSION 2: agreements
+  P 0.933 R 0.933 F1 0.933 (tp 14, fp 1, fn 1), figures P 0.941 R 0.941 F1 0.941 (tp 32, fp 2,
+  fn 2); the same with --gold-countries.  The errors: a document that «будет подписано» at the
+  end of its sentence taken as signed; vegetables «из Азербайджана … ввезено» taken as export;
+  a share of payments in national currencies taken as trade turnover.  FACTS_VERSION 3 (rules
+  written against dev3 and sets 1–3 only, never against set 4) scores the same on set 4.
 """
 
 from __future__ import annotations

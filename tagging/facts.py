@@ -5,21 +5,32 @@ Rules are regular expressions and pymorphy3 lemmas (through the shared lemmatize
 
 - an **agreement** is a named document (соглашение, меморандум, договор, протокол, план,
   дорожная карта, контракт, декларация, программа) in a sentence that signs it (signed) or
-  announces its signing (planned), or that names it as signed earlier; «договорённости» are
-  not documents.  Its countries are the partners named in that sentence, else the article's
-  only partner.  The date is a day written in the sentence («12 марта 2025 года»,
-  «сегодня» with the publication date), or a day opening an earlier sentence of the same
-  paragraph (a dateline); otherwise null («вчера», «в октябре 2021 года»).
+  announces its signing (planned), or that names it as signed earlier or being carried out
+  («исполнение протокола …»); «договорённости» are not documents, nor is a document signed
+  with a Russian federal body.  Its name ends at a participial phrase.  Its countries are the
+  partners named in that sentence, else the article's only partner.  The date is a day
+  written in the sentence («12 марта 2025 года», «сегодня» with the publication date), or a
+  day opening an earlier sentence of the same paragraph (a dateline); otherwise null
+  («вчера», «в октябре 2021 года»).
 - a **figure** is a number with a unit of money, mass, per cent or times («в полтора раза»,
   «вдвое») in a sentence about trade, export, import or investment with a partner.  The value
   is as written (decimal comma → point; a range keeps its upper bound), the unit as written
   («млн долл.» for «$… млн»), ``change`` for growth or decline rates.  The direction is the
   Russian side's: «импорт из РФ» is export, «экспорт в Башкирию» is import.  An elided
   currency («импорт — 41 млн») is the one of the figure before; a signed rate in parentheses
-  after a level («143 млн долларов (+19,6 %)») is its change.
+  after a level («143 млн долларов (+19,6 %)») is its change.  A keyword naming no side
+  keeps the partner's view an earlier keyword of its sentence took («экспорт в Башкирию …, а
+  импорт из республики …»).  A number measuring people or prices between the keyword and
+  itself («поток туристов, составляющий 80 %») is not a figure; a headline rounding a figure
+  its text gives exactly («Почти на 100 млн долларов …» over «$88,9 млн») gives way to it.
 - **parties** are clean noun phrases in the nominative as the text names them («Хабаровский
   край», «правительство Омской области», «штат Гуджарат»): a region's official stands for the
-  region, and names of persons, dates, places and the rest of the clause are cut.
+  region, and names of persons, dates, places and the rest of the clause are cut.  They come
+  from «между X и Y» (after the document first), from the subject of the signing verb or of
+  a verb right before the document («X и Y готовят соглашение»), from the subject after the
+  verb («Соглашение подписали X и Y»), and from «с Y»; «регион» among them is the Russian
+  region the article named before, which is also the Russian side of a document «подписан с
+  Y» naming only its foreign party.
 
 Nothing is loaded at import time.
 """
@@ -40,7 +51,7 @@ from tagging.text import fold, normalise
 
 # Raised whenever a rule change should reach the facts of articles stored before it: the
 # backfill extracts the facts of articles marked with a lower version again.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 SIGNED = "signed"
 PLANNED = "planned"
 INDICATORS = ("trade_turnover", "export", "import", "investment", "other")
@@ -118,6 +129,7 @@ _UNIT_BEFORE_CAPITAL = re.compile(
 class _Sentence:
     text: str
     paragraph: int
+    headline: bool = False
     lemmas: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
 
@@ -126,10 +138,18 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
     body = normalise(text)
     head = normalise(title or "").strip()
     lines = body.split("\n")
+    headline_lines = 0
     if head and not body.lstrip().startswith(head[: max(20, len(head) // 2)]):
         lines.insert(0, head)
+        headline_lines = 1
+    elif head:
+        # The text opens with its title: its first line is the headline when it is no more.
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is not None and len(lines[first].strip()) <= len(head) + 10:
+            headline_lines = first + 1
     result: list[_Sentence] = []
     for paragraph, line in enumerate(lines):
+        headline = paragraph < headline_lines
         start = 0
         for match in _BOUNDARY.finditer(line):
             if _ABBREVIATION_BEFORE.search(
@@ -140,11 +160,11 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
                 continue
             piece = line[start : match.start()].strip()
             if piece:
-                result.append(_Sentence(piece, paragraph))
+                result.append(_Sentence(piece, paragraph, headline))
             start = match.end()
         piece = line[start:].strip()
         if piece:
-            result.append(_Sentence(piece, paragraph))
+            result.append(_Sentence(piece, paragraph, headline))
     lemmatizer = shared_lemmatizer()
     for sentence in result:
         for match in _WORD.finditer(sentence.text):
@@ -186,14 +206,14 @@ _COUNTRY_FIELDS = (
 
 @cache
 def _country_names() -> frozenset[tuple[str, ...]]:
-    """Lemmas of the names of foreign states («Узбекистан», «Кыргызская Республика»), not of
-    their provinces or cities."""
+    """Lemmas of the names of states («Узбекистан», «Кыргызская Республика», «Российская
+    Федерация»), not of their provinces or cities."""
     lemmatizer = shared_lemmatizer()
-    return frozenset(
-        tuple(lemmatizer.lemma(w) for w in _WORD.findall(name))
-        for entry in data.country_data()["countries"]
-        for name in entry.get("names", ())
-    )
+    names = [
+        name for entry in data.country_data()["countries"] for name in entry.get("names", ())
+    ]
+    names.extend(("Россия", "РФ", "Российская Федерация"))
+    return frozenset(tuple(lemmatizer.lemma(w) for w in _WORD.findall(name)) for name in names)
 
 
 @cache
@@ -349,6 +369,7 @@ _PLANNED = re.compile(
     r"\b(?:подпиш(?:ут|ет|ем|у)|(?:намерен[аыо]?|планиру\w+|планирует\w*|готов[аыо]?|"
     r"предстоит|собира\w+|договорились|должн[аыо]?|будут|будет|решили|хотим|хотят)\s+"
     r"(?:\w+\s+){0,2}(?:подписать|заключить|подписание|подписаны?|заключен\w*|обновить)|"
+    r"(?:договорились|решили|условились)\s+(?:\w+\s+){0,3}?о\s+подписании|"
     r"состоится\s+подписание|планируется\s+подписание|готов\w*\s+к\s+подписанию|"
     r"подготов\w+\s+(?:проект\w*\s+)?(?:соглашени|меморандум|договор)\w*|"
     r"проект\w*\s+(?:соглашени|меморандум|договор)\w*|на\s+финальной\s+стадии|"
@@ -431,8 +452,11 @@ def _subject(sentence: _Sentence, index: int) -> str:
         gap = text[_word_end(sentence, position - 1) : sentence.starts[position]]
         if any(mark in gap for mark in '.;:!?()«»"') and "«" not in gap:
             break
-        if "," in gap and not _ADJECTIVE_END.search(_word_at(sentence, position)):
-            break
+        if "," in gap and (
+            not _ADJECTIVE_END.search(_word_at(sentence, position))
+            or _morph().parse(_word_at(sentence, position))[0].tag.POS == "PRTF"
+        ):
+            break  # «…, согласованного делегациями»: a participle after a comma is a clause
         lemma = sentence.lemmas[position]
         word = _word_at(sentence, position)
         if position == index + 1 and lemma in _SUBJECT_TAIL_PREPOSITIONS:
@@ -463,6 +487,8 @@ def _subject(sentence: _Sentence, index: int) -> str:
         elif position == index + 1 and lemma not in _DOCUMENT_LEMMAS:
             # A genitive complement: «план мероприятий», «протокол намерений».
             last = position
+        elif _participial_clause(sentence, position):
+            break
         elif last == position - 1:
             last = position
         else:
@@ -479,6 +505,25 @@ def _subject(sentence: _Sentence, index: int) -> str:
         if closing != -1 and closing - end < 60:
             result = text[sentence.starts[first] : closing + 1]
     return result
+
+
+_CLAUSE_PREPOSITIONS = {"в", "во", "на", "с", "со", "между", "при", "под", "у"}
+
+
+def _participial_clause(sentence: _Sentence, index: int) -> bool:
+    """«протокол намерений прошедшей в Горно-Алтайске встречи»: a participle opening a phrase
+    with a preposition ends the document's name."""
+    following = sentence.lemmas[index + 1 : index + 2]
+    if not following or following[0] not in _CLAUSE_PREPOSITIONS:
+        return False
+    word = _word_at(sentence, index)
+    if not re.fullmatch(r"[а-яё]+", word):
+        return False
+    # pymorphy3 takes «прошедшей» for an adjective: the participle's suffix tells.
+    return _morph().parse(word)[0].tag.POS == "PRTF" or bool(_PARTICIPLE_END.search(word))
+
+
+_PARTICIPLE_END = re.compile(r"(?:вш|ш|щ)(?:ий|ая|ее|ей|его|ему|им|ем|их|ие|ую|ого|ому|ой)$")
 
 
 def _in_sphere(sentence: _Sentence, index: int) -> bool:
@@ -529,10 +574,22 @@ _PARTY_WITH = re.compile(
 _MAX_PARTY_WORDS = 9
 
 
-def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
-    """Parties as written: «между X и Y»; «X и Y подписали …»; «X подписал … с Y»."""
+def _parties(
+    sentence: _Sentence, document_offset: int, region: str | None = None
+) -> tuple[str, ...]:
+    """Parties as written: «между X и Y»; «X и Y подписали …»; «X подписал … с Y»; «X и Y
+    готовят соглашение» (any verb right before the document); «Соглашение подписали X и Y»
+    (the subject after the verb).  ``region`` is the Russian region the article named before:
+    «регион» among the parties stands for it, and it is the Russian side of a document
+    «подписано с Y» that names only its foreign party."""
     text = sentence.text
-    match = _PARTIES_BETWEEN.search(text)
+    match = _PARTIES_BETWEEN.search(text, document_offset)
+    if match is None:
+        # «между» before the document only when both sides look like parties: not «отношения
+        # между странами развиваются …, и свидетельство этого — договор».
+        match = _PARTIES_BETWEEN.search(text, 0, document_offset)
+        if match is not None and not all(_clean_enough(_short_party(g)) for g in match.groups()):
+            match = None
     if match:
         return _clean_parties(_short_party(group) for group in match.groups())
     verb = _SIGNED.search(text) or _PLANNED.search(text)
@@ -541,8 +598,13 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
         r"(?i)подписал|заключил|подпиш|намерен|планиру|готов|скрепил|поставил|договорил",
         verb.group(),
     )
-    if verb is not None and active and verb.start() < document_offset:
-        head = text[: verb.start()]
+    verb_start = verb.start() if verb is not None and active else None
+    governing = False
+    if verb_start is None or verb_start > document_offset:
+        verb_start = _verb_before(text, document_offset)
+        governing = verb_start is not None
+    if verb_start is not None and verb_start < document_offset:
+        head = text[:verb_start]
         if head.count("«") == head.count("»"):
             head = re.split(r"[,:;—–]", head)[-1]
         head = _LEADING_CIRCUMSTANCE.sub("", head.strip()).strip(" ,—-")
@@ -550,12 +612,111 @@ def _parties(sentence: _Sentence, document_offset: int) -> tuple[str, ...]:
         words = head.split()
         if words and len(words) <= 2 * _MAX_PARTY_WORDS:
             parts = [part.strip(" ,") for part in re.split(r"\s+и\s+", head, maxsplit=1)]
-            if all(_looks_like_party(part) for part in parts):
+            if region is not None:
+                parts = [
+                    region if fold(_PARTY_LEADING.sub("", part)) == "регион" else part
+                    for part in parts
+                ]
+            if all(_looks_like_party(part) for part in parts) and (
+                not governing
+                or (
+                    all(_clean_enough(_PARTY_LEADING.sub("", part)) for part in parts)
+                    and not re.match(r"(?i)(?:на|в|во|по|при|за|из|от|до|у|к|о|об|с|со)\s", head)
+                )
+            ):
                 parties.extend(parts)
+    if not parties and verb is not None and active and verb.start() > document_offset:
+        parties.extend(_parties_after_verb(text[verb.end() :]))
     with_party = _PARTY_WITH.search(text, document_offset)
     if with_party is not None and len(parties) < 2:
+        if (
+            not parties
+            and verb_start is None
+            and region is not None
+            and _names_a_partner(sentence, with_party.start(1), with_party.end(1))
+        ):
+            parties.append(region)  # «Соглашение подписано с казахстанским производителем …»
         parties.append(with_party.group(1).strip())
     return _clean_parties(parties)
+
+
+_AFTER_VERB_CIRCUMSTANCE = re.compile(
+    rf"^(?:(?:\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*(?:\s+\d{{4}}\s*(?:года|г\.))?|сегодня|вчера|"
+    r"также|накануне|(?:на\s+полях|в\s+ходе|в\s+рамках)\s+(?:«[^»]*»|\S+)(?:\s+«[^»]*»|\s+[А-ЯЁA-Z]\S*)*|"
+    r"в\s+[А-ЯЁ]\S+)[\s,]+)+"
+)
+
+
+def _parties_after_verb(tail: str) -> list[str]:
+    """«Соглашение подписали 5 июня на полях форума губернатор области и аким района»: the
+    subject after the verb, when it names two parties."""
+    tail = _AFTER_VERB_CIRCUMSTANCE.sub("", tail.strip())
+    tail = re.split(r"[.;:!?]|,\s", tail, maxsplit=1)[0]
+    parts = [part.strip(" ,") for part in re.split(r"\s+и\s+", tail, maxsplit=1)]
+    if len(parts) == 2 and all(_clean_enough(part) for part in parts):
+        return parts
+    return []
+
+
+def _names_a_partner(sentence: _Sentence, start: int, end: int) -> bool:
+    first, last = _lemma_at(sentence, start), _lemma_at(sentence, end)
+    return any(
+        first <= position < last and code != "RU" for position, code in _country_mentions(sentence)
+    )
+
+
+_VERB_BEFORE_WORDS = 3
+
+
+def _verb_before(text: str, document_offset: int) -> int | None:
+    """Start of a finite verb among the few words before the document: «X и Y готовят
+    соглашение», «X и Y подписали вчера договор»."""
+    morph = _morph()
+    words = list(re.finditer(r"[А-Яа-яЁё\-]+", text[:document_offset]))
+    for match in reversed(words[-_VERB_BEFORE_WORDS:]):
+        word = match.group()
+        if word[:1].isupper():
+            return None
+        parse = morph.parse(word)[0]
+        if parse.tag.POS == "VERB" and parse.tag.mood == "indc":
+            # Only a verb that governs the document: nothing but words between them, not
+            # «Как сообщало агентство, само соглашение …».
+            if re.search(r"[^\sА-Яа-яЁё\-]", text[match.end() : document_offset]):
+                return None
+            return match.start()
+    return None
+
+
+def _region_named_before(sentences: list[_Sentence], position: int) -> str | None:
+    """The Russian region the article named last before ``sentences[position]`` («Челябинская
+    область»), in the nominative: what «регион» of a later sentence refers to."""
+    names = _region_names()
+    for sentence in reversed(sentences[:position]):
+        lemmas = sentence.lemmas
+        found: tuple[int, int] | None = None
+        for index in range(len(lemmas) - 1):
+            for size in (3, 2):
+                if index + size <= len(lemmas) and tuple(lemmas[index : index + size]) in names:
+                    found = (index, size)
+                    break
+        if found is not None:
+            index, size = found
+            end = _word_end(sentence, index + size - 1)
+            return _clean_party(sentence.text[sentence.starts[index] : end])
+    return None
+
+
+@cache
+def _region_names() -> frozenset[tuple[str, ...]]:
+    """Lemmas of the Russian regions' full names of two words or more («Челябинская
+    область», «Республика Алтай»)."""
+    lemmatizer = shared_lemmatizer()
+    return frozenset(
+        key
+        for entry in data.region_data().get("regions", [])
+        for name in entry.get("names", ())
+        if len(key := tuple(lemmatizer.lemma(w) for w in _WORD.findall(name))) > 1
+    )
 
 
 def _clean_parties(parties: Iterable[str]) -> tuple[str, ...]:
@@ -741,8 +902,9 @@ def _clean_party(text: str) -> str:
             province += 1  # «глава Республики Алтай»
         words, lemmas = words[: province + 1], lemmas[: province + 1]
     if province is not None and province + 1 < len(words):
-        # «Наманганская область Узбекистана», «… Республики Таджикистан»: the country of a
-        # province is no part of its name; a person named after it neither.
+        # «Наманганская область Узбекистана», «… Республики Таджикистан», «… области
+        # Российской Федерации»: the country of a province is no part of its name; a person
+        # named after it neither.
         rest = lemmas[province + 1 :]
         if rest and rest[0] == "республика":
             rest = rest[1:]
@@ -876,9 +1038,14 @@ def extract_agreements(
                 continue
             offset = sentence.starts[index]
             status = _status(sentence, offset)
-            if status is None and _DATED_DOCUMENT.match(sentence.text, _word_end(sentence, index)):
+            if status is None and (
+                _DATED_DOCUMENT.match(sentence.text, _word_end(sentence, index))
+                or _under_execution(sentence, index)
+            ):
                 status = SIGNED
             if status is None:
+                continue
+            if _signed_with_a_federal_body(sentence, index, partners):
                 continue
             if _unnamed_plural(sentence, index):
                 continue
@@ -893,8 +1060,9 @@ def extract_agreements(
             day = None
             if status == SIGNED:
                 day = _agreement_date(sentences, position, published)
+            region = _region_named_before(sentences, position)
             agreement = Agreement(
-                parties=_parties(sentence, offset),
+                parties=_parties(sentence, offset, region),
                 countries=sentence_partners,
                 subject=subject,
                 status=status,
@@ -915,6 +1083,37 @@ _GOVERNING_GENITIVE = {"проект", "подписание", "текст", "р
 _DATED_DOCUMENT = re.compile(
     rf"(?:\s+\S+){{0,8}}?\s+от\s+\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*\s+\d{{4}}", re.IGNORECASE
 )
+
+
+_EXECUTION = {"исполнение", "реализация", "выполнение"}
+
+
+def _under_execution(sentence: _Sentence, index: int) -> bool:
+    """«мероприятия по исполнению протокола намерений …», «реализация соглашения»: a document
+    being carried out was signed before."""
+    first = index
+    while first > 0 and _is_adjective(sentence, first - 1):
+        first -= 1
+    return first > 0 and sentence.lemmas[first - 1] in _EXECUTION
+
+
+_FEDERAL_BODY = re.compile(
+    r"\b(?:[Фф]едеральн\w+\s+(?:агентств|служб|министерств)\w*|Россотрудничеств\w*)"
+)
+
+
+def _signed_with_a_federal_body(sentence: _Sentence, index: int, partners: tuple[str, ...]) -> bool:
+    """«соглашение, подписанное главой республики и руководителем Федерального агентства …»:
+    a region's document with a Russian federal body has no foreign party, even when the
+    sentence names the partner before it."""
+    end = _word_end(sentence, index)
+    signing = _SIGNED.search(sentence.text, end)
+    if signing is None or not _FEDERAL_BODY.search(sentence.text, signing.end()):
+        return False
+    after = _lemma_at(sentence, end)
+    return not any(
+        position >= after and code in partners for position, code in _country_mentions(sentence)
+    )
 
 
 def _unnamed_plural(sentence: _Sentence, index: int) -> bool:
@@ -1237,6 +1436,22 @@ _OTHER_MEASURES = {
     "доход",
     "прибыль",
 }
+# People and prices measured next to a trade keyword: «рост товарооборота, а также поток
+# туристов, составляющий около 80 %» — the number is the tourists' share, not the exchange's.
+_NOT_EXCHANGE = {
+    "турист",
+    "турпоток",
+    "пассажир",
+    "пассажиропоток",
+    "население",
+    "житель",
+    "студент",
+    "мигрант",
+    "цена",
+    "зарплата",
+    "тариф",
+    "инфляция",
+}
 
 
 def _indicator(
@@ -1267,10 +1482,15 @@ def _indicator(
         return None
     if found is not None:
         indicator, index = found
+        low, high = sorted((index, word_index))
+        if _NOT_EXCHANGE & set(sentence.lemmas[low + 1 : high]):
+            return None
         if indicator in {"export", "import"}:
             indicator = _direction(sentence, index, indicator)
         return indicator
-    if previous is not None and not _OTHER_MEASURES & set(sentence.lemmas[:word_index]):
+    if previous is not None and not (_OTHER_MEASURES | _NOT_EXCHANGE) & set(
+        sentence.lemmas[:word_index]
+    ):
         for index, lemma in enumerate(previous.lemmas):
             keyword = _INDICATOR_LEMMAS.get(lemma)
             if keyword is not None and keyword != "other" and keyword not in excluded:
@@ -1281,12 +1501,33 @@ def _indicator(
 
 
 def _direction(sentence: _Sentence, index: int, indicator: str) -> str:
-    """The Russian side's direction: a partner's import from Russia is export."""
+    """The Russian side's direction: a partner's import from Russia is export.  A keyword that
+    names no side of its own keeps the partner's view an earlier keyword of the sentence took:
+    «рост экспорта в Башкирию …, а импорта из республики …» is the Turkish side speaking."""
+    direction, _partner_view = _side(sentence, index, indicator)
+    if direction is not None:
+        return direction
+    for earlier in range(index - 1, -1, -1):
+        keyword = _INDICATOR_LEMMAS.get(sentence.lemmas[earlier])
+        if keyword is None or keyword not in {"export", "import"}:
+            continue
+        earlier_direction, partner_view = _side(sentence, earlier, keyword)
+        if earlier_direction is None:
+            continue
+        if partner_view:
+            return "export" if indicator == "import" else "import"
+        break
+    return indicator
+
+
+def _side(sentence: _Sentence, index: int, indicator: str) -> tuple[str | None, bool]:
+    """The direction the words after (or just before) a keyword give, if any, and whether they
+    show the partner speaking (a flow into or out of Russia named from abroad)."""
     after = sentence.text[_word_end(sentence, index) : _word_end(sentence, index) + 60]
     following = sentence.lemmas[index + 1 : index + 3]
     if "российский" in following:
         # «закупки российского рапса»: bought from Russia; «экспорт российской пшеницы» too.
-        return "export"
+        return "export", indicator == "import"
     partner_side = re.match(
         r"^\s*(?:\S+\s+){0,3}?(?:в|во)\s+(?:\w+\s+)?(?:страну|республику)\b", after
     )
@@ -1297,7 +1538,7 @@ def _direction(sentence: _Sentence, index: int, indicator: str) -> str:
         )
     if partner_side is not None and indicator == "import":
         # «ввезено в арабскую страну»: the partner's import, the Russian side's export.
-        return "export"
+        return "export", True
     gazetteer = _gazetteer()
     lemmatizer = shared_lemmatizer()
     for match in _SIDE_AFTER.finditer(after):
@@ -1308,17 +1549,17 @@ def _direction(sentence: _Sentence, index: int, indicator: str) -> str:
         if code == "RU":
             # «импорт из РФ» is export; «экспорт в Башкирию» is import.
             if indicator == "import" and not towards:
-                return "export"
+                return "export", True
             if indicator == "export" and towards:
-                return "import"
+                return "import", True
         else:
             # «поставки из Узбекистана» are import; «импорт в Казахстан» is export.
             if indicator == "export" and not towards:
-                return "import"
+                return "import", False
             if indicator == "import" and towards:
-                return "export"
-        return indicator
-    return indicator
+                return "export", False
+        return indicator, False
+    return None, False
 
 
 def _figure_countries(
@@ -1373,6 +1614,7 @@ def extract_figures(
         return ()
     sentences = sentences if sentences is not None else _sentences(title, text)
     figures: list[Figure] = []
+    in_headline: list[bool] = []
     seen: set[tuple[str, float, str, bool]] = set()
     article_mentions: set[str] = set()
     last_base: str | None = None
@@ -1432,6 +1674,7 @@ def extract_figures(
             if key in seen:
                 continue
             seen.add(key)
+            in_headline.append(sentence.headline)
             figures.append(
                 Figure(
                     indicator=indicator,
@@ -1442,7 +1685,26 @@ def extract_figures(
                     countries=figure_countries,
                 )
             )
-    return tuple(figures)
+    body = [figure for figure, head in zip(figures, in_headline, strict=True) if not head]
+    return tuple(
+        figure
+        for figure, head in zip(figures, in_headline, strict=True)
+        if not (head and any(_rounded_from(figure, other) for other in body))
+    )
+
+
+_HEADLINE_ROUNDING = 0.15
+
+
+def _rounded_from(headline: Figure, figure: Figure) -> bool:
+    """«Почти на 100 миллионов долларов наторговала …» over a text giving $88,9 млн: a headline
+    rounds the figure its text gives exactly; the text's figure is the one kept."""
+    if (headline.indicator, headline.change) != (figure.indicator, figure.change):
+        return False
+    if _canonical_unit(headline.unit) != _canonical_unit(figure.unit):
+        return False
+    largest = max(headline.value, figure.value)
+    return abs(headline.value - figure.value) <= _HEADLINE_ROUNDING * largest
 
 
 _FIGURE_END = re.compile(

@@ -373,3 +373,189 @@ def test_parties_are_clean_noun_phrases(text: str, parties: tuple[str, ...]) -> 
         countries = ("TJ",)
     (agreement,) = extract_agreements(None, text, countries)
     assert agreement.parties == parties
+
+
+# Rules of FACTS_VERSION 3.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Губернатор отметил рост товарооборота с Узбекистаном, а также поток узбекских "
+        "туристов, составляющий около 70 % от их общего числа.",
+        "Экспорт узбекских дынь идёт по цене 120 рублей за килограмм, на 15 % выше прошлогодней.",
+        "Товарооборот с Узбекистаном растёт, население области при этом сократилось на 2 %.",
+    ],
+)
+def test_people_and_prices_next_to_a_trade_keyword_are_not_figures(text: str) -> None:
+    assert _figures(text) == []
+
+
+def test_a_trade_keyword_before_people_still_measures_its_own_number() -> None:
+    text = "Экспорт в Узбекистан вырос на 12 %, туристов из республики стало больше."
+    assert _figures(text) == [("export", 12.0, "%", True)]
+
+
+def test_a_partners_view_carries_over_to_an_elided_keyword() -> None:
+    # The Uzbek side speaks: export to a Russian region, import from «the republic».
+    text = (
+        "За полгода экспорт узбекских товаров в Татарстан вырос на 21 %, а импорт из республики "
+        "— на 9 %."
+    )
+    assert _figures(text) == [("import", 21.0, "%", True), ("export", 9.0, "%", True)]
+
+
+def test_the_russian_view_does_not_carry_over() -> None:
+    text = "Поставки из Узбекистана выросли на 14 %, а экспорт — на 6 %."
+    assert _figures(text) == [("import", 14.0, "%", True), ("export", 6.0, "%", True)]
+
+
+def test_a_headline_rounding_the_texts_figure_gives_way_to_it() -> None:
+    title = "Около 50 млн долларов: торговля Пензы с Узбекистаном"
+    text = "Товарооборот Пензенской области с Узбекистаном за год составил 46,2 млн долларов."
+    figures = [(f.indicator, f.value, f.unit) for f in extract_figures(title, text, ("UZ",))]
+    assert figures == [("trade_turnover", 46.2, "млн долларов")]
+
+
+def test_a_headline_figure_of_its_own_stays() -> None:
+    title = "Экспорт в Узбекистан вырос на 30 %"
+    text = "Товарооборот Пензенской области с Узбекистаном за год составил 46,2 млн долларов."
+    figures = [(f.indicator, f.value, f.unit) for f in extract_figures(title, text, ("UZ",))]
+    assert figures == [("export", 30.0, "%"), ("trade_turnover", 46.2, "млн долларов")]
+
+
+def test_agreeing_to_work_on_a_signing_is_planned() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Стороны договорились подготовить вопрос о подписании меморандума о сотрудничестве "
+        "в сфере здравоохранения.",
+        ("UZ",),
+    )
+    assert agreement.status == "planned"
+    assert agreement.subject == "меморандума о сотрудничестве в сфере здравоохранения"
+
+
+def test_parties_between_after_the_document_not_an_earlier_between() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Отношения между нашими странами крепнут, и пример тому — соглашение о торговле между "
+        "Пензенской областью и Бухарской областью, подписанное весной.",
+        ("UZ",),
+    )
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+@pytest.mark.parametrize(
+    ("text", "parties"),
+    [
+        (
+            "Пензенская область и Бухарская область готовят соглашение о поставках зерна; "
+            "подписать его планируется летом.",
+            ("Пензенская область", "Бухарская область"),
+        ),
+        (
+            "Как сообщило агентство, само соглашение о поставках зерна с Узбекистаном было "
+            "подписано весной.",
+            ("Узбекистан",),
+        ),
+        (
+            "На переговорах стороны обсуждают соглашение о поставках зерна, которое подпишут "
+            "летом.",
+            (),
+        ),
+    ],
+)
+def test_parties_before_a_verb_governing_the_document(text: str, parties: tuple[str, ...]) -> None:
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == parties
+
+
+def test_the_region_stands_for_the_region_named_before() -> None:
+    text = (
+        "Экспорт Пензенской области в Узбекистан вырос на 8 %. Ранее регион и Бухарская "
+        "область подписали соглашение о торговом сотрудничестве."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_a_document_being_carried_out_was_signed() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "На встрече в Бухаре обсудили ход исполнения протокола о намерениях, согласованного "
+        "делегациями Пензенской и Бухарской областей.",
+        ("UZ",),
+    )
+    assert (agreement.status, agreement.subject) == ("signed", "протокола о намерениях")
+
+
+def test_a_participial_phrase_ends_the_documents_name() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Стороны обсудили реализацию протокола намерений прошедшей в Бухаре встречи губернаторов.",
+        ("UZ",),
+    )
+    assert agreement.subject == "протокола намерений"
+
+
+def test_a_document_signed_with_a_federal_body_has_no_foreign_party() -> None:
+    text = (
+        "После поездки в Ташкент глава республики рассказал, что дом дружбы откроется в рамках "
+        "соглашения, подписанного им и руководителем Федерального агентства по делам "
+        "национальностей."
+    )
+    assert extract_agreements(None, text, ("UZ",)) == ()
+
+
+def test_a_foreign_party_after_the_federal_body_keeps_the_document() -> None:
+    text = (
+        "Соглашение подписали руководитель Федерального агентства по туризму и министр туризма "
+        "Узбекистана."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.status == "signed"
+
+
+def test_a_region_named_at_the_end_of_a_sentence() -> None:
+    text = (
+        "Делегация из Узбекистана посетила Пензенскую область. Ранее регион и Бухарская "
+        "область подписали соглашение о торговом сотрудничестве."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_parties_after_the_signing_verb() -> None:
+    text = (
+        "Меморандум о сотрудничестве в энергетике подписали 12 мая на полях форума «Россия — "
+        "Центральная Азия» губернатор Пензенской области и хоким Бухарской области."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "Бухарская область")
+
+
+def test_a_foreign_party_alone_gets_the_region_named_before() -> None:
+    text = (
+        "Пензенская область начнёт поставлять в Узбекистан комбайны. Контракт подписан с "
+        "узбекской компанией «Бухоро Агро»."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("Пензенская область", "узбекская компания «Бухоро Агро»")
+
+
+def test_a_russian_party_alone_gets_no_region() -> None:
+    text = (
+        "Пензенская область начнёт поставлять в Узбекистан комбайны. Контракт подписан с "
+        "пензенским заводом «Агромаш»."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("пензенский завод «Агромаш»",)
+
+
+def test_russia_after_a_russian_province_is_no_part_of_its_name() -> None:
+    text = (
+        "Соглашение о сотрудничестве подписано между правительством Пензенской области "
+        "Российской Федерации и хокимиятом Бухарской области Республики Узбекистан."
+    )
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.parties == ("правительство Пензенской области", "хокимият Бухарской области")
