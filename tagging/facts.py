@@ -209,9 +209,7 @@ def _country_names() -> frozenset[tuple[str, ...]]:
     """Lemmas of the names of states («Узбекистан», «Кыргызская Республика», «Российская
     Федерация»), not of their provinces or cities."""
     lemmatizer = shared_lemmatizer()
-    names = [
-        name for entry in data.country_data()["countries"] for name in entry.get("names", ())
-    ]
+    names = [name for entry in data.country_data()["countries"] for name in entry.get("names", ())]
     names.extend(("Россия", "РФ", "Российская Федерация"))
     return frozenset(tuple(lemmatizer.lemma(w) for w in _WORD.findall(name)) for name in names)
 
