@@ -124,7 +124,7 @@ def _date(moment: datetime, style: int) -> str:
     return moment.isoformat()
 
 
-def _item_xml(
+def item_xml(
     feed_index: int, item_index: int, chars: int, rng: random.Random, *, html: bool
 ) -> str:
     country, adjective, capital, region = rng.choice(PARTNERS)
@@ -188,7 +188,7 @@ def generate_feeds(feeds: int, items: int, chars: int) -> list[GeneratedFeed]:
             f"<title>Омское издание № {feed_index}</title>"
             f"<link>https://outlet-{feed_index}.example/</link>"
             "<description>Новости Омска и области</description>"
-            + "".join(_item_xml(feed_index, n, chars, rng, html=html) for n in range(items))
+            + "".join(item_xml(feed_index, n, chars, rng, html=html) for n in range(items))
             + "</channel></rss>"
         ).encode(encoding)
         content_type = "application/rss+xml" + ("; charset=utf-8" if encoding == "utf-8" else "")
