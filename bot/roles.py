@@ -1,8 +1,10 @@
 """`digestbot run --role bot|ingest|sender|clock`: one part of the bot per process.
 
 `--role all` (the default, bot.runner) runs every part in one process, on SQLite or
-PostgreSQL. The other roles share one PostgreSQL database and run in any number, except the
-clock, of which exactly one is active (a PostgreSQL advisory lock; the others stand by):
+PostgreSQL; on PostgreSQL several `all` processes take turns at the clock and share out the
+feeds as the roles below do (bot.leadership). The other roles share one PostgreSQL database
+and run in any number, except the clock, of which exactly one is active (a PostgreSQL
+advisory lock; the others stand by):
 
 * `bot` answers updates (long polling, or webhook replicas behind a proxy: FSM state in
   Redis with REDIS_URL);
@@ -18,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Final
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.runner import (
     _fsm_storage,
     _install_stop_signals,
@@ -49,17 +50,11 @@ from handlers.middlewares import SharedBucket
 from ingest.pipeline import IngestPipeline
 from ingest.workers import create_ingest_pool
 from storage.db import is_sqlite
-from storage.leader import AdvisoryLock
 from tagging import Tagger
 
 logger = logging.getLogger(__name__)
 
 ROLES: Final = ("all", "bot", "ingest", "sender", "clock")
-CLOCK_LOCK: Final = "digestbot-clock"
-# A standby clock tries the lock this often, and the active one checks it still holds it.
-CLOCK_RETRY_SECONDS: Final = 5.0
-# An ingest worker looks for due feeds this often.
-INGEST_TICK_SECONDS: Final = 5.0
 
 
 def check_role(settings: Settings, role: str) -> None:
@@ -72,10 +67,6 @@ def check_role(settings: Settings, role: str) -> None:
             f"--role {role}: the roles share one PostgreSQL database (DATABASE_URL="
             "postgresql+asyncpg://…); on SQLite one process runs every part: --role all"
         )
-
-
-def process_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def run_role(settings: Settings, role: str) -> int:
@@ -179,23 +170,7 @@ async def _ingest_loop(
     pipeline = IngestPipeline(session_factory, None, ingest_config(settings), executor=pool)
     owner = process_name()
     logger.info("ingest worker %s started", owner)
-    while not stop.is_set():
-        polling = asyncio.ensure_future(pipeline.run_claimed(owner=owner))
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not polling.done():
-            # Feeds claimed and not recorded are claimed again when their lease ends.
-            polling.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
-            return
-        with contextlib.suppress(Exception):
-            polling.result()
-        if polling.exception() is not None:
-            logger.error("feed polling failed: %s; next try shortly", polling.exception())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), INGEST_TICK_SECONDS)
+    await poll_claimed_feeds(pipeline, stop, owner)
 
 
 async def _sender(
@@ -230,36 +205,18 @@ async def _clock(
     async def check_feeds() -> object:
         return await queue_feed_alerts(session_factory, settings, now=datetime.now(UTC))
 
-    lock = AdvisoryLock(engine, CLOCK_LOCK)
-    scheduler: AsyncIOScheduler | None = None
-    announced_standby = False
-    try:
-        while not stop.is_set():
-            if scheduler is None:
-                if await lock.try_acquire():
-                    scheduler = AsyncIOScheduler(timezone=UTC)
-                    start_clock(
-                        scheduler=scheduler,
-                        settings=settings,
-                        session_factory=session_factory,
-                        bot=None,
-                        poll_feeds=check_feeds,
-                        labels_for=digest_labels,
-                        sender=None,
-                    )
-                    scheduler.start()
-                    logger.info("clock %s is the active clock", process_name())
-                elif not announced_standby:
-                    logger.info("another clock is active; %s stands by", process_name())
-                    announced_standby = True
-            elif not await lock.held():
-                scheduler.shutdown(wait=False)
-                scheduler = None
-                announced_standby = False
-                logger.warning("clock %s lost the clock lock; standing by", process_name())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), CLOCK_RETRY_SECONDS)
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        await lock.release()
+    def start() -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        start_clock(
+            scheduler=scheduler,
+            settings=settings,
+            session_factory=session_factory,
+            bot=None,
+            poll_feeds=check_feeds,
+            labels_for=digest_labels,
+            sender=None,
+        )
+        scheduler.start()
+        return scheduler
+
+    await lead_clock(engine, stop, start)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
@@ -119,6 +120,9 @@ async def run_bot(settings: Settings) -> int:
             bot,
             pipeline,
             store_lost=health.store.lost if health.store is not None else None,
+            # Several processes may share a PostgreSQL database: they take turns at the
+            # clock and share out the feeds (bot.leadership).
+            shared=background_engine if database is None else None,
         )
         health.send_report = background.send_report
         health.store_gauges = _store_gauges(background_sessions)
@@ -266,7 +270,15 @@ BACKFILL_STOP_SECONDS = 3.0
 
 
 class _Background:
-    """The clock, the sender and the feed poller, started and stopped with the dispatcher."""
+    """The clock, the sender and the feed poller, started and stopped with the dispatcher.
+
+    On a SQLite file this process is the only one (storage.guard.RunLock): it runs the
+    clock, which polls every feed due each interval. On PostgreSQL (`shared`, the engine
+    of the background pool) any number of `digestbot run` processes may share the
+    database, as with the separate roles: each one sends and polls the feeds it claims
+    with a lease, and only the holder of the clock lock runs the clock, so that N
+    processes behave like one clock and N pollers and senders.
+    """
 
     def __init__(
         self,
@@ -276,8 +288,12 @@ class _Background:
         pipeline: IngestPipeline,
         *,
         store_lost: asyncio.Event | None = None,
+        shared: AsyncEngine | None = None,
     ) -> None:
         self._settings = settings
+        self._shared = shared
+        self._halt = asyncio.Event()
+        self._shared_tasks: list[asyncio.Task[None]] = []
         self._session_factory = session_factory
         self._bot = bot
         self._pipeline = pipeline
@@ -317,8 +333,46 @@ class _Background:
                 self._sender.notify()
         return outcomes
 
+    async def _check_feeds(self) -> object:
+        """The clock's feed job when the polling is shared out: the feeds' alerts only."""
+        queued = await queue_feed_alerts(
+            self._session_factory, self._settings, now=datetime.now(UTC)
+        )
+        if queued:
+            self._sender.notify()
+        return queued
+
+    def _start_shared_clock(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        start_clock(
+            scheduler=scheduler,
+            settings=self._settings,
+            session_factory=self._session_factory,
+            bot=self._bot,
+            poll_feeds=self._check_feeds,
+            labels_for=digest_labels,
+            sender=self._sender,
+        )
+        scheduler.start()
+        return scheduler
+
     async def start(self) -> None:
         await setup_bot_commands(self._bot, admin_ids=self._settings.admin_ids)
+        if self._shared is not None:
+            self._sender.start()
+            owner = process_name()
+            logger.info("feed poller %s started", owner)
+            self._shared_tasks = [
+                asyncio.create_task(
+                    poll_claimed_feeds(self._pipeline, self._halt, owner), name="feed-poller"
+                ),
+                asyncio.create_task(
+                    lead_clock(self._shared, self._halt, self._start_shared_clock), name="clock"
+                ),
+            ]
+            self._backfilling = asyncio.create_task(self._backfill_facts())
+            logger.info("bot started")
+            return
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         start_clock(
             scheduler=self._scheduler,
@@ -374,6 +428,10 @@ class _Background:
                 await asyncio.wait_for(self._backfilling, BACKFILL_STOP_SECONDS)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+        self._halt.set()
+        for task in self._shared_tasks:
+            with contextlib.suppress(Exception):
+                await task
         await self._sender.stop()
 
 

@@ -349,7 +349,7 @@ class IngestPipeline:
         if self._executor is not None:
             loop = asyncio.get_running_loop()
             results = await loop.run_in_executor(self._executor, workers.analyse, list(batch))
-            return [_Analysis(tags, lemmas) for tags, lemmas in results]
+            return [_Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
         if self._tagger is None:
             raise RuntimeError("an ingest pipeline needs a tagger or an executor")
         return await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, batch)

@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
+from ingest.facts_backfill import new_facts
 from ingest.fulltext import extract_article_text
 from ingest.parse import FeedItem, ParsedFeed, parse_feed
 from storage import articles as article_repo
+from storage import facts as fact_repo
 from storage.articles import TagValue
 from tagging import Tagger, lemmatize_for_search
 
@@ -58,8 +60,10 @@ def extract(body: bytes, content_type: str | None, url: str) -> str:
     return extract_article_text(body, content_type, url)
 
 
-def analyse(items: Sequence[FeedItem]) -> list[tuple[tuple[TagValue, ...], str]]:
-    """Per item: its tags and its search lemmas."""
+def analyse(
+    items: Sequence[FeedItem],
+) -> list[tuple[tuple[TagValue, ...], str, tuple[fact_repo.NewFact, ...]]]:
+    """Per item: its tags, its search lemmas and its facts (agreements and figures)."""
     if _tagger is None:
         raise RuntimeError("not an ingest worker process")
     results = _tagger.tag_many([(item.title, item.text) for item in items])
@@ -70,5 +74,6 @@ def analyse(items: Sequence[FeedItem]) -> list[tuple[tuple[TagValue, ...], str]]
             *(TagValue(article_repo.TOPIC, tag.value, tag.score) for tag in result.topics),
             *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
         )
-        analyses.append((tags, lemmatize_for_search(f"{item.title} {item.text}")))
+        facts = new_facts(item.title, item.text, result.country_codes, item.published_at)
+        analyses.append((tags, lemmatize_for_search(f"{item.title} {item.text}"), facts))
     return analyses

@@ -132,6 +132,8 @@ class _Sentence:
     headline: bool = False
     lemmas: list[str] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)
+    # _country_mentions, found once for agreements and figures alike.
+    mentions: list[tuple[int, str]] | None = None
 
 
 def _sentences(title: str | None, text: str) -> list[_Sentence]:
@@ -189,6 +191,8 @@ def _lemma_at(sentence: _Sentence, offset: int) -> int:
 class _Gazetteer:
     names: dict[tuple[str, ...], str]  # lemma sequence -> ISO2 (or "RU", or "?" for others)
     longest: int
+    # The lemmas a name starts with: most words of a sentence start none.
+    firsts: frozenset[str] = frozenset()
 
 
 _RUSSIA_WORDS = ("Россия", "РФ", "Российская Федерация", "российский")
@@ -242,16 +246,28 @@ def _gazetteer() -> _Gazetteer:
         if isinstance(entry, dict):
             for phrase in (*entry.get("names", ()), *entry.get("adjectives", ())):
                 add(phrase, str(entry.get("code", "?")))
-    return _Gazetteer(names, max((len(k) for k in names), default=1))
+    return _Gazetteer(
+        names, max((len(k) for k in names), default=1), frozenset(key[0] for key in names if key)
+    )
 
 
 def _country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
     """(word index, code) of every country, Russia or Russian region named in the sentence."""
+    if sentence.mentions is None:
+        sentence.mentions = _find_country_mentions(sentence)
+    return sentence.mentions
+
+
+def _find_country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
     gazetteer = _gazetteer()
     found: list[tuple[int, str]] = []
     lemmas = sentence.lemmas
     index = 0
+    firsts = gazetteer.firsts
     while index < len(lemmas):
+        if lemmas[index] not in firsts:
+            index += 1
+            continue
         for size in range(min(gazetteer.longest, len(lemmas) - index), 0, -1):
             code = gazetteer.names.get(tuple(lemmas[index : index + size]))
             if code is not None:
@@ -1641,7 +1657,8 @@ def extract_figures(
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
         numbers.extend(_numbers_in_words(sentence))
-        period = _period(sentence)
+        # Only a sentence with figures needs its period (a slow expression).
+        period = _period(sentence) if numbers else None
         if previous is not None and previous.paragraph != sentence.paragraph:
             last_base = None
         for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):

@@ -8,8 +8,10 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from sqlalchemy import select
 
+from ingest.facts_backfill import new_facts
 from ingest.pipeline import IngestPipeline
 from ingest.workers import create_ingest_pool
+from storage import facts as fact_repo
 from storage.models import Article, ArticleTag
 from tagging import Tagger
 from tests.ingest.feed_server import FeedServer
@@ -57,3 +59,22 @@ async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
         }
         assert article.search_lemmas
     assert ("country", "UZ") in {(tag.kind, tag.value) for tag in tags}
+    # Facts are extracted in the worker too, as the threads extract them.
+    async with session_factory() as session:
+        for article in stored:
+            countries = tagger.tag(article.title, article.full_text).country_codes
+            expected_facts = new_facts(
+                article.title, article.full_text, countries, article.published_at
+            )
+            got_facts = await fact_repo.facts_of_articles(session, [article.id])
+            assert sorted(_fact_fields(fact) for fact in got_facts) == sorted(
+                _fact_fields(fact) for fact in expected_facts
+            )
+    grain = by_url[KAZAKH_GRAIN.link]
+    async with session_factory() as session:
+        (figure,) = await fact_repo.facts_of_articles(session, [grain.id])
+    assert (figure.indicator, figure.value, figure.unit) == ("export", 40.0, "тысяч тонн")
+
+
+def _fact_fields(fact: fact_repo.StoredFact | fact_repo.NewFact) -> tuple[object, ...]:
+    return (fact.kind, fact.countries, fact.subject, fact.indicator, fact.value, fact.unit)
