@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.heap import freeze_startup_objects
 from bot.runner import (
     _fsm_storage,
     _install_stop_signals,
@@ -145,6 +146,7 @@ async def _bot(
         logger.info("bot started")
 
     dispatcher.startup.register(on_startup)
+    dispatcher.startup.register(freeze_startup_objects)
     if settings.webhook_url:
         await _serve_webhook(settings, bot, dispatcher, stop)
     else:

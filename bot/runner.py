@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
 from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.heap import freeze_startup_objects
 from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
@@ -121,6 +122,7 @@ async def run_bot(settings: Settings) -> int:
         health.send_report = background.send_report
         health.store_gauges = _store_gauges(background_sessions)
         dispatcher.startup.register(background.start)
+        dispatcher.startup.register(freeze_startup_objects)
         dispatcher.shutdown.register(background.stop)
         if settings.webhook_url:
             await _serve_webhook(settings, bot, dispatcher, stop)
