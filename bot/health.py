@@ -211,15 +211,24 @@ def update_summary(before: UpdateStats, after: UpdateStats, seconds: float) -> s
 
 
 async def log_update_summaries(stats: UpdateStats, every: float = UPDATE_SUMMARY_SECONDS) -> None:
-    """An INFO line every `every` seconds that saw updates (aiogram's line for each update
-    is DEBUG: configure_logging), until cancelled."""
-    before = replace(stats)
-    while True:
-        await asyncio.sleep(every)
-        line = update_summary(before, stats, every)
-        before = replace(stats)
+    """An INFO line every `every` seconds that saw updates, and one for the last stretch
+    when cancelled (aiogram's line for each update is DEBUG: configure_logging)."""
+    before, since = replace(stats), time.monotonic()
+
+    def log_since() -> None:
+        nonlocal before, since
+        now = time.monotonic()
+        line = update_summary(before, stats, now - since)
+        before, since = replace(stats), now
         if line is not None:
             logger.info(line)
+
+    try:
+        while True:
+            await asyncio.sleep(every)
+            log_since()
+    finally:
+        log_since()
 
 
 def _number(value: float) -> str:

@@ -70,8 +70,13 @@ async def test_summaries_are_logged_while_updates_come(caplog: pytest.LogCapture
     await asyncio.sleep(0.12)
     stats.handled, stats.handling_seconds = 4, 0.2
     await asyncio.sleep(0.1)
+    stats.handled, stats.handling_seconds = 5, 0.3
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     lines = [record.getMessage() for record in caplog.records if record.name == "bot.health"]
-    assert lines == ["updates in the last 0 s: 4 handled, 0 failed, 50 ms each on average"]
+    # One line for the tick that saw updates, one for the stretch cut short by the stop.
+    assert lines == [
+        "updates in the last 0 s: 4 handled, 0 failed, 50 ms each on average",
+        "updates in the last 0 s: 1 handled, 0 failed, 100 ms each on average",
+    ]
