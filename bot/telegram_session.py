@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from http import HTTPStatus
 from typing import Any, Final, cast
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.exceptions import ClientDecodeError, TelegramNetworkError
-from aiogram.methods import Response, TelegramMethod
+from aiogram.methods import GetUpdates, Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, InputFile
 from aiohttp import ClientError, ClientTimeout
 from pydantic import ValidationError
 
 JSON_HEADERS: Final = {"Content-Type": "application/json"}
+# Inline keyboards the bot sent that Telegram echoed as sent, most recently used kept.
+KNOWN_KEYBOARDS: Final = 1024
+
+# The buttons' texts, callback data and links, row by row: a keyboard's key among the
+# known ones (a match is then compared whole).
+KeyboardKey = tuple[tuple[tuple[Any, Any, Any], ...], ...]
+
+
+def _keyboard_key(markup: Any) -> KeyboardKey | None:
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list):
+        return None
+    try:
+        return tuple(
+            tuple(
+                (button["text"], button.get("callback_data"), button.get("url")) for button in row
+            )
+            for row in rows
+        )
+    except (AttributeError, KeyError, TypeError):
+        return None
 
 
 class TelegramSession(AiohttpSession):
@@ -25,14 +47,22 @@ class TelegramSession(AiohttpSession):
       multipart alike). aiogram posts a URL-encoded form: each structured field written as
       JSON text, then percent-encoded byte by byte, so a keyboard of two dozen Cyrillic
       buttons was encoded twice. A request with files is posted as aiogram's multipart form.
-    * Telegram answers a sent or edited message with the message, the inline keyboard
-      echoed. When the echo is exactly the keyboard that was sent, the message returned
-      carries the keyboard object that was sent instead of one validated anew from the echo
-      (a pydantic model per button and row). The rest of the message is validated as
-      before; any other answer, an error above all, is read by aiogram's `check_response`
+    * Telegram echoes an inline keyboard in its answer to a sent or edited message and in
+      every button press (the pressed message comes with its keyboard): a pydantic model
+      per button and row to validate each time. A keyboard the bot sent that Telegram
+      echoed exactly as sent is remembered (the last KNOWN_KEYBOARDS of them); an echo
+      equal to a remembered keyboard is read as that keyboard object, which is equal to
+      what validating the echo would build. The rest of the answer is validated as before;
+      any other answer, an error above all, is read by aiogram's `check_response`
       unchanged, so it raises the same exceptions (TelegramRetryAfter, TelegramBadRequest,
       TelegramForbiddenError …).
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._keyboards: OrderedDict[KeyboardKey, tuple[dict[str, Any], InlineKeyboardMarkup]] = (
+            OrderedDict()
+        )
 
     async def make_request(
         self,
@@ -92,28 +122,32 @@ class TelegramSession(AiohttpSession):
         *,
         sent_markup: Any = None,
     ) -> Response[TelegramType]:
-        """`check_response`, except that a successful answer echoing the inline keyboard
-        sent (`sent_markup`, as posted) gets the keyboard object sent (class docstring)."""
+        """`check_response`, except that known inline keyboards in a successful answer are
+        read as the keyboard objects sent (class docstring); `sent_markup` is the keyboard
+        as it was posted with `method`."""
         markup = getattr(method, "reply_markup", None)
-        if (
-            not isinstance(sent_markup, dict)
-            or not isinstance(markup, InlineKeyboardMarkup)
-            or not HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED
-        ):
+        sent = isinstance(sent_markup, dict) and isinstance(markup, InlineKeyboardMarkup)
+        updates = isinstance(method, GetUpdates)
+        if not (sent or updates) or not HTTPStatus.OK <= status_code <= HTTPStatus.IM_USED:
             return self.check_response(bot, method, status_code, content)
         try:
             payload = self.json_loads(content)
         except Exception:
             # Whatever the loader raised: check_response makes it aiogram's ClientDecodeError.
             return self.check_response(bot, method, status_code, content)
-        result = payload.get("result") if isinstance(payload, dict) else None
-        if (
-            not isinstance(result, dict)
-            or payload.get("ok") is not True
-            or result.get("reply_markup") != sent_markup
-        ):
+        if not isinstance(payload, dict) or payload.get("ok") is not True:
             return self.check_response(bot, method, status_code, content)
-        result["reply_markup"] = markup
+        result = payload.get("result")
+        if sent and isinstance(result, dict) and result.get("reply_markup") == sent_markup:
+            result["reply_markup"] = self._remember(sent_markup, cast(InlineKeyboardMarkup, markup))
+        elif updates and isinstance(result, list):
+            for update in result:
+                query = update.get("callback_query") if isinstance(update, dict) else None
+                message = query.get("message") if isinstance(query, dict) else None
+                if isinstance(message, dict) and "reply_markup" in message:
+                    known = self._known(message["reply_markup"])
+                    if known is not None:
+                        message["reply_markup"] = known
         try:
             response_type = Response[method.__returning__]  # type: ignore[name-defined]
             return cast(
@@ -122,3 +156,30 @@ class TelegramSession(AiohttpSession):
             )
         except ValidationError as e:
             raise ClientDecodeError("Failed to deserialize object", e, payload) from e
+
+    def _remember(
+        self, posted: dict[str, Any], markup: InlineKeyboardMarkup
+    ) -> InlineKeyboardMarkup:
+        key = _keyboard_key(posted)
+        if key is not None:
+            try:
+                self._keyboards[key] = (posted, markup)
+            except TypeError:  # a button field that cannot be a key (not a string)
+                return markup
+            self._keyboards.move_to_end(key)
+            if len(self._keyboards) > KNOWN_KEYBOARDS:
+                self._keyboards.popitem(last=False)
+        return markup
+
+    def _known(self, echoed: Any) -> InlineKeyboardMarkup | None:
+        key = _keyboard_key(echoed)
+        if key is None:
+            return None
+        try:
+            entry = self._keyboards.get(key)
+        except TypeError:  # a button field that cannot be a key (not a string)
+            return None
+        if entry is None or entry[0] != echoed:
+            return None
+        self._keyboards.move_to_end(key)
+        return entry[1]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.exceptions import (
@@ -184,3 +185,31 @@ def test_an_echo_unlike_the_keyboard_sent_is_read_from_the_echo(bot: Bot) -> Non
     same = content.replace(json.dumps(echoed), json.dumps(sent_markup))
     reused = session.read_response(bot, method, 200, same, sent_markup=sent_markup).result
     assert reused.reply_markup is KEYBOARD
+
+
+async def test_a_pressed_message_comes_with_the_keyboard_sent(
+    api: BotApiEmulator, bot: Bot
+) -> None:
+    sent = await bot.send_message(509, "Шаг 1 из 4", reply_markup=KEYBOARD)
+    api.press_button(509, sent.message_id, "oc:t:UZ:o")
+    other = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Далее ➡️", callback_data="ot:d::o")]]
+    )
+    elsewhere = Bot(
+        DEFAULT_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api.base_url))
+    )
+    try:
+        unknown = await elsewhere.send_message(510, "Шаг 2 из 4", reply_markup=other)
+    finally:
+        await elsewhere.session.close()
+    api.press_button(510, unknown.message_id, "ot:d::o")
+    updates = await bot.get_updates()
+    pressed = [update.callback_query for update in updates if update.callback_query]
+    assert [query.data for query in pressed] == ["oc:t:UZ:o", "ot:d::o"]
+    messages = [query.message for query in pressed]
+    assert isinstance(messages[0], Message) and isinstance(messages[1], Message)
+    assert messages[0].reply_markup is KEYBOARD
+    # A keyboard this session never sent is read from the update as aiogram reads it.
+    assert messages[1].reply_markup is not None and messages[1].reply_markup is not other
+    assert messages[1].reply_markup.model_dump() == other.model_dump()
+    assert (messages[0].message_id, messages[0].text) == (sent.message_id, "Шаг 1 из 4")
