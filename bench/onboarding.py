@@ -5,7 +5,7 @@
 Feeds the updates of N users going through onboarding (/start, two countries, next,
 next, 09:00, Omsk) to the real Dispatcher (middlewares, routers, storage on a fresh
 SQLite file) through the fake Telegram session, `--concurrency` users at a time, after
-a warm-up of 20 users (then what start-up loaded is frozen, as `digestbot run` does).
+a warm-up of 20 users and the dispatcher's start-up (lookup tables, heap frozen).
 Prints the process's CPU time per update (time.process_time), steadier on a shared
 machine than bench/surge.py's wall-clock figures; the fake Telegram's own work is
 included. `--profile` prints the measured part's cProfile top
@@ -28,7 +28,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bot.app import create_bot, create_dispatcher  # noqa: E402
-from bot.heap import freeze_startup_objects  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from handlers.middlewares import TokenBucket  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
@@ -83,8 +82,9 @@ async def measure(
 
     try:
         await asyncio.gather(*(one(7_000_000 + number) for number in range(20)))
-        # As `digestbot run` does once its dispatcher has started.
-        await freeze_startup_objects()
+        # The dispatcher's start-up, as `digestbot run` has it: the lookup tables load, then
+        # what is loaded is frozen.
+        await dispatcher.emit_startup(bot=bot)
         updates = 0
         started = time.process_time()
         if profiler is not None:

@@ -22,6 +22,7 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.heap import freeze_startup_objects
 from bot.telegram_session import TelegramSession
 from bot.wiring import ingest_config
 from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
@@ -123,6 +124,7 @@ def create_dispatcher(
     )
     dispatcher.include_routers(*get_routers())
     dispatcher.startup.register(_load_lookup_tables)
+    dispatcher.startup.register(freeze_startup_objects)
     return dispatcher
 
 

@@ -36,7 +36,6 @@ from bot.health import (
     database_probe,
     log_update_summaries,
 )
-from bot.heap import freeze_startup_objects
 from bot.runner import (
     _cancel,
     _fsm_storage,
@@ -155,7 +154,6 @@ async def _bot(
     summaries = asyncio.create_task(log_update_summaries(health.updates), name="summaries")
     resources.push_async_callback(_cancel, summaries)
     dispatcher.startup.register(on_startup)
-    dispatcher.startup.register(freeze_startup_objects)
     if settings.webhook_url:
         await _serve_webhook(settings, bot, dispatcher, stop)
     else:

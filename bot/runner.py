@@ -33,7 +33,6 @@ from bot.health import (
     database_probe,
     log_update_summaries,
 )
-from bot.heap import freeze_startup_objects
 from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
@@ -130,7 +129,6 @@ async def run_bot(settings: Settings) -> int:
         summaries = asyncio.create_task(log_update_summaries(health.updates), name="summaries")
         resources.push_async_callback(_cancel, summaries)
         dispatcher.startup.register(background.start)
-        dispatcher.startup.register(freeze_startup_objects)
         dispatcher.shutdown.register(background.stop)
         if settings.webhook_url:
             await _serve_webhook(settings, bot, dispatcher, stop)
