@@ -9,7 +9,6 @@ from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
@@ -23,6 +22,8 @@ from aiogram.types import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.heap import freeze_startup_objects
+from bot.telegram_session import TelegramSession
 from bot.wiring import ingest_config
 from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
 from core.settings import Settings
@@ -78,7 +79,7 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
     bot = Bot(
         token=settings.require_token(),
         session=session
-        or AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        or TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
         default=DefaultBotProperties(
             parse_mode=ParseMode.HTML,
             link_preview=LinkPreviewOptions(is_disabled=True),
@@ -123,6 +124,7 @@ def create_dispatcher(
     )
     dispatcher.include_routers(*get_routers())
     dispatcher.startup.register(_load_lookup_tables)
+    dispatcher.startup.register(freeze_startup_objects)
     return dispatcher
 
 

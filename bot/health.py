@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, cast
 
 from aiogram import Bot
@@ -35,6 +35,8 @@ PING_TIMEOUT_SECONDS: Final = 3.0
 CONFLICT_WARN_EVERY_SECONDS: Final = 60.0
 CONFLICT_RETRY_SECONDS: Final = 5.0
 PROMETHEUS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+
+UPDATE_SUMMARY_SECONDS: Final = 60.0
 
 DatabaseProbe = Callable[[], Awaitable[str | None]]
 
@@ -187,6 +189,46 @@ STORE_GAUGES: Final = {
     "outbox_pending": "Digest messages waiting in the outbox to be sent.",
     "feeds_failing": "Active feeds whose last check failed.",
 }
+
+
+def update_summary(before: UpdateStats, after: UpdateStats, seconds: float) -> str | None:
+    """One line on the updates between two snapshots of the counts; None when there were
+    none."""
+    handled = after.handled - before.handled
+    failed = after.failed - before.failed
+    if handled + failed <= 0:
+        return None
+    handling = (after.handling_seconds - before.handling_seconds) / (handled + failed)
+    line = (
+        f"updates in the last {seconds:.0f} s: {handled} handled, {failed} failed, "
+        f"{1000 * handling:.0f} ms each on average"
+    )
+    messages = after.delayed_messages - before.delayed_messages
+    if messages > 0:
+        waited = (after.delay_seconds - before.delay_seconds) / messages
+        line += f", messages waited {1000 * waited:.0f} ms on average before handling"
+    return line
+
+
+async def log_update_summaries(stats: UpdateStats, every: float = UPDATE_SUMMARY_SECONDS) -> None:
+    """An INFO line every `every` seconds that saw updates, and one for the last stretch
+    when cancelled (aiogram's line for each update is DEBUG: configure_logging)."""
+    before, since = replace(stats), time.monotonic()
+
+    def log_since() -> None:
+        nonlocal before, since
+        now = time.monotonic()
+        line = update_summary(before, stats, now - since)
+        before, since = replace(stats), now
+        if line is not None:
+            logger.info(line)
+
+    try:
+        while True:
+            await asyncio.sleep(every)
+            log_since()
+    finally:
+        log_since()
 
 
 def _number(value: float) -> str:

@@ -45,6 +45,12 @@ def configure_logging(level: str, *, secrets: tuple[str, ...] = ()) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     quiet_level = max(logging.WARNING, logging.getLevelName(level))
+    # aiogram logs "Update id=… is handled. Duration … ms" for every update: at DEBUG only,
+    # with a summary a minute instead (bot.health.log_update_summaries).
+    every_update = logging.getLevelName(level)
+    logging.getLogger("aiogram.event").setLevel(
+        every_update if every_update <= logging.DEBUG else quiet_level
+    )
     for noisy in (
         "aiosqlite",
         "alembic",

@@ -29,9 +29,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
-from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.health import (
+    HealthServer,
+    PollingConflictWatch,
+    ProcessHealth,
+    database_probe,
+    log_update_summaries,
+)
 from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.runner import (
+    _cancel,
     _fsm_storage,
     _install_stop_signals,
     _poll,
@@ -135,6 +142,8 @@ async def _bot(
         await setup_bot_commands(bot, admin_ids=settings.admin_ids)
         logger.info("bot started")
 
+    summaries = asyncio.create_task(log_update_summaries(health.updates), name="summaries")
+    resources.push_async_callback(_cancel, summaries)
     dispatcher.startup.register(on_startup)
     if settings.webhook_url:
         await _serve_webhook(settings, bot, dispatcher, stop)

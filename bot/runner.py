@@ -26,7 +26,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
-from bot.health import HealthServer, PollingConflictWatch, ProcessHealth, database_probe
+from bot.health import (
+    HealthServer,
+    PollingConflictWatch,
+    ProcessHealth,
+    database_probe,
+    log_update_summaries,
+)
 from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
@@ -126,6 +132,8 @@ async def run_bot(settings: Settings) -> int:
         )
         health.send_report = background.send_report
         health.store_gauges = _store_gauges(background_sessions)
+        summaries = asyncio.create_task(log_update_summaries(health.updates), name="summaries")
+        resources.push_async_callback(_cancel, summaries)
         dispatcher.startup.register(background.start)
         dispatcher.shutdown.register(background.stop)
         if settings.webhook_url:

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
@@ -207,7 +207,7 @@ async def export(message: Message, session: AsyncSession) -> None:
     )
 
 
-def _is_opml(message: Message) -> bool:
+async def _is_opml(message: Message) -> bool:
     document = message.document
     if document is None:
         return False
@@ -294,5 +294,5 @@ def create_router() -> Router:
     router.message.register(addfeed, Command("addfeed"), flags=BOT_ADMIN_ONLY)
     router.message.register(delfeed, Command("delfeed"), flags=BOT_ADMIN_ONLY)
     router.message.register(export, Command("export_opml"), flags=BOT_ADMIN_ONLY)
-    router.message.register(import_opml, F.document, _is_opml, flags=BOT_ADMIN_ONLY)
+    router.message.register(import_opml, _is_opml, flags=BOT_ADMIN_ONLY)
     return router

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import get_i18n
@@ -26,6 +27,24 @@ MAX_ARGUMENT_LENGTH = 200
 # What a reply quotes back of someone's input: enough to recognise it, too little to post
 # an arranged text through the bot.
 MAX_ECHO_LENGTH = 64
+
+
+# Filters are coroutines: aiogram runs any other filter (a magic filter F…, a State, a plain
+# function) in a worker thread, a thread hop for every message that reaches it.
+
+
+async def typed_text(message: Message) -> bool:
+    """A message with text that is not a command: what a step waiting for input reads."""
+    text = message.text or ""
+    return bool(text) and not text.startswith("/")
+
+
+async def is_command(message: Message) -> bool:
+    return (message.text or "").startswith("/")
+
+
+async def in_private_chat(message: Message) -> bool:
+    return message.chat.type == ChatType.PRIVATE
 
 
 def current_language() -> str:

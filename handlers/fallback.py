@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+
+from handlers.common import in_private_chat, is_command
 
 
 async def _addressed_to_me(message: Message, bot: Bot) -> bool:
@@ -37,7 +39,7 @@ async def stale_button(callback: CallbackQuery) -> None:
 
 def create_router() -> Router:
     router = Router(name="fallback")
-    router.message.register(unknown_command, F.text.startswith("/"))
-    router.message.register(anything_else, F.chat.type == ChatType.PRIVATE)
+    router.message.register(unknown_command, is_command)
+    router.message.register(anything_else, in_private_chat)
     router.callback_query.register(stale_button)
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatMemberStatus, ChatType
 from aiogram.types import ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
@@ -41,6 +41,10 @@ async def my_membership_changed(update: ChatMemberUpdated, session: AsyncSession
             )
 
 
+async def _migrated(message: Message) -> bool:
+    return message.migrate_to_chat_id is not None
+
+
 async def group_migrated(message: Message, session: AsyncSession) -> None:
     new_id = message.migrate_to_chat_id
     if new_id is not None and await get_chat(session, message.chat.id) is not None:
@@ -51,5 +55,5 @@ async def group_migrated(message: Message, session: AsyncSession) -> None:
 def create_router() -> Router:
     router = Router(name="membership")
     router.my_chat_member.register(my_membership_changed)
-    router.message.register(group_migrated, F.migrate_to_chat_id)
+    router.message.register(group_migrated, _migrated)
     return router

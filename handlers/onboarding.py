@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandStart
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Chat, ForceReply, Message, User
@@ -23,7 +23,7 @@ from core.settings import Settings
 from delivery import subscriptions
 from delivery.on_demand import latest_for_subscriber, record_digest_sent
 from delivery.schedule import parse_time, parse_timezone
-from handlers.common import edit_or_send, labels, quote, utc_offset_label
+from handlers.common import edit_or_send, labels, quote, typed_text, utc_offset_label
 from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from handlers.screens import (
     FLOWS,
@@ -411,10 +411,10 @@ def create_router() -> Router:
     router.callback_query.register(pick_topic, TopicPick.filter(), flags=ADMIN_ONLY)
     router.callback_query.register(pick_time, TimePick.filter(), flags=ADMIN_ONLY)
     router.message.register(
-        type_time, SetupInput.digest_time, F.text, ~F.text.startswith("/"), flags=ADMIN_ONLY
+        type_time, StateFilter(SetupInput.digest_time), typed_text, flags=ADMIN_ONLY
     )
     router.callback_query.register(pick_zone, ZonePick.filter(), flags=ADMIN_ONLY)
     router.message.register(
-        type_zone, SetupInput.timezone, F.text, ~F.text.startswith("/"), flags=ADMIN_ONLY
+        type_zone, StateFilter(SetupInput.timezone), typed_text, flags=ADMIN_ONLY
     )
     return router
