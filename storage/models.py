@@ -236,7 +236,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("chat_id", "digest_key", "part"),
-        Index("ix_outbox_status_available_at", "status", "available_at"),
+        Index("ix_outbox_status_available_at_id", "status", "available_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
