@@ -221,7 +221,9 @@ class SendPacer:
                 if stop is not None:
                     waiters.append(asyncio.ensure_future(stop.wait()))
                 try:
-                    await asyncio.wait(waiters, timeout=ready_at - now)
+                    await asyncio.wait(
+                        waiters, timeout=ready_at - now, return_when=asyncio.FIRST_COMPLETED
+                    )
                 finally:
                     for waiter in waiters:
                         waiter.cancel()
@@ -233,6 +235,9 @@ class SendPacer:
                 self._next_slot = now + self.interval
             return True
 
+    async def close(self) -> None:
+        """Nothing to let go of (the shared pacer has a connection to close)."""
+
 
 class Pacer(Protocol):
     """What the sender needs of a pacer: SendPacer in one process, a shared one
@@ -243,6 +248,8 @@ class Pacer(Protocol):
     def pause(self, seconds: float) -> None: ...
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool: ...
+
+    async def close(self) -> None: ...
 
 
 class InFlightLimit:
@@ -480,6 +487,7 @@ class Sender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._pacer.close()
 
     # ------------------------------------------------------------------ the loop
 
