@@ -10,7 +10,8 @@ processes with PAID_BROADCAST=1 and SEND_RATE=`--rate`. When `--pause-at` of the
 are out, the emulator answers one request with a 429 (retry_after 1 s), which the senders
 must all wait out. Prints: sustained messages/s (first to last send) and its ratio to the
 limit (target ≥ 0.9), 429 answers, sends during the pause (target 0), lost and duplicated
-messages (target 0), and the CPU seconds of each process.
+messages (target 0), the CPU seconds of each process (a sender's include about 4 s of
+start-up: compare with a run of `--chats 20`) and the machine's load average.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ async def run(arguments: argparse.Namespace) -> None:
     server = os.environ.get("TEST_POSTGRES_URL")
     if not server:
         raise SystemExit("set TEST_POSTGRES_URL (bash .ci/postgres.sh prints one)")
+    load_before = os.getloadavg()[0]
     name = f"digestbot_bench_{uuid.uuid4().hex[:10]}"
     admin_dsn = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(admin_dsn)
@@ -214,6 +216,8 @@ async def run(arguments: argparse.Namespace) -> None:
         "duplicates": sum(count - 1 for count in delivered.values() if count > 1),
         "sender_cpu_seconds": [round(value, 1) for value in cpu.values()],
         "emulator_cpu_seconds": round(emulator_cpu, 1),
+        # Other work on the machine competes for the same cores.
+        "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     width = max(len(key) for key in results)
     for key, value in results.items():
