@@ -766,7 +766,7 @@ class Sender:
     async def _send(
         self, item: OutboxItem, media: StoredMedia | None, stopping: asyncio.Event
     ) -> _Delivered | None:
-        while len(self._unrecorded) >= self.record_batch:
+        while len(self._unrecorded) >= self.record_batch and not stopping.is_set():
             # Recording lags behind: wait rather than add to what a crash would repeat.
             self._record_room.clear()
             self._record_wake.set()
