@@ -11,7 +11,7 @@ processes lie on one grid, so together they keep the rate; a slot this process c
 use in time (its event loop was busy) is dropped rather than sent late, since late slots
 sent together would be a burst: Telegram (and the emulator) count sends over a sliding
 second, and slots up to STALE_SLOT_SECONDS late put at most rate × (1 + STALE_SLOT_SECONDS)
-sends into any one second (950/s and 0.04 s: 988, under 1,000).
+sends into any one second (950/s and 0.025 s: 974, under 1,000).
 
 A pause reaches the other processes through a PostgreSQL notification (storage.budget
 .listen) within a few milliseconds; each process checks its pause right before every send.
@@ -20,9 +20,11 @@ that left before the 429 reached it (the 429's own round trip for the process th
 it, plus the notification's way for the others) arrive during the pause. bench/broadcast.py
 measures that number (`sends_during_pause`). Without notifications (a connection pooler
 that does not pass LISTEN) a pause reaches the others at their next reservation, within
-CHUNK_SECONDS. Why PostgreSQL and not Redis: every process of a multi-process deployment already
-talks to PostgreSQL, Redis stays optional (only conversation state needs it), and one
-UPDATE per few dozen messages is nothing for it, even at 1,000 messages a second.
+CHUNK_SECONDS.
+
+Why PostgreSQL and not Redis: every process of a multi-process deployment already talks
+to PostgreSQL, Redis stays optional (only conversation state needs it), and one UPDATE per
+chunk of messages is nothing for it, even at 1,000 messages a second.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ LEAD_SECONDS = 0.05
 OFFSET_SAMPLES = 32
 # A reserved slot this far in the past (the sender was busy or idle) is dropped, not used
 # late (see the module docstring).
-STALE_SLOT_SECONDS = 0.04
+STALE_SLOT_SECONDS = 0.025
 DATABASE_RETRY_SECONDS = 1.0
 LISTEN_RETRY_SECONDS = 30.0
 
