@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -30,6 +30,7 @@ FAILED = "failed"
 SKIPPED = "skipped"
 STATUSES: tuple[str, ...] = (PENDING, SENDING, SENT, FAILED, SKIPPED)
 UNFINISHED: tuple[str, ...] = (PENDING, SENDING)
+FINISHED: tuple[str, ...] = tuple(status for status in STATUSES if status not in UNFINISHED)
 MAX_ERROR_LENGTH = 1000
 
 
@@ -123,7 +124,12 @@ def _no_earlier_unfinished_row() -> Any:
     return ~exists().where(
         earlier.chat_id == OutboxMessage.chat_id,
         earlier.id < OutboxMessage.id,
-        earlier.status.in_(UNFINISHED),
+        # "Not finished" rather than "pending or sending": the same rows, but a condition
+        # no index can serve, so that PostgreSQL looks the earlier rows up by chat alone.
+        # Otherwise, on a table not analysed yet (a broadcast queued a moment ago), it
+        # combined the chat index with the (status, available_at, id) index for every
+        # due row: seconds per claim at 10,000 rows.
+        earlier.status.not_in(FINISHED),
     )
 
 
@@ -132,6 +138,8 @@ def _claimable(session: AsyncSession, query: Any) -> Any:
         query = query.with_for_update(skip_locked=True, of=OutboxMessage)
     return query
 
+
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 _CLAIMED_COLUMNS = (
     OutboxMessage.id,
@@ -182,6 +190,12 @@ async def claim_batch(
     id) index in order and stops at `limit`. Call inside a transaction and commit right
     after.
     """
+    if _dialect(session) == "postgresql":
+        # A prepared statement run often gets a generic plan, made once for any values and
+        # any table contents: one made while the outbox was empty (an idle sender polls)
+        # took a quarter to half a second per claim at 10,000 due rows. A plan for these
+        # values and the table as it is keeps it to milliseconds.
+        await session.execute(_CUSTOM_PLANS)
     expired = _claimable(
         session,
         select(OutboxMessage.id)
