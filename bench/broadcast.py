@@ -4,13 +4,15 @@
         [--rate 950] [--limit 1000] [--pause-at 0.5]
 
 Creates a database of its own on the PostgreSQL server of TEST_POSTGRES_URL (dropped at the
-end), queues one message for each of N chats, starts a Bot API emulator that allows
-`--limit` messages a second (a separate process) and N `digestbot run --role sender`
-processes with PAID_BROADCAST=1 and SEND_RATE=`--rate`. When `--pause-at` of the messages
+end), starts a Bot API emulator that allows `--limit` messages a second (a separate
+process) and `--senders` `digestbot run --role sender` processes with PAID_BROADCAST=1 and
+SEND_RATE=`--rate`, and once they are up queues one message for each of N chats (in one
+transaction, as a broadcast would be queued). When `--pause-at` of the messages
 are out, the emulator answers one request with a 429 (retry_after 1 s), which the senders
 must all wait out. Prints: sustained messages/s (first to last send) and its ratio to the
 limit (target ≥ 0.9), 429 answers, sends during the pause (target 0), lost and duplicated
-messages (target 0), and the CPU seconds of each process.
+messages (target 0), the CPU seconds of each process (a sender's include about 4 s of
+start-up: compare with a run of `--chats 20`) and the machine's load average.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ async def run(arguments: argparse.Namespace) -> None:
     server = os.environ.get("TEST_POSTGRES_URL")
     if not server:
         raise SystemExit("set TEST_POSTGRES_URL (bash .ci/postgres.sh prints one)")
+    load_before = os.getloadavg()[0]
     name = f"digestbot_bench_{uuid.uuid4().hex[:10]}"
     admin_dsn = make_url(server).set(drivername="postgresql").render_as_string(hide_password=False)
     admin = await asyncpg.connect(admin_dsn)
@@ -135,8 +138,6 @@ async def run(arguments: argparse.Namespace) -> None:
     senders: list[asyncio.subprocess.Process] = []
     try:
         await upgrade_database(url)
-        print(f"queueing {arguments.chats} messages in {name}", flush=True)
-        await fill(url, arguments.chats)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "DATABASE"))},
             "PYTHONPATH": str(REPO_ROOT),
@@ -153,6 +154,17 @@ async def run(arguments: argparse.Namespace) -> None:
                     sys.executable, "-m", "bot", "run", "--role", "sender", cwd=REPO_ROOT, env=env
                 )
             )
+        # The senders start first (each asks getMe once it is up): the figures are those
+        # of sending, not of starting processes (a sender's start-up takes seconds of CPU,
+        # which would otherwise slow down the first one's sending).
+        deadline = time.monotonic() + 120
+        while (await control(api_url, "stats"))["call_counts"].get("getMe", 0) < len(senders):
+            if time.monotonic() > deadline:
+                raise SystemExit("the senders did not start")
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)
+        print(f"queueing {arguments.chats} messages in {name}", flush=True)
+        await fill(url, arguments.chats)
         started = time.monotonic()
         paused = False
         cpu: dict[int, float] = {}
@@ -214,6 +226,8 @@ async def run(arguments: argparse.Namespace) -> None:
         "duplicates": sum(count - 1 for count in delivered.values() if count > 1),
         "sender_cpu_seconds": [round(value, 1) for value in cpu.values()],
         "emulator_cpu_seconds": round(emulator_cpu, 1),
+        # Other work on the machine competes for the same cores.
+        "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     width = max(len(key) for key in results)
     for key, value in results.items():

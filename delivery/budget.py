@@ -2,10 +2,29 @@
 
 `SharedPacer` stands in for `delivery.sender.SendPacer` when several `digestbot run --role
 sender` processes (or `all` next to them) send for one bot: the slots come from one row of
-the database (storage.budget), a few at a time, and a 429 seen by any process pauses them
-all. Why PostgreSQL and not Redis: every process of a multi-process deployment already
-talks to PostgreSQL, Redis stays optional (only conversation state needs it), and one
-UPDATE per few dozen messages is nothing for it, even at 1,000 messages a second.
+the database (storage.budget), a chunk at a time, and a 429 seen by any process pauses them
+all.
+
+Slots are reserved a chunk (CHUNK_SECONDS of the rate) at a time, the next chunk while the
+current one still lasts, so that a send never waits for the database. Slots of all
+processes lie on one grid, so together they keep the rate; a slot this process could not
+use in time (its event loop was busy) is dropped rather than sent late, since late slots
+sent together would be a burst: Telegram (and the emulator) count sends over a sliding
+second, and slots up to STALE_SLOT_SECONDS late put at most rate × (1 + STALE_SLOT_SECONDS)
+sends into any one second (950/s and 0.025 s: 974, under 1,000).
+
+A pause reaches the other processes through a PostgreSQL notification (storage.budget
+.listen) within a few milliseconds; each process checks its pause right before every send.
+What cannot be held back is what is already on the wire: the requests of every process
+that left before the 429 reached it (the 429's own round trip for the process that got
+it, plus the notification's way for the others) arrive during the pause. bench/broadcast.py
+measures that number (`sends_during_pause`). Without notifications (a connection pooler
+that does not pass LISTEN) a pause reaches the others at their next reservation, within
+CHUNK_SECONDS.
+
+Why PostgreSQL and not Redis: every process of a multi-process deployment already talks
+to PostgreSQL, Redis stays optional (only conversation state needs it), and one UPDATE per
+chunk of messages is nothing for it, even at 1,000 messages a second.
 """
 
 from __future__ import annotations
@@ -26,10 +45,17 @@ logger = logging.getLogger(__name__)
 
 # Slots reserved at once cover this much time at the rate: a pause set by another process
 # reaches this one within about this long.
-CHUNK_SECONDS = 0.05
-# A reserved slot this far in the past (the sender was idle) is dropped, not used late.
-STALE_SLOT_SECONDS = 0.25
+CHUNK_SECONDS = 0.1
+# Slots are reserved at least this far ahead of the database's clock, so that they have
+# not passed by the time the answer is read.
+LEAD_SECONDS = 0.05
+# How many reservations the clock offset is estimated over.
+OFFSET_SAMPLES = 32
+# A reserved slot this far in the past (the sender was busy or idle) is dropped, not used
+# late (see the module docstring).
+STALE_SLOT_SECONDS = 0.025
 DATABASE_RETRY_SECONDS = 1.0
+LISTEN_RETRY_SECONDS = 30.0
 
 
 def _one_line(error: BaseException) -> str:
@@ -68,6 +94,13 @@ class SharedPacer:
         self._changed = asyncio.Event()
         self._publishing: set[asyncio.Task[None]] = set()
         self.reservations = 0
+        # Local clock minus the database server's epoch clock: the smallest of the recent
+        # reservations' (answer read - server time), the one least delayed on its way.
+        self._offset: float | None = None
+        self._offsets: deque[float] = deque(maxlen=OFFSET_SAMPLES)
+        self._reserving: asyncio.Task[None] | None = None
+        self._listening: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def paused_until(self) -> float:
@@ -96,56 +129,124 @@ class SharedPacer:
             return
         self._pause_locally(until - now + self._clock())
 
+    def _on_notified(self, paused_until: float) -> None:
+        if self._offset is not None:
+            self._pause_locally(paused_until + self._offset)
+
+    async def _listen(self) -> None:
+        engine = self._session_factory.kw.get("bind")
+        if engine is None:
+            return
+        while not self._closed:
+            try:
+                async with budget.listen(engine, self.name, self._on_notified):
+                    await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                logger.warning(
+                    "pauses reach this process at its next reservation only: %s",
+                    _one_line(error),
+                )
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+
     async def _reserve(self) -> None:
         async with self._session_factory() as session:
-            got = await budget.reserve(session, self.name, count=self.chunk, interval=self.interval)
+            got = await budget.reserve(
+                session, self.name, count=self.chunk, interval=self.interval, lead=LEAD_SECONDS
+            )
             await session.commit()
         self.reservations += 1
-        offset = self._clock() - got.now
+        # Slots of every process lie on one grid only if each maps server time to its own
+        # clock steadily: a reply delayed by a busy loop or database must not shift the
+        # slots it brings (into another process's slots, a burst).
+        self._offsets.append(self._clock() - got.now)
+        offset = self._offset = min(self._offsets)
         self._pause_locally(got.paused_until + offset)
         self._slots.extend(
             got.first_slot + offset + index * got.interval for index in range(got.count)
         )
 
+    async def _reserve_ahead(self) -> None:
+        try:
+            await self._reserve()
+        except Exception as error:
+            logger.warning("could not reserve send slots: %s", _one_line(error))
+        finally:
+            self._reserving = None
+            self._changed.set()
+
+    def _start(self) -> None:
+        if self._listening is None and not self._closed:
+            self._listening = asyncio.get_running_loop().create_task(
+                self._listen(), name="send-pause-listener"
+            )
+
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
         """Waits for the next slot; False if `stop` was set meanwhile."""
+        self._start()
         async with self._lock:
             while True:
                 if stop is not None and stop.is_set():
                     return False
                 now = self._clock()
-                while self._slots and (
-                    self._slots[0] < now - STALE_SLOT_SECONDS or self._slots[0] < self._paused_until
+                slots = self._slots
+                while slots and (
+                    slots[0] < now - STALE_SLOT_SECONDS or slots[0] < self._paused_until
                 ):
-                    self._slots.popleft()
-                if not self._slots:
-                    if now < self._paused_until:
+                    slots.popleft()
+                if self._reserving is None and (
+                    not slots or slots[-1] - now < self.chunk * self.interval
+                ):
+                    if now < self._paused_until and not slots:
                         await self._wait(self._paused_until - now, stop)
                         continue
-                    try:
-                        await self._reserve()
-                    except Exception as error:
-                        logger.warning("could not reserve send slots: %s", _one_line(error))
-                        await self._wait(DATABASE_RETRY_SECONDS, stop)
+                    if not slots:
+                        try:
+                            await self._reserve()
+                        except Exception as error:
+                            logger.warning("could not reserve send slots: %s", _one_line(error))
+                            await self._wait(DATABASE_RETRY_SECONDS, stop)
+                        continue
+                    # The next chunk while this one lasts.
+                    self._reserving = asyncio.get_running_loop().create_task(self._reserve_ahead())
+                if not slots and self._reserving is not None:
+                    await self._wait(DATABASE_RETRY_SECONDS, stop, self._reserving)
                     continue
-                ready_at = self._slots[0]
+                ready_at = slots[0]
                 if now >= ready_at:
-                    self._slots.popleft()
+                    slots.popleft()
                     return True
                 await self._wait(ready_at - now, stop)
 
-    async def _wait(self, seconds: float, stop: asyncio.Event | None) -> None:
+    async def _wait(
+        self,
+        seconds: float,
+        stop: asyncio.Event | None,
+        reserving: asyncio.Task[None] | None = None,
+    ) -> None:
         self._changed.clear()
         waiters = [asyncio.ensure_future(self._changed.wait())]
         if stop is not None:
             waiters.append(asyncio.ensure_future(stop.wait()))
         try:
-            await asyncio.wait(waiters, timeout=max(seconds, 0.0))
+            await asyncio.wait(
+                [*waiters, reserving] if reserving is not None else waiters,
+                timeout=max(seconds, 0.0),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             for waiter in waiters:
                 waiter.cancel()
 
     async def close(self) -> None:
-        for task in list(self._publishing):
+        self._closed = True
+        for publishing in list(self._publishing):
             with contextlib.suppress(Exception):
-                await task
+                await publishing
+        for task in (self._listening, self._reserving):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self._listening = self._reserving = None

@@ -236,12 +236,13 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("chat_id", "digest_key", "part"),
-        Index("ix_outbox_status_available_at", "status", "available_at"),
+        Index("ix_outbox_status_available_at_id", "status", "available_at", "id"),
+        Index("ix_outbox_chat_id_id", "chat_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(
-        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), index=True
+        ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE")
     )
     digest_key: Mapped[str] = mapped_column(String(64))
     digest_date: Mapped[date | None] = mapped_column(Date)

@@ -1,5 +1,6 @@
 """kill -9 of the delivery process in the middle of a fan-out: nothing lost, and at most
-the requests in flight at the moment of the kill arrive twice."""
+the requests in flight and the deliveries not yet recorded at the moment of the kill
+arrive twice."""
 
 from __future__ import annotations
 
@@ -104,5 +105,7 @@ async def test_kill_9_mid_fanout_loses_nothing_and_repeats_at_most_what_was_in_f
     )
     assert KILL_AFTER <= delivered_at_kill < CHATS
     assert missing == []
-    assert duplicates <= in_flight <= CONCURRENCY
+    # Delivered but not recorded: the requests out, and rows delivered since the last
+    # batch of records (Sender.record_batch: the concurrency, at least 8).
+    assert duplicates <= in_flight <= CONCURRENCY + max(8, CONCURRENCY)
     assert await count_status(session_factory, "sent") == CHATS

@@ -81,6 +81,34 @@ async def test_parts_of_a_chat_are_claimed_one_after_another(
     assert [(item.chat_id, item.part) for item in third] == [(5, 2)]
 
 
+async def test_a_batch_of_deliveries_is_recorded_in_one_go_and_claims_come_in_order(
+    session_factory: SessionFactory,
+) -> None:
+    for chat_id in (11, 12, 13, 14):
+        await add_chat(session_factory, chat_id, now=NOW)
+    # Queued at one moment (one available_at), except the last one, due earlier.
+    for chat_id in (11, 12, 13):
+        await queue_digest(session_factory, chat_id, [f"выпуск для {chat_id}"], now=NOW)
+    await queue_digest(session_factory, 14, ["выпуск пораньше"], now=NOW - timedelta(minutes=5))
+
+    items = await claim(session_factory, "w", limit=3)
+    assert [item.chat_id for item in items] == [14, 11, 12]
+    async with session_factory() as session:
+        await outbox.mark_sent_many(
+            session, [(items[0].id, 501), (items[2].id, 503)], now=NOW + timedelta(seconds=1)
+        )
+        await session.commit()
+    rows = {row.chat_id: row for row in await outbox_rows(session_factory)}
+    assert [(rows[c].status, rows[c].telegram_message_id) for c in (14, 11, 12, 13)] == [
+        ("sent", 501),
+        ("sending", None),
+        ("sent", 503),
+        ("pending", None),
+    ]
+    assert rows[14].lease_owner is None and rows[14].sent_at == NOW + timedelta(seconds=1)
+    assert [item.chat_id for item in await claim(session_factory, "w")] == [13]
+
+
 async def test_retry_without_counting_the_attempt(session_factory: SessionFactory) -> None:
     await add_chat(session_factory, 9, now=NOW)
     await queue_digest(session_factory, 9, ["текст"], now=NOW)
