@@ -37,9 +37,10 @@ from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
+from core.metrics import SendReport  # noqa: E402
 from delivery.daily import compose_due_digests  # noqa: E402
 from delivery.labels import digest_labels  # noqa: E402
-from delivery.sender import Sender, SendReport  # noqa: E402
+from delivery.sender import Sender  # noqa: E402
 from storage import articles as article_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from storage.models import Article, Chat, ChatCountry, ChatTopic, OutboxMessage  # noqa: E402

@@ -59,10 +59,11 @@ from sqlalchemy import delete, func, insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
 from bench.fanout import CITIES, fill_database  # noqa: E402
+from core.metrics import SendReport  # noqa: E402
 from delivery import weekly as weekly_module  # noqa: E402
 from delivery.instant import compose_instant_messages  # noqa: E402
 from delivery.labels import digest_labels  # noqa: E402
-from delivery.sender import Sender, SendReport  # noqa: E402
+from delivery.sender import Sender  # noqa: E402
 from delivery.weekly import compose_due_weekly  # noqa: E402
 from digests.chart import draw_recipe  # noqa: E402
 from storage import articles as article_repo  # noqa: E402

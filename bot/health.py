@@ -1,5 +1,5 @@
 """What the running bot knows about its own health: `/healthz` and `/metrics` on
-METRICS_PORT, and Telegram's 409 Conflict when another process polls with the same token."""
+METRICS_PORT (the 409 Conflicts it counts come from bot.conflict_watch)."""
 
 from __future__ import annotations
 
@@ -9,23 +9,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Final, cast
+from typing import Final
 
-from aiogram import Bot
-from aiogram.client.session.middlewares.base import (
-    BaseRequestMiddleware,
-    NextRequestMiddlewareType,
-)
-from aiogram.exceptions import TelegramConflictError
-from aiogram.methods import GetUpdates, Response, TelegramMethod
-from aiogram.methods.base import TelegramType
 from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.metrics import SendReport, UpdateStats
 from core.settings import SettingsError
-from delivery.sender import SendReport
-from handlers.middlewares import UpdateStats
 from storage.guard import STORE_LOST, StoreWatch
 
 logger = logging.getLogger(__name__)
@@ -305,51 +296,3 @@ def _bound_port(runner: web.AppRunner, requested: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return requested
-
-
-class PollingConflictWatch(BaseRequestMiddleware):
-    """Telegram answers getUpdates with 409 Conflict when another process polls with the
-    same token (or a webhook is set). aiogram would log an error and a retry line for every
-    attempt, every second or two; this logs one warning a minute at most, counts the
-    conflicts and asks again after `retry_after` seconds, as if no update had come."""
-
-    def __init__(
-        self,
-        health: ProcessHealth,
-        *,
-        retry_after: float = CONFLICT_RETRY_SECONDS,
-        warn_every: float = CONFLICT_WARN_EVERY_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.health = health
-        self.retry_after = retry_after
-        self.warn_every = warn_every
-        self._clock = clock
-        self._warned_at: float | None = None
-
-    async def __call__(
-        self,
-        make_request: NextRequestMiddlewareType[TelegramType],
-        bot: Bot,
-        method: TelegramMethod[TelegramType],
-    ) -> Response[TelegramType]:
-        polling = isinstance(method, GetUpdates)
-        try:
-            return await make_request(bot, method)
-        except TelegramConflictError as error:
-            if not polling:
-                raise
-            self.health.telegram_conflicts += 1
-            now = self._clock()
-            if self._warned_at is None or now - self._warned_at >= self.warn_every:
-                self._warned_at = now
-                logger.warning(
-                    "Telegram refused getUpdates with 409 (%s): another process "
-                    "receives this bot's updates, and each update reaches only one of them; "
-                    "stop the other process (conflicts so far: %d)",
-                    error.message,
-                    self.health.telegram_conflicts,
-                )
-            await asyncio.sleep(self.retry_after)
-            # The session hands a method's result, not the Response, back to its caller.
-            return cast("Response[TelegramType]", [])

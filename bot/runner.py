@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,27 +25,27 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_dispatcher, setup_bot_commands
+from bot.conflict_watch import PollingConflictWatch
 from bot.health import (
     HealthServer,
-    PollingConflictWatch,
     ProcessHealth,
     database_probe,
     log_update_summaries,
 )
 from bot.leadership import lead_clock, poll_claimed_feeds, process_name
+from bot.process import cancel_task, install_stop_signals, store_gauges
 from bot.sending import build_sender
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
+from core.metrics import SendReport
 from core.settings import Settings, SettingsError
 from delivery.clock import start_clock
 from delivery.feed_alerts import queue_feed_alerts
 from delivery.labels import digest_labels
-from delivery.sender import Sender, SendReport
+from delivery.sender import Sender
 from ingest.facts_backfill import PAUSE_SECONDS as BACKFILL_PAUSE_SECONDS
 from ingest.facts_backfill import backfill
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
-from storage import feeds as feed_repo
-from storage import outbox
 from storage.db import (
     checkpoint_periodically,
     create_engine,
@@ -68,7 +67,7 @@ async def run_bot(settings: Settings) -> int:
     """Runs until SIGTERM or SIGINT. On a SQLite file, only one `digestbot run` at a time:
     raises StoreInUse when another one holds the file (see storage.guard)."""
     stop = asyncio.Event()
-    _install_stop_signals(stop)
+    install_stop_signals(stop)
     health = ProcessHealth()
     async with contextlib.AsyncExitStack() as resources:
         database = sqlite_file_path(settings.database_url)
@@ -90,11 +89,11 @@ async def run_bot(settings: Settings) -> int:
             watching = asyncio.create_task(
                 health.store.run(settings.store_check_seconds), name="store-watch"
             )
-            resources.push_async_callback(_cancel, watching)
+            resources.push_async_callback(cancel_task, watching)
             checkpoints = asyncio.create_task(
                 checkpoint_periodically(database), name="sqlite-checkpoints"
             )
-            resources.push_async_callback(_cancel, checkpoints)
+            resources.push_async_callback(cancel_task, checkpoints)
         else:
             health.probe = database_probe(engine)
         if settings.metrics_port is not None:
@@ -131,9 +130,9 @@ async def run_bot(settings: Settings) -> int:
             shared=background_engine if database is None else None,
         )
         health.send_report = background.send_report
-        health.store_gauges = _store_gauges(background_sessions)
+        health.store_gauges = store_gauges(background_sessions)
         summaries = asyncio.create_task(log_update_summaries(health.updates), name="summaries")
-        resources.push_async_callback(_cancel, summaries)
+        resources.push_async_callback(cancel_task, summaries)
         dispatcher.startup.register(background.start)
         dispatcher.shutdown.register(background.stop)
         if settings.webhook_url:
@@ -142,21 +141,6 @@ async def run_bot(settings: Settings) -> int:
             await _poll(bot, dispatcher, stop, settings.update_concurrency)
     logger.info("stopped")
     return 0
-
-
-def _store_gauges(
-    session_factory: async_sessionmaker[AsyncSession],
-) -> Callable[[], Awaitable[dict[str, float]]]:
-    async def read() -> dict[str, float]:
-        async with session_factory() as session:
-            counts = await outbox.outbox_counts(session)
-            feeds = await feed_repo.list_feeds(session, active_only=True)
-        return {
-            "outbox_pending": counts.get("pending", 0),
-            "feeds_failing": sum(feed.consecutive_failures > 0 for feed in feeds),
-        }
-
-    return read
 
 
 def _announce_new_database(database: Path, lock: RunLock) -> None:
@@ -240,25 +224,6 @@ async def _until_telegram_answers(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
     return False
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-def _install_stop_signals(stop: asyncio.Event) -> None:
-    """From the first moment, SIGTERM and SIGINT mean a clean stop, even mid start-up."""
-    loop = asyncio.get_running_loop()
-
-    def request_stop(signal_number: signal.Signals) -> None:
-        logger.info("received %s, stopping", signal_number.name)
-        stop.set()
-
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal_number, request_stop, signal_number)
 
 
 def _fsm_storage(settings: Settings) -> BaseStorage | None:
@@ -427,7 +392,7 @@ class _Background:
 
     async def stop(self) -> None:
         if self._suspender is not None:
-            await _cancel(self._suspender)
+            await cancel_task(self._suspender)
         if self._backfilling is not None:
             # The batch under way ends (a database call cut short could leave a connection
             # open); only a batch that takes too long is cancelled.

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.metrics import SendReport
 from core.settings import Settings
 from delivery.planner import (
     DEFAULT_CATCHUP,
@@ -40,7 +41,7 @@ from delivery.planner import (
     plan_digests,
     window_for,
 )
-from delivery.sender import Sender, SendReport, utc_now
+from delivery.sender import Sender, utc_now
 from delivery.window import load_window
 from digests.model import DigestArticle, Labels
 from storage import chats as chat_repo

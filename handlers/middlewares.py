@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import normalize_language
+from core.metrics import UpdateStats
 from storage.chats import chat_language
 
 logger = logging.getLogger(__name__)
@@ -266,19 +267,6 @@ class RideOutFloodControl(BaseRequestMiddleware):
             if wait <= 0:
                 return
             await self._sleep(wait)
-
-
-@dataclass(slots=True)
-class UpdateStats:
-    """Counts for /metrics: updates handled and failed, in progress, time spent, and how
-    old a message was when its handling began (the wait in Telegram's queue and ours)."""
-
-    handled: int = 0
-    failed: int = 0
-    in_progress: int = 0
-    handling_seconds: float = 0.0
-    delayed_messages: int = 0
-    delay_seconds: float = 0.0
 
 
 class CountUpdates(BaseMiddleware):

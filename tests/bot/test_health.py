@@ -18,16 +18,16 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates
 from sqlalchemy import event
 
+from bot.conflict_watch import PollingConflictWatch
 from bot.health import (
     DATABASE_SILENT,
     PROMETHEUS_CONTENT_TYPE,
     HealthServer,
-    PollingConflictWatch,
     ProcessHealth,
     database_probe,
 )
+from core.metrics import SendReport
 from core.settings import SettingsError, load_settings
-from delivery.sender import SendReport
 from storage.db import create_engine
 from storage.guard import STORE_LOST, StoreWatch
 from testing.telegram import BotApiEmulator

@@ -10,7 +10,7 @@ import pytest
 
 from bot.health import log_update_summaries, update_summary
 from bot.logs import configure_logging
-from handlers.middlewares import UpdateStats
+from core.metrics import UpdateStats
 
 
 @pytest.fixture
