@@ -32,6 +32,8 @@ from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.process import cancel_task, install_stop_signals, store_gauges
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings, SettingsError
+from ingest.facts_backfill import STOP_WAIT_SECONDS as BACKFILL_STOP_SECONDS
+from ingest.facts_backfill import backfill_in_background
 from ingest.pipeline import IngestPipeline
 from ingest.workers import create_ingest_pool
 from storage.db import is_sqlite
@@ -209,7 +211,12 @@ async def _clock(
     async def check_feeds() -> object:
         return await queue_feed_alerts(session_factory, settings, now=datetime.now(UTC))
 
+    backfilling: list[asyncio.Task[None]] = []
+
     def start() -> AsyncIOScheduler:
+        if not backfilling:
+            # The active clock brings stored articles' facts up to date, a batch at a time.
+            backfilling.append(asyncio.create_task(backfill_in_background(session_factory, stop)))
         scheduler = AsyncIOScheduler(timezone=UTC)
         start_clock(
             scheduler=scheduler,
@@ -223,4 +230,9 @@ async def _clock(
         scheduler.start()
         return scheduler
 
-    await lead_clock(engine, stop, start)
+    try:
+        await lead_clock(engine, stop, start)
+    finally:
+        for task in backfilling:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, BACKFILL_STOP_SECONDS)

@@ -42,8 +42,8 @@ from delivery.clock import start_clock
 from delivery.feed_alerts import queue_feed_alerts
 from delivery.labels import digest_labels
 from delivery.sender import Sender
-from ingest.facts_backfill import PAUSE_SECONDS as BACKFILL_PAUSE_SECONDS
-from ingest.facts_backfill import backfill
+from ingest.facts_backfill import STOP_WAIT_SECONDS as BACKFILL_STOP_SECONDS
+from ingest.facts_backfill import backfill_in_background
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
 from storage.db import (
@@ -239,9 +239,6 @@ def _fsm_storage(settings: Settings) -> BaseStorage | None:
     return RedisStorage.from_url(settings.redis_url)
 
 
-BACKFILL_STOP_SECONDS = 3.0
-
-
 class _Background:
     """The clock, the sender and the feed poller, started and stopped with the dispatcher.
 
@@ -316,6 +313,9 @@ class _Background:
         return queued
 
     def _start_shared_clock(self) -> AsyncIOScheduler:
+        if self._backfilling is None:
+            # One process at a time brings stored articles' facts up to date: the clock's.
+            self._backfilling = asyncio.create_task(self._backfill_facts())
         scheduler = AsyncIOScheduler(timezone=UTC)
         start_clock(
             scheduler=scheduler,
@@ -343,7 +343,6 @@ class _Background:
                     lead_clock(self._shared, self._halt, self._start_shared_clock), name="clock"
                 ),
             ]
-            self._backfilling = asyncio.create_task(self._backfill_facts())
             logger.info("bot started")
             return
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -363,19 +362,7 @@ class _Background:
         logger.info("bot started")
 
     async def _backfill_facts(self) -> None:
-        """Facts of stored articles that have none (or an older extractor's), a batch at a
-        time with pauses, so that chat updates and the clock's jobs are never starved."""
-        try:
-            result = await backfill(
-                self._session_factory, pause=BACKFILL_PAUSE_SECONDS, stop=self._backfill_stop
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("facts of stored articles: backfill stopped; next try at restart")
-            return
-        if result.articles:
-            logger.info("facts extracted for %d stored articles", result.articles)
+        await backfill_in_background(self._session_factory, self._backfill_stop)
 
     async def _suspend_when(self, store_lost: asyncio.Event) -> None:
         """Without its database file every job would fail on every tick, and a message

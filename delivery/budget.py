@@ -106,12 +106,16 @@ class SharedPacer:
     def paused_until(self) -> float:
         return self._paused_until
 
-    def pause(self, seconds: float) -> None:
-        """Pauses this process at once and every other one through the database."""
-        self._pause_locally(self._clock() + seconds)
+    def pause(self, seconds: float) -> bool:
+        """Pauses this process at once and every other one through the database; True when
+        no pause was under way (the 429s of requests already out add none)."""
+        now = self._clock()
+        fresh = now >= self._paused_until
+        self._pause_locally(now + seconds)
         task = asyncio.get_running_loop().create_task(self._publish_pause(seconds))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
+        return fresh
 
     def _pause_locally(self, until: float) -> None:
         if until > self._paused_until:

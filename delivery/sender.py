@@ -169,12 +169,16 @@ class SendPacer:
     def paused_until(self) -> float:
         return self._paused_until
 
-    def pause(self, seconds: float) -> None:
-        until = self._clock() + seconds
+    def pause(self, seconds: float) -> bool:
+        """Pauses every send; True when no pause was under way."""
+        now = self._clock()
+        fresh = now >= self._paused_until
+        until = now + seconds
         if until > self._paused_until:
             self._paused_until = until
             self._next_slot = max(self._next_slot, until)
             self._changed.set()
+        return fresh
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
         """Waits for the next free slot; False if `stop` was set meanwhile."""
@@ -215,7 +219,7 @@ class Pacer(Protocol):
 
     interval: float
 
-    def pause(self, seconds: float) -> None: ...
+    def pause(self, seconds: float) -> bool: ...
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool: ...
 
@@ -926,8 +930,9 @@ class Sender:
     async def _on_retry_after(self, item: OutboxItem, error: TelegramRetryAfter) -> None:
         self._report.rate_limited += 1
         pause = float(error.retry_after) + PAUSE_MARGIN_SECONDS
-        self._pacer.pause(pause)
-        logger.warning("Telegram asked to wait %s s; every send pauses", error.retry_after)
+        if self._pacer.pause(pause):
+            # The requests already out when Telegram said so get the same answer: one line.
+            logger.warning("Telegram asked to wait %s s; every send pauses", error.retry_after)
         await self._retry_later(item, pause, error.message, count_attempt=False)
 
     async def _on_forbidden(self, item: OutboxItem, reason: str) -> None:

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 # Between two batches the event loop serves chat updates and other jobs.
 PAUSE_SECONDS = 0.5
+# How long a stopping process waits for the batch under way.
+STOP_WAIT_SECONDS = 3.0
 
 
 def new_facts(
@@ -125,6 +127,22 @@ async def backfill(
         if pause:
             await _wait(stop, pause)
     return BackfillResult(articles, facts)
+
+
+async def backfill_in_background(
+    session_factory: async_sessionmaker[AsyncSession], stop: asyncio.Event
+) -> None:
+    """The running bot's backfill: batches with pauses, so that chat updates and the
+    clock's jobs are never starved; a failure is logged and waits for the next start."""
+    try:
+        result = await backfill(session_factory, pause=PAUSE_SECONDS, stop=stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("facts of stored articles: backfill stopped; next try at restart")
+        return
+    if result.articles:
+        logger.info("facts extracted for %d stored articles", result.articles)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

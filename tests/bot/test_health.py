@@ -198,12 +198,12 @@ async def test_a_polling_conflict_is_one_warning_a_minute(
                     assert await _conflicting_poll(api, bot, round_number) == []
                     now[0] += 20.0
                 assert health.telegram_conflicts == 3
-                assert len([r for r in caplog.records if r.name == "bot.health"]) == 1
+                assert len([r for r in caplog.records if r.name == "bot.conflict_watch"]) == 1
                 now[0] += 60.0
                 assert await _conflicting_poll(api, bot, 4) == []
         finally:
             await bot.session.close()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.health"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "bot.conflict_watch"]
     assert len(warnings) == 2
     assert "409 (Conflict: terminated by other getUpdates request" in warnings[0]
     assert "stop the other process" in warnings[0]

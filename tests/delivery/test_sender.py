@@ -335,7 +335,8 @@ async def test_pacer_spaces_sends_and_honours_a_pause() -> None:
         assert await pacer.acquire()
     elapsed = time.monotonic() - started
     assert 0.27 <= elapsed <= 0.45
-    pacer.pause(0.3)
+    assert pacer.pause(0.3)  # a new pause
+    assert not pacer.pause(0.3)  # the 429 of a request that was already out
     paused_at = time.monotonic()
     assert await pacer.acquire()
     assert time.monotonic() - paused_at >= 0.29

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
-from storage.db import create_engine, create_session_factory
+from storage.db import create_engine, create_session_factory, upgrade_database
 from tests.scale.conftest import Database, RoleFactory, wait_until
 from tests.scale.seed import subscribed_chats
 
@@ -95,3 +95,41 @@ async def test_two_clocks_composing_at_once_queue_each_chat_once(
     per_chat = await digests_per_chat(database, chats)
     assert sorted(per_chat) == list(chats)
     assert set(per_chat.values()) == {1}
+
+
+async def test_the_active_clock_brings_stored_articles_facts_up_to_date(
+    pg_url: str, database: Database, role_process: RoleFactory
+) -> None:
+    await upgrade_database(pg_url)
+    for number in range(30):
+        rows = await database.fetch(
+            "INSERT INTO articles (guid, url, title, summary, full_text, source, published_at, "
+            "fetched_at, content_hash, search_lemmas) VALUES ($1, $2, 'Омск и Бухара', '', "
+            "$3, 'Архив', now(), now(), $4, '') RETURNING id",
+            f"old{number}",
+            f"https://archive.example/{number}",
+            "Омская область и Бухарская область подписали соглашение о сотрудничестве. "
+            f"Экспорт области в Узбекистан вырос на {number + 1} %.",
+            f"old-hash-{number}",
+        )
+        await database.fetch(
+            "INSERT INTO article_tags (article_id, kind, value, score) "
+            "VALUES ($1, 'country', 'UZ', 0.9)",
+            rows[0][0],
+        )
+    active = role_process("clock").start()
+    await active.wait_for_log("is the active clock")
+    standby = role_process("clock").start()
+    await standby.wait_for_log("stands by")
+
+    async def backfilled() -> bool:
+        return (
+            await database.value("SELECT count(*) FROM articles WHERE facts_version IS NULL") == 0
+        )
+
+    await wait_until(backfilled, 60, "the stored articles' facts")
+    assert await database.value("SELECT count(*) FROM facts WHERE kind = 'figure'") == 30
+    assert "facts extracted for 30 stored articles" in active.log
+    assert "facts extracted" not in standby.log
+    for process in (active, standby):
+        assert await process.stop() == 0
