@@ -1712,7 +1712,7 @@ _HEADLINE_ROUNDING = 0.15
 
 
 def _rounded_from(headline: Figure, figure: Figure) -> bool:
-    """«Почти на 100 миллионов долларов наторговала …» over a text giving $88,9 млн: a headline
+    """A headline «около 50 млн долларов» over a text giving 47,6 млн долл.: the headline
     rounds the figure its text gives exactly; the text's figure is the one kept."""
     if (headline.indicator, headline.change) != (figure.indicator, figure.change):
         return False
