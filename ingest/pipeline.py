@@ -58,7 +58,9 @@ class ProbeResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Analysis:
+class Analysis:
+    """What tagging gives a new item: its tags, its search lemmas and its facts."""
+
     tags: tuple[TagValue, ...]
     search_lemmas: str
     facts: tuple[fact_repo.NewFact, ...] = ()
@@ -100,12 +102,12 @@ def _analysis_batches(items: Sequence[FeedItem]) -> Iterator[Sequence[FeedItem]]
         yield batch
 
 
-def _analyse(
+def analyse_items(
     tagger: Tagger, lemmatize: Callable[[str], str], items: Sequence[FeedItem]
-) -> list[_Analysis]:
+) -> list[Analysis]:
     """Tags and search lemmas for a batch of new items; one worker-thread call per batch."""
     results = tagger.tag_many([(item.title, item.text) for item in items])
-    analyses: list[_Analysis] = []
+    analyses: list[Analysis] = []
     for item, result in zip(items, results, strict=True):
         tags = (
             *(TagValue(article_repo.COUNTRY, tag.value, tag.score) for tag in result.countries),
@@ -113,7 +115,7 @@ def _analyse(
             *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
         )
         analyses.append(
-            _Analysis(
+            Analysis(
                 tags,
                 lemmatize(f"{item.title} {item.text}"),
                 _facts(item, result.country_codes),
@@ -298,7 +300,7 @@ class IngestPipeline:
         if fresh and feed.fetch_full_text:
             fresh = await self._complete_full_texts(run, fresh)
         fresh = [_within_article_limit(item) for item in fresh]
-        analyses: list[_Analysis] = []
+        analyses: list[Analysis] = []
         for batch in _analysis_batches(fresh):
             # A stop cancels this task here: the batch in the worker thread runs to its end,
             # the later ones never start.
@@ -345,14 +347,14 @@ class IngestPipeline:
             future_tolerance=tolerance,
         )
 
-    async def _analyse(self, batch: Sequence[FeedItem]) -> list[_Analysis]:
+    async def _analyse(self, batch: Sequence[FeedItem]) -> list[Analysis]:
         if self._executor is not None:
             loop = asyncio.get_running_loop()
             results = await loop.run_in_executor(self._executor, workers.analyse, list(batch))
-            return [_Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
+            return [Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
         if self._tagger is None:
             raise RuntimeError("an ingest pipeline needs a tagger or an executor")
-        return await asyncio.to_thread(_analyse, self._tagger, self._lemmatize, batch)
+        return await asyncio.to_thread(analyse_items, self._tagger, self._lemmatize, batch)
 
     async def _extract(self, body: bytes, content_type: str | None, url: str) -> str:
         if self._executor is not None:
@@ -376,7 +378,7 @@ class IngestPipeline:
         session: AsyncSession,
         feed: FeedRecord,
         items: Sequence[FeedItem],
-        analyses: Sequence[_Analysis],
+        analyses: Sequence[Analysis],
         source: str,
     ) -> int:
         """Inserts the items not stored meanwhile (by another feed); returns how many."""
