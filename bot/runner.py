@@ -312,9 +312,10 @@ class _Background:
             self._sender.notify()
         return queued
 
-    def _start_shared_clock(self) -> AsyncIOScheduler:
+    def _start_clock(self, poll_feeds: Callable[[], Awaitable[object]]) -> AsyncIOScheduler:
+        """The clock's scheduler, started, with `poll_feeds` as its feed job; and the facts
+        backfill, which one process at a time runs: the one with the clock."""
         if self._backfilling is None:
-            # One process at a time brings stored articles' facts up to date: the clock's.
             self._backfilling = asyncio.create_task(self._backfill_facts())
         scheduler = AsyncIOScheduler(timezone=UTC)
         start_clock(
@@ -322,12 +323,15 @@ class _Background:
             settings=self._settings,
             session_factory=self._session_factory,
             bot=self._bot,
-            poll_feeds=self._check_feeds,
+            poll_feeds=poll_feeds,
             labels_for=digest_labels,
             sender=self._sender,
         )
         scheduler.start()
         return scheduler
+
+    def _start_shared_clock(self) -> AsyncIOScheduler:
+        return self._start_clock(self._check_feeds)
 
     async def start(self) -> None:
         await setup_bot_commands(self._bot, admin_ids=self._settings.admin_ids)
@@ -345,18 +349,7 @@ class _Background:
             ]
             logger.info("bot started")
             return
-        self._scheduler = AsyncIOScheduler(timezone=UTC)
-        start_clock(
-            scheduler=self._scheduler,
-            settings=self._settings,
-            session_factory=self._session_factory,
-            bot=self._bot,
-            poll_feeds=self._poll_feeds,
-            labels_for=digest_labels,
-            sender=self._sender,
-        )
-        self._scheduler.start()
-        self._backfilling = asyncio.create_task(self._backfill_facts())
+        self._scheduler = self._start_clock(self._poll_feeds)
         if self._store_lost is not None:
             self._suspender = asyncio.create_task(self._suspend_when(self._store_lost))
         logger.info("bot started")
