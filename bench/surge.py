@@ -31,7 +31,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from sqlalchemy import text  # noqa: E402
 from bot.demo_runner import demo_feeds, serve_demo_feeds  # noqa: E402
 from storage import chats as chat_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
+from testing.ports import free_port  # noqa: E402
 from testing.proxy import RoundRobinProxy  # noqa: E402
 from testing.telegram import BotApiEmulator, SentMessage  # noqa: E402
 
@@ -203,12 +203,6 @@ class Processes:
 
     def log_text(self) -> str:
         return "".join(path.read_text("utf-8", "replace") for path in self.logs if path.exists())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def start_process(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from testing.ports import free_port
 from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import KAZAKH_GRAIN, rss
 
@@ -226,11 +227,7 @@ def test_postgresql_without_its_driver_names_the_extra_to_install(tmp_path: Path
 @pytest.fixture
 def unused_port() -> int:
     """A port on 127.0.0.1 with nothing listening (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_port()
 
 
 def test_db_backup_copies_a_live_store_and_never_overwrites(digestbot: Run, tmp_path: Path) -> None:

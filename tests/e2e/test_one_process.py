@@ -5,7 +5,6 @@ stop and /healthz says so."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import aiohttp
 import pytest
 
 from storage.guard import STORE_LOST
+from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.e2e.conftest import BotProcess, BotProcessFactory
 
@@ -93,12 +93,6 @@ def _warned(process: BotProcess) -> Callable[[], bool]:
     return lambda: CONFLICT_WARNING in process.log
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _healthz(port: int) -> tuple[int, dict[str, object]]:
     async with (
         aiohttp.ClientSession() as client,
@@ -128,7 +122,7 @@ async def _wait_for_status(
 async def test_a_deleted_database_file_is_noticed_and_nothing_more_is_written(
     emulator: BotApiEmulator, bot_process: BotProcessFactory
 ) -> None:
-    port = _free_port()
+    port = free_port()
     process = bot_process(METRICS_PORT=str(port), STORE_CHECK_SECONDS="0.5")
     process.start()
     body = await _wait_for_status(process, port, 200, 60)

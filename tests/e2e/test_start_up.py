@@ -4,22 +4,16 @@ exit 2; Telegram out of reach is waited for, and the bot serves as soon as it an
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
+from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.e2e.conftest import E2E_TOKEN, BotProcessFactory
 
 pytestmark = pytest.mark.e2e
 
 USER = 556001
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_revoked_token_stops_the_bot_with_one_line(

@@ -8,11 +8,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import Database, FeedServer, RoleFactory, wait_until
 from tests.scale.seed import subscribed_chats
 from tests.scale.test_clock import digests_per_chat
-from tests.scale.test_roles import free_port
 
 FEEDS = 60
 CHATS = range(5_007_001, 5_007_031)

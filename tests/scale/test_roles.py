@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -10,17 +9,12 @@ from pathlib import Path
 
 import aiohttp
 
+from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import PROJECT_ROOT, TOKEN, Database, RoleFactory, wait_until
 from tests.scale.seed import subscribed_chats
 
 CHAT = 5_002_001
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from testing.ports import free_port
 from testing.proxy import RoundRobinProxy
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import RoleFactory, wait_until
 from tests.scale.test_redis import require_redis
-from tests.scale.test_roles import free_port
 
 SECRET = "webhook-Secret_42"
 USER = 5_006_001
