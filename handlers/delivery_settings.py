@@ -366,42 +366,36 @@ async def region_command(
     or offers the few it may mean."""
     text, _note = cut_argument(command.args)
     chat, _created = await open_chat(session, message.chat, message.from_user, settings)
-    if not text:
-        offered = await offered_regions(session, chat, settings.tag_threshold)
-        await message.answer(
-            regions_text(chat, offered), reply_markup=regions_keyboard(chat, offered)
-        )
-        return
-    # The first use loads the morphology dictionaries: not on the event loop.
-    found = await asyncio.to_thread(find_regions, text)
-    if not found:
-        await message.answer(
-            _("No Russian region is called «{name}». For example: /region Omsk Oblast").format(
-                name=quote(text, 60)
+    if text:
+        # The first use loads the morphology dictionaries: not on the event loop.
+        found = await asyncio.to_thread(find_regions, text)
+        name = quote(text, 60)
+        if not found:
+            await message.answer(
+                _("No Russian region is called «{name}». For example: /region Omsk Oblast").format(
+                    name=name
+                )
             )
-        )
-        return
-    if len(found) > MAX_REGION_MATCHES:
-        await message.answer(
-            _("«{name}» fits {n} regions; write more of the name.").format(
-                name=quote(text, 60), n=len(found)
+            return
+        if len(found) > MAX_REGION_MATCHES:
+            await message.answer(
+                _("«{name}» fits {n} regions; write more of the name.").format(
+                    name=name, n=len(found)
+                )
             )
-        )
-        return
-    if len(found) == 1:
+            return
+        if len(found) > 1:
+            await message.answer(
+                _("Several regions fit «{name}»; tick the one you mean.").format(name=name),
+                reply_markup=regions_keyboard(chat, list(found)),
+            )
+            return
         await set_regions(session, chat.id, set(chat.regions) ^ {found[0]})
         updated = await get_chat(session, chat.id)
         assert updated is not None
         chat = updated
-        offered = await offered_regions(session, chat, settings.tag_threshold)
-        await message.answer(
-            regions_text(chat, offered), reply_markup=regions_keyboard(chat, offered)
-        )
-        return
-    await message.answer(
-        _("Several regions fit «{name}»; tick the one you mean.").format(name=quote(text, 60)),
-        reply_markup=regions_keyboard(chat, list(found)),
-    )
+    offered = await offered_regions(session, chat, settings.tag_threshold)
+    await message.answer(regions_text(chat, offered), reply_markup=regions_keyboard(chat, offered))
 
 
 async def pick_region(
