@@ -35,7 +35,7 @@ import asyncpg  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.fanout import DEFAULT_TOKEN, control  # noqa: E402
+from bench.fanout import DEFAULT_TOKEN, control, start_emulator  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from storage.models import Chat, OutboxMessage  # noqa: E402
 
@@ -49,23 +49,6 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--pause-at", type=float, default=0.5, help="share sent before a 429")
     parser.add_argument("--timeout", type=float, default=300.0)
     return parser.parse_args()
-
-
-async def start_emulator(limit: float) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "testing.telegram",
-        "--port",
-        "0",
-        "--global-rate",
-        str(limit),
-        cwd=REPO_ROOT,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), timeout=120)
-    return process, line.decode().strip()
 
 
 async def fill(url: str, chats: int) -> None:

@@ -128,7 +128,11 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def start_emulator() -> tuple[asyncio.subprocess.Process, str]:
+async def start_emulator(
+    limit: float = TELEGRAM_LIMIT,
+) -> tuple[asyncio.subprocess.Process, str]:
+    """The Bot API emulator in a process of its own, allowing `limit` messages a second;
+    returns the process and its base URL."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -136,7 +140,7 @@ async def start_emulator() -> tuple[asyncio.subprocess.Process, str]:
         "--port",
         "0",
         "--global-rate",
-        str(TELEGRAM_LIMIT),
+        str(limit),
         cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
