@@ -1,4 +1,4 @@
-"""The bot's HTTP session with the Bot API: aiogram's, with two costs of every request cut."""
+"""The bot's HTTP session with the Bot API: aiogram's, with the costs of every request cut."""
 
 from __future__ import annotations
 
@@ -39,14 +39,37 @@ def _keyboard_key(markup: Any) -> KeyboardKey | None:
         return None
 
 
+MARKUP_FIELD: Final = frozenset({"reply_markup"})
+
+
+class _NotPlain(Exception):
+    """A value that needs aiogram's preparation (a bot default, a file, a date, an enum)."""
+
+
+def _plain_json(value: Any) -> Any:
+    """What aiogram's `prepare_value` makes of a value built only of JSON types (strings,
+    numbers, booleans, lists and dicts; None left out of them), found without its chain
+    of isinstance checks per value; anything else raises _NotPlain."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float:
+        return value
+    if kind is dict:
+        return {key: _plain_json(item) for key, item in value.items() if item is not None}
+    if kind is list:
+        return [_plain_json(item) for item in value if item is not None]
+    raise _NotPlain
+
+
 class TelegramSession(AiohttpSession):
     """aiogram's HTTP session, making the same requests and reading the same answers,
-    cheaper for the two things every tap in a surge of users paid for most:
+    cheaper for what every tap in a surge of users paid for most:
 
     * A request without files is posted as a JSON body (the Bot API reads JSON, form and
       multipart alike). aiogram posts a URL-encoded form: each structured field written as
       JSON text, then percent-encoded byte by byte, so a keyboard of two dozen Cyrillic
       buttons was encoded twice. A request with files is posted as aiogram's multipart form.
+      Fields of plain JSON values skip aiogram's per-value checks; an inline keyboard,
+      built once and reused by the handlers, is prepared once.
     * Telegram echoes an inline keyboard in its answer to a sent or edited message and in
       every button press (the pressed message comes with its keyboard): a pydantic model
       per button and row to validate each time. A keyboard the bot sent that Telegram
@@ -61,6 +84,9 @@ class TelegramSession(AiohttpSession):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._keyboards: OrderedDict[KeyboardKey, tuple[dict[str, Any], InlineKeyboardMarkup]] = (
+            OrderedDict()
+        )
+        self._prepared: OrderedDict[int, tuple[InlineKeyboardMarkup, dict[str, Any]]] = (
             OrderedDict()
         )
 
@@ -103,15 +129,45 @@ class TelegramSession(AiohttpSession):
         """The method's fields as aiogram's form has them (bot defaults applied, files as
         ``attach://`` names added to `files`, empty fields left out), structured fields as
         JSON values rather than JSON text."""
+        markup = getattr(method, "reply_markup", None)
+        prepared_markup = None
+        if isinstance(markup, InlineKeyboardMarkup):
+            prepared_markup = self._prepared_markup(markup, bot, files)
+        dumped = method.model_dump(
+            warnings=False, exclude=MARKUP_FIELD if prepared_markup is not None else None
+        )
         fields: dict[str, Any] = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+        for key, value in dumped.items():
+            try:
+                prepared = _plain_json(value)
+            except _NotPlain:
+                prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
             # aiogram's form leaves out what prepares to nothing or to an empty string;
             # every other value (False, 0, an empty list) it writes as JSON text.
             if prepared is None or (isinstance(prepared, str) and not prepared):
                 continue
             fields[key] = prepared
+        if prepared_markup is not None:
+            fields["reply_markup"] = prepared_markup
         return fields
+
+    def _prepared_markup(
+        self, markup: InlineKeyboardMarkup, bot: Bot, files: dict[str, InputFile]
+    ) -> dict[str, Any]:
+        """The keyboard as posted. Keyboards are immutable and the bot reuses the same
+        objects (handlers/screens.py builds each once), so each is prepared once."""
+        entry = self._prepared.get(id(markup))
+        if entry is not None and entry[0] is markup:
+            self._prepared.move_to_end(id(markup))
+            return entry[1]
+        prepared: dict[str, Any] = self.prepare_value(
+            markup.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False
+        )
+        # The entry holds the keyboard itself, so its id cannot be reused while cached.
+        self._prepared[id(markup)] = (markup, prepared)
+        if len(self._prepared) > KNOWN_KEYBOARDS:
+            self._prepared.popitem(last=False)
+        return prepared
 
     def read_response(
         self,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import pytest
 from aiogram import Bot
@@ -19,13 +21,23 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import SendMessage
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    BanChatMember,
+    EditMessageText,
+    SendMessage,
+    TelegramMethod,
+)
 from aiogram.types import (
     BufferedInputFile,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
     LinkPreviewOptions,
     Message,
+    ReplyKeyboardMarkup,
 )
 
 from bot.telegram_session import TelegramSession
@@ -213,3 +225,50 @@ async def test_a_pressed_message_comes_with_the_keyboard_sent(
     assert messages[1].reply_markup is not None and messages[1].reply_markup is not other
     assert messages[1].reply_markup.model_dump() == other.model_dump()
     assert (messages[0].message_id, messages[0].text) == (sent.message_id, "Шаг 1 из 4")
+
+
+def _aiogram_fields(bot: Bot, method: TelegramMethod[Any]) -> dict[str, Any]:
+    """The fields as aiogram's own `prepare_value` makes them, value by value."""
+    session = AiohttpSession()
+    files: dict[str, InputFile] = {}
+    fields: dict[str, Any] = {}
+    for key, value in method.model_dump(warnings=False).items():
+        prepared = session.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+        if prepared is not None and prepared != "":
+            fields[key] = prepared
+    return fields
+
+
+def test_posted_fields_are_what_aiogram_prepares(bot: Bot) -> None:
+    session = cast(TelegramSession, bot.session)
+    moment = datetime(2026, 5, 12, 9, 30, tzinfo=UTC)
+    methods: list[TelegramMethod[Any]] = [
+        SendMessage(chat_id=601, text="Шаг 1", reply_markup=KEYBOARD),
+        SendMessage(
+            chat_id=601,
+            text="<b>Дайджест</b>",
+            message_thread_id=7,
+            disable_notification=True,
+            link_preview_options=LinkPreviewOptions(is_disabled=False, url="https://example.org/"),
+        ),
+        EditMessageText(chat_id=601, message_id=3, text="Шаг 2", reply_markup=KEYBOARD),
+        AnswerCallbackQuery(callback_query_id="42", text="Готово", show_alert=False),
+        SendMessage(chat_id="@press", text="Срочно", parse_mode=ParseMode.MARKDOWN_V2),
+        SendMessage(chat_id=601, text="Ваш часовой пояс?", reply_markup=ForceReply(selective=True)),
+        SendMessage(
+            chat_id=601,
+            text="Выберите",
+            reply_markup=ReplyKeyboardMarkup(
+                keyboard=[[KeyboardButton(text="Узбекистан"), KeyboardButton(text="Китай")]],
+                resize_keyboard=True,
+            ),
+        ),
+        BanChatMember(chat_id=601, user_id=5, until_date=moment),
+    ]
+    for method in methods:
+        for _attempt in range(2):  # the second time with the keyboard already prepared
+            posted = session.json_fields(bot, method, {})
+            # What the emulator receives is what aiogram would have sent.
+            assert posted == _aiogram_fields(bot, method)
+    # The bot's default parse mode is filled in, as aiogram does.
+    assert session.json_fields(bot, methods[1], {})["parse_mode"] == "HTML"
