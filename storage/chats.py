@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import readahead
 from storage.articles import insert_ignoring_conflicts
 from storage.models import (
     Article,
@@ -189,7 +190,6 @@ _CHATS = _table(Chat)
 _CHAT_COUNTRIES = _table(ChatCountry)
 _CHAT_TOPICS = _table(ChatTopic)
 _CHAT_ROW = select(_CHATS).where(_CHATS.c.id == bindparam("chat_id"))
-_CHAT_LANGUAGE = select(_CHATS.c.language).where(_CHATS.c.id == bindparam("chat_id"))
 
 
 def _choices(kind: str, table: Table, value: str, number: Any = None, word: str = "") -> Any:
@@ -254,6 +254,9 @@ async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
 
 
 async def _chat_row(session: AsyncSession, chat_id: int) -> Mapping[Any, Any] | None:
+    kept: Mapping[Any, Any] | None = readahead.take(session, ("chat", chat_id))
+    if kept is not None:
+        return kept
     row = (await session.execute(_CHAT_ROW, {"chat_id": chat_id})).first()
     return row._mapping if row is not None else None
 
@@ -391,8 +394,13 @@ async def sent_in_window(
 
 
 async def chat_language(session: AsyncSession, chat_id: int) -> str | None:
-    """The chat's stored language, or None for a chat the bot does not know."""
-    language: str | None = await session.scalar(_CHAT_LANGUAGE, {"chat_id": chat_id})
+    """The chat's stored language, or None for a chat the bot does not know. The whole
+    row is read and kept for the update's handler, which opens the chat next."""
+    row = (await session.execute(_CHAT_ROW, {"chat_id": chat_id})).first()
+    if row is None:
+        return None
+    readahead.keep(session, ("chat", chat_id), row._mapping)
+    language: str = row.language
     return language
 
 

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.readahead import StoreSession
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 WRITE_TURN_KEY = "digestbot_write_turn"
 
@@ -326,7 +328,7 @@ def _configure_sqlite(engine: AsyncEngine, database: str | None, background: boo
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StoreSession)
 
 
 def _alembic_config(url: str) -> Any:
