@@ -39,9 +39,6 @@ def _keyboard_key(markup: Any) -> KeyboardKey | None:
         return None
 
 
-MARKUP_FIELD: Final = frozenset({"reply_markup"})
-
-
 class _NotPlain(Exception):
     """A value that needs aiogram's preparation (a bot default, a file, a date, an enum)."""
 
@@ -134,7 +131,7 @@ class TelegramSession(AiohttpSession):
         if isinstance(markup, InlineKeyboardMarkup):
             prepared_markup = self._prepared_markup(markup, bot, files)
         dumped = method.model_dump(
-            warnings=False, exclude=MARKUP_FIELD if prepared_markup is not None else None
+            warnings=False, exclude={"reply_markup"} if prepared_markup is not None else None
         )
         fields: dict[str, Any] = {}
         for key, value in dumped.items():

@@ -191,12 +191,13 @@ def test_an_echo_unlike_the_keyboard_sent_is_read_from_the_echo(bot: Bot) -> Non
     assert isinstance(session, TelegramSession)
     sent_markup = json.loads(KEYBOARD.model_dump_json(exclude_none=True))
     message = session.read_response(bot, method, 200, content, sent_markup=sent_markup).result
+    assert message is not None
     assert message.reply_markup is not KEYBOARD
     assert message.reply_markup is not None
     assert message.reply_markup.model_dump(exclude_none=True) == echoed
     same = content.replace(json.dumps(echoed), json.dumps(sent_markup))
     reused = session.read_response(bot, method, 200, same, sent_markup=sent_markup).result
-    assert reused.reply_markup is KEYBOARD
+    assert reused is not None and reused.reply_markup is KEYBOARD
 
 
 async def test_a_pressed_message_comes_with_the_keyboard_sent(

@@ -73,7 +73,9 @@ def test_compiled_catalogs_are_up_to_date(language: str) -> None:
 
 
 def _translations(catalog: Catalog) -> dict[tuple[str | None, str], tuple[str, ...]]:
-    def flat(text: str | Sequence[str]) -> tuple[str, ...]:
+    def flat(text: str | Sequence[str] | None) -> tuple[str, ...]:
+        if text is None:
+            return ()
         return (text,) if isinstance(text, str) else tuple(text)
 
     return {

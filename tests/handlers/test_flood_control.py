@@ -177,7 +177,9 @@ async def test_the_error_handler_never_answers_a_callback_twice(
     mocked_session.fail(SendMessage, 400, "Bad Request: chat not found")
     late = await private.press(more, message_id=reply.message_id)
     answered = [call for call in late if isinstance(call.method, AnswerCallbackQuery)]
-    assert len(answered) == 1 and not answered[0].method.show_alert
+    assert len(answered) == 1
+    answer = answered[0].method
+    assert isinstance(answer, AnswerCallbackQuery) and not answer.show_alert
     apologies = [
         call.method.text
         for call in late
@@ -191,5 +193,6 @@ async def test_the_error_handler_never_answers_a_callback_twice(
     monkeypatch.setattr(digest_handlers, "build_page", broken_page)
     early = await private.press(more, message_id=reply.message_id)
     (apology,) = [call for call in early if isinstance(call.method, AnswerCallbackQuery)]
+    assert isinstance(apology.method, AnswerCallbackQuery)
     assert apology.method.show_alert and apology.result is True
     assert not [call for call in early if isinstance(call.method, SendMessage)]

@@ -70,6 +70,7 @@ async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
             assert sorted(_fact_fields(fact) for fact in got_facts) == sorted(
                 _fact_fields(fact) for fact in expected_facts
             )
+    assert KAZAKH_GRAIN.link is not None
     grain = by_url[KAZAKH_GRAIN.link]
     async with session_factory() as session:
         (figure,) = await fact_repo.facts_of_articles(session, [grain.id])
