@@ -44,6 +44,8 @@ LONG_TEASER_CHARACTERS = 1000
 # How long an ingest worker's claim on a feed lasts (storage.feeds.claim_due_feeds): past
 # it, a feed whose worker died is claimed by another.
 FEED_CLAIM_LEASE = timedelta(minutes=5)
+# How often a worker polling feeds looks for feeds that fell due meanwhile.
+RECLAIM_SECONDS = 5.0
 # Items go to the worker thread in batches of about this much text, so that a stop waits
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
@@ -202,10 +204,13 @@ class IngestPipeline:
         owner: str,
         lease: timedelta = FEED_CLAIM_LEASE,
         on_progress: Callable[[FeedOutcome], None] | None = None,
+        reclaim_seconds: float = RECLAIM_SECONDS,
     ) -> list[FeedOutcome]:
         """Polls due feeds as one of several workers (PostgreSQL): claims them a few at a
         time, as slots free up, until none is due; feeds claimed by another worker are
-        never fetched here. Returns the outcomes in the order the feeds finished."""
+        never fetched here. While nothing more is due and feeds are still being polled,
+        it looks again every `reclaim_seconds`, so that a slow feed does not hold back
+        feeds falling due meanwhile. Returns the outcomes in the order the feeds finished."""
         started = time.perf_counter()
         outcomes: list[FeedOutcome] = []
         pending: set[asyncio.Task[FeedOutcome]] = set()
@@ -214,21 +219,29 @@ class IngestPipeline:
             run = _Run(http_session, self._config)
             try:
                 while True:
-                    async with self._session_factory() as session:
-                        feeds = await feed_repo.claim_due_feeds(
-                            session, self._clock(), owner=owner, lease=lease, limit=limit
-                        )
-                        await session.commit()
+                    feeds: list[FeedRecord] = []
+                    if limit > 0:
+                        async with self._session_factory() as session:
+                            feeds = await feed_repo.claim_due_feeds(
+                                session, self._clock(), owner=owner, lease=lease, limit=limit
+                            )
+                            await session.commit()
                     pending |= {
                         asyncio.ensure_future(self._process(run, feed, on_progress))
                         for feed in feeds
                     }
                     if not pending:
                         break
-                    until = asyncio.FIRST_COMPLETED if feeds else asyncio.ALL_COMPLETED
-                    done, pending = await asyncio.wait(pending, return_when=until)
+                    if limit > 0 and not feeds:
+                        # Nothing more is due: look again after a while, not at every
+                        # feed that finishes.
+                        done, pending = await asyncio.wait(pending, timeout=reclaim_seconds)
+                    else:
+                        done, pending = await asyncio.wait(
+                            pending, return_when=asyncio.FIRST_COMPLETED
+                        )
                     outcomes += [task.result() for task in done]
-                    limit = max(1, self._config.concurrency - len(pending))
+                    limit = self._config.concurrency - len(pending)
             finally:
                 for task in pending:
                     task.cancel()

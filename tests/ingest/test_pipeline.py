@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.config import IngestConfig
@@ -23,7 +23,7 @@ from storage import feeds as feed_repo
 from storage.db import create_engine, create_session_factory, sqlite_file_path
 from storage.feeds import FeedRecord
 from storage.guard import STORE_LOST, StoreWatch
-from storage.models import Article, ArticleTag
+from storage.models import Article, ArticleTag, Feed
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, TagResult
 from tests.ingest.feed_server import FeedServer
@@ -568,3 +568,37 @@ async def test_a_store_lost_during_a_poll_fails_its_feeds_without_a_traceback(
     assert server.seen.hits["/one.xml"] == server.seen.hits["/two.xml"] == 1
     from_ingest = [r for r in caplog.records if r.name.startswith("ingest")]
     assert [r for r in from_ingest if r.exc_info or r.levelno >= logging.WARNING] == []
+
+
+async def test_a_slow_feed_does_not_hold_back_a_feed_falling_due_meanwhile(
+    server: FeedServer, session_factory: SessionFactory, tagger: Tagger
+) -> None:
+    server.document("/slow.xml", rss("Медленная лента", [BELARUS_TRACTORS]), delay=1.5)
+    server.document("/fast.xml", rss("Быстрая лента", [UZBEK_TEXTILE]))
+    server.document("/later.xml", rss("Поздняя лента", [KAZAKH_GRAIN]))
+    slow_id, fast_id, later_id = await add_feeds(
+        session_factory,
+        server.url("/slow.xml"),
+        server.url("/fast.xml"),
+        server.url("/later.xml"),
+        fetch_full_text=False,
+    )
+    started = asyncio.get_running_loop().time()
+
+    def clock() -> datetime:
+        return START + timedelta(seconds=asyncio.get_running_loop().time() - started)
+
+    async with session_factory() as session:
+        # Due half a second in: after the first claim, long before the slow feed ends.
+        await session.execute(
+            update(Feed)
+            .where(Feed.id == later_id)
+            .values(next_check_at=START + timedelta(seconds=0.5))
+        )
+        await session.commit()
+    pipeline = IngestPipeline(session_factory, tagger, replace(CONFIG, timeout=5.0), clock=clock)
+
+    outcomes = await pipeline.run_claimed(owner="worker-1", reclaim_seconds=0.1)
+
+    assert [outcome.feed_id for outcome in outcomes] == [fast_id, later_id, slow_id]
+    assert all(outcome.status == "new" for outcome in outcomes)
