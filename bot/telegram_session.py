@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final, cast
 
@@ -22,6 +23,15 @@ KNOWN_KEYBOARDS: Final = 1024
 # The buttons' texts, callback data and links, row by row: a keyboard's key among the
 # known ones (a match is then compared whole).
 KeyboardKey = tuple[tuple[tuple[Any, Any, Any], ...], ...]
+
+
+def _hashable(key: KeyboardKey | None) -> KeyboardKey | None:
+    """The key, or None when a button field cannot be part of one (not a string)."""
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _keyboard_key(markup: Any) -> KeyboardKey | None:
@@ -57,6 +67,17 @@ def _plain_json(value: Any) -> Any:
     raise _NotPlain
 
 
+@dataclass(slots=True)
+class _PreparedKeyboard:
+    """An inline keyboard the bot sent, as posted: its fields, their JSON text and its key
+    among the known keyboards, each worked out once."""
+
+    markup: InlineKeyboardMarkup
+    fields: dict[str, Any]
+    json_text: str
+    key: KeyboardKey | None
+
+
 class TelegramSession(AiohttpSession):
     """aiogram's HTTP session, making the same requests and reading the same answers,
     cheaper for what every tap in a surge of users paid for most:
@@ -83,9 +104,7 @@ class TelegramSession(AiohttpSession):
         self._keyboards: OrderedDict[KeyboardKey, tuple[dict[str, Any], InlineKeyboardMarkup]] = (
             OrderedDict()
         )
-        self._prepared: OrderedDict[int, tuple[InlineKeyboardMarkup, dict[str, Any]]] = (
-            OrderedDict()
-        )
+        self._prepared: OrderedDict[int, _PreparedKeyboard] = OrderedDict()
 
     async def make_request(
         self,
@@ -96,11 +115,17 @@ class TelegramSession(AiohttpSession):
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         files: dict[str, InputFile] = {}
-        fields = self.json_fields(bot, method, files)
+        fields, keyboard = self._fields(bot, method, files)
         data: Any
         headers: dict[str, str] | None
         if files:
             data, headers = self.build_form_data(bot=bot, method=method), None
+        elif keyboard is not None:
+            # The keyboard's JSON text is spliced in rather than encoded again.
+            rest = self.json_dumps({k: v for k, v in fields.items() if k != "reply_markup"})
+            separator = "," if rest != "{}" else ""
+            text = f'{rest[:-1]}{separator}"reply_markup":{keyboard.json_text}}}'
+            data, headers = text.encode("utf-8"), JSON_HEADERS
         else:
             data, headers = self.json_dumps(fields).encode("utf-8"), JSON_HEADERS
         try:
@@ -126,12 +151,17 @@ class TelegramSession(AiohttpSession):
         """The method's fields as aiogram's form has them (bot defaults applied, files as
         ``attach://`` names added to `files`, empty fields left out), structured fields as
         JSON values rather than JSON text."""
+        return self._fields(bot, method, files)[0]
+
+    def _fields(
+        self, bot: Bot, method: TelegramMethod[Any], files: dict[str, InputFile]
+    ) -> tuple[dict[str, Any], _PreparedKeyboard | None]:
         markup = getattr(method, "reply_markup", None)
-        prepared_markup = None
+        keyboard = None
         if isinstance(markup, InlineKeyboardMarkup):
-            prepared_markup = self._prepared_markup(markup, bot, files)
+            keyboard = self._prepared_keyboard(markup, bot, files)
         dumped = method.model_dump(
-            warnings=False, exclude={"reply_markup"} if prepared_markup is not None else None
+            warnings=False, exclude={"reply_markup"} if keyboard is not None else None
         )
         fields: dict[str, Any] = {}
         for key, value in dumped.items():
@@ -144,27 +174,30 @@ class TelegramSession(AiohttpSession):
             if prepared is None or (isinstance(prepared, str) and not prepared):
                 continue
             fields[key] = prepared
-        if prepared_markup is not None:
-            fields["reply_markup"] = prepared_markup
-        return fields
+        if keyboard is not None:
+            fields["reply_markup"] = keyboard.fields
+        return fields, keyboard
 
-    def _prepared_markup(
+    def _prepared_keyboard(
         self, markup: InlineKeyboardMarkup, bot: Bot, files: dict[str, InputFile]
-    ) -> dict[str, Any]:
+    ) -> _PreparedKeyboard:
         """The keyboard as posted. Keyboards are immutable and the bot reuses the same
         objects (handlers/screens.py builds each once), so each is prepared once."""
         entry = self._prepared.get(id(markup))
-        if entry is not None and entry[0] is markup:
+        if entry is not None and entry.markup is markup:
             self._prepared.move_to_end(id(markup))
-            return entry[1]
+            return entry
         prepared: dict[str, Any] = self.prepare_value(
             markup.model_dump(warnings=False), bot=bot, files=files, _dumps_json=False
         )
         # The entry holds the keyboard itself, so its id cannot be reused while cached.
-        self._prepared[id(markup)] = (markup, prepared)
+        entry = _PreparedKeyboard(
+            markup, prepared, self.json_dumps(prepared), _hashable(_keyboard_key(prepared))
+        )
+        self._prepared[id(markup)] = entry
         if len(self._prepared) > KNOWN_KEYBOARDS:
             self._prepared.popitem(last=False)
-        return prepared
+        return entry
 
     def read_response(
         self,
@@ -213,12 +246,13 @@ class TelegramSession(AiohttpSession):
     def _remember(
         self, posted: dict[str, Any], markup: InlineKeyboardMarkup
     ) -> InlineKeyboardMarkup:
-        key = _keyboard_key(posted)
+        entry = self._prepared.get(id(markup))
+        if entry is not None and entry.markup is markup and entry.fields is posted:
+            key = entry.key
+        else:
+            key = _hashable(_keyboard_key(posted))
         if key is not None:
-            try:
-                self._keyboards[key] = (posted, markup)
-            except TypeError:  # a button field that cannot be a key (not a string)
-                return markup
+            self._keyboards[key] = (posted, markup)
             self._keyboards.move_to_end(key)
             if len(self._keyboards) > KNOWN_KEYBOARDS:
                 self._keyboards.popitem(last=False)
