@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
@@ -20,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import Article, ArticleTag
 from storage.types import utcnow
@@ -403,6 +406,41 @@ async def known_urls_and_hashes(
 PAGE_SCAN_LIMIT = 5000
 
 
+# The counts that pick a page's plan are read again after this long: they only choose
+# between two plans that return the same rows, and they change slowly, while reading
+# them was most of the cost of a page on a small archive.
+PLAN_COUNTS_SECONDS = 60.0
+PLAN_COUNTS_KEPT = 4096
+_plan_counts: WeakKeyDictionary[Any, dict[Hashable, tuple[float, int]]] = WeakKeyDictionary()
+
+
+async def _plan_count(
+    session: AsyncSession, key: Hashable, query: Callable[[], Select[Any]]
+) -> int:
+    """The count `query()` reads, as read within the last PLAN_COUNTS_SECONDS on this
+    database."""
+    engine = session.bind.sync_engine if isinstance(session.bind, AsyncEngine) else None
+    counts = _plan_counts.setdefault(engine, {}) if engine is not None else {}
+    now = time.monotonic()
+    kept = counts.get(key)
+    if kept is not None and now - kept[0] < PLAN_COUNTS_SECONDS:
+        return kept[1]
+    value = int(await session.scalar(query()) or 0)
+    if value:  # an empty archive fills fast on the first poll: not kept
+        if len(counts) >= PLAN_COUNTS_KEPT:
+            counts.clear()
+        counts[key] = (now, value)
+    return value
+
+
+def _tag_count_query(kind: str, values: list[str]) -> Select[Any]:
+    return (
+        select(func.count())
+        .select_from(ArticleTag)
+        .where(ArticleTag.kind == kind, ArticleTag.value.in_(values))
+    )
+
+
 async def _rows_to_scan(
     session: AsyncSession,
     countries: Collection[str],
@@ -413,18 +451,17 @@ async def _rows_to_scan(
     """About how many articles a newest-first scan reads to find `wanted` matches, from
     index-only counts (scores are ignored and the filters taken as independent: good
     enough to pick a plan). A scan never reads past `published_since`."""
-    all_time = await session.scalar(select(func.max(Article.id)))
+    all_time = await _plan_count(session, "articles", lambda: select(func.max(Article.id)))
     if not all_time:
         return 0.0
     density = 1.0
     for kind, values in ((COUNTRY, countries), (TOPIC, topics)):
         if values:
-            tagged = await session.scalar(
-                select(func.count())
-                .select_from(ArticleTag)
-                .where(ArticleTag.kind == kind, ArticleTag.value.in_(list(values)))
+            chosen = sorted(set(values))
+            tagged = await _plan_count(
+                session, (kind, *chosen), partial(_tag_count_query, kind, chosen)
             )
-            density *= min(1.0, (tagged or 0) / all_time)
+            density *= min(1.0, tagged / all_time)
     estimate = wanted / density if density > 0 else float("inf")
     if published_since is not None:
         in_window = await session.scalar(

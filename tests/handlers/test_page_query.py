@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage import articles as article_repo
 
@@ -82,3 +83,45 @@ async def test_pages_match_find_articles(
                     break
         assert pages == [article.id for article in everything], (countries, topics, days)
         assert bool(pages) == (countries != ("VN",))
+
+
+async def test_plan_counts_are_read_once_a_minute_and_never_change_the_rows(
+    archive: None, session_factory: Sessions
+) -> None:
+    counts: list[str] = []
+
+    def count_reads(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        flat = " ".join(statement.lower().split())
+        if flat.startswith("select max(articles.id)") or (
+            "count(*)" in flat and "from article_tags" in flat
+        ):
+            counts.append(flat)
+
+    async with session_factory() as session:
+        assert isinstance(session.bind, AsyncEngine)
+        event.listen(session.bind.sync_engine, "before_cursor_execute", count_reads)
+        first, _more = await article_repo.find_articles_page(session, countries=["UZ"], limit=5)
+        read = len(counts)
+        again, _more = await article_repo.find_articles_page(session, countries=["UZ"], limit=5)
+        assert read == 2 and len(counts) == read  # max(id) and the UZ count, then nothing
+        assert [a.id for a in again] == [a.id for a in first]
+        # A newer article is found at once, whatever the kept counts say.
+        newest = await article_repo.insert_article(
+            session,
+            article_repo.NewArticle(
+                feed_id=None,
+                guid="g-new",
+                url="https://example.ru/new",
+                title="Новая статья об Узбекистане",
+                summary="",
+                full_text="",
+                source="БК55",
+                published_at=datetime.now(UTC) + timedelta(minutes=1),
+                content_hash="h-new",
+            ),
+        )
+        assert newest is not None
+        await article_repo.save_tags(session, newest, [article_repo.TagValue("country", "UZ", 0.9)])
+        latest, _more = await article_repo.find_articles_page(session, countries=["UZ"], limit=5)
+        assert latest[0].id == newest
+        assert len(counts) == read
