@@ -91,7 +91,10 @@ class SharedPacer:
         self._slots: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        # What the one `acquire` waiting (under the lock) waits on: a pause, a reservation
+        # done, `stop`, or its time.
+        self._waiter: asyncio.Future[None] | None = None
+        self._stop_watch: tuple[asyncio.Event, asyncio.Task[None]] | None = None
         self._publishing: set[asyncio.Task[None]] = set()
         self.reservations = 0
         # Local clock minus the database server's epoch clock: the smallest of the recent
@@ -121,7 +124,7 @@ class SharedPacer:
         if until > self._paused_until:
             self._paused_until = until
             self._slots.clear()
-            self._changed.set()
+            self._wake_waiter()
 
     async def _publish_pause(self, seconds: float) -> None:
         try:
@@ -178,7 +181,7 @@ class SharedPacer:
             logger.warning("could not reserve send slots: %s", _one_line(error))
         finally:
             self._reserving = None
-            self._changed.set()
+            self._wake_waiter()
 
     def _start(self) -> None:
         if self._listening is None and not self._closed:
@@ -229,28 +232,55 @@ class SharedPacer:
         stop: asyncio.Event | None,
         reserving: asyncio.Task[None] | None = None,
     ) -> None:
-        self._changed.clear()
-        waiters = [asyncio.ensure_future(self._changed.wait())]
+        """Until `seconds` pass, a pause or a reservation comes, `reserving` ends or `stop`
+        is set. One future and one timer: a send waits here for its slot, hundreds of
+        times a second."""
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(max(seconds, 0.0), _wake, waiter)
         if stop is not None:
-            waiters.append(asyncio.ensure_future(stop.wait()))
+            self._watch(stop)
+        if reserving is not None:
+            reserving.add_done_callback(lambda _: _wake(waiter))
         try:
-            await asyncio.wait(
-                [*waiters, reserving] if reserving is not None else waiters,
-                timeout=max(seconds, 0.0),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await waiter
         finally:
-            for waiter in waiters:
-                waiter.cancel()
+            timer.cancel()
+            self._waiter = None
+
+    def _wake_waiter(self) -> None:
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    def _watch(self, stop: asyncio.Event) -> None:
+        """Wakes the waiting `acquire` when `stop` is set (one task per `stop` event)."""
+        if self._stop_watch is not None:
+            watched, task = self._stop_watch
+            if watched is stop:
+                return
+            task.cancel()
+
+        async def watch() -> None:
+            await stop.wait()
+            self._wake_waiter()
+
+        self._stop_watch = (stop, asyncio.get_running_loop().create_task(watch()))
 
     async def close(self) -> None:
         self._closed = True
         for publishing in list(self._publishing):
             with contextlib.suppress(Exception):
                 await publishing
-        for task in (self._listening, self._reserving):
+        watching = self._stop_watch[1] if self._stop_watch is not None else None
+        self._stop_watch = None
+        for task in (self._listening, self._reserving, watching):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
         self._listening = self._reserving = None
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -237,7 +237,9 @@ class InFlightLimit:
         self.rate = rate
         self.round_trip = initial_round_trip
         self.current = 0
-        self._changed = asyncio.Condition()
+        # Requests waiting for their turn, first come first served; a release hands its
+        # place to the first of them (plain futures: one per request that has to wait).
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def limit(self) -> int:
@@ -248,16 +250,31 @@ class InFlightLimit:
         self.round_trip = 0.8 * self.round_trip + 0.2 * round_trip
 
     async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.current < self.limit)
+        if not self._waiters and self.current < self.limit:
             self.current += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # Given a place just as it was cancelled: pass it on.
+                self.release()
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
 
-    async def release(self) -> None:
-        async with self._changed:
-            self.current -= 1
-            # Wake only as many waiters as may go: waking all of them on every answer
-            # costs a wake-up per waiter per message at hundreds of messages a second.
-            self._changed.notify(max(1, self.limit - self.current))
+    def release(self) -> None:
+        self.current -= 1
+        # Only as many waiters go as may: waking all of them on every answer would cost
+        # a wake-up per waiter per message at hundreds of messages a second.
+        limit = self.limit
+        while self._waiters and self.current < limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.current += 1
+                waiter.set_result(None)
 
 
 class ChatPacing:
@@ -521,8 +538,8 @@ class Sender:
             self._move_ready(now)
             await self._renew_leases_if_due(now)
             claimed = 0
-            room = self.batch_size + self.concurrency - len(self._held)
-            if room >= self.batch_size // 2 or not self._held:
+            if self._room_to_claim():
+                room = self.batch_size + self.concurrency - len(self._held)
                 claimed = await self._claim(min(room, self.batch_size) or 1, now)
             if claimed:
                 continue
@@ -538,6 +555,12 @@ class Sender:
                 wait = min(wait, self._seconds_until(left.next_available_at, left.next_lease_end))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+
+    def _room_to_claim(self) -> bool:
+        """Whether the pump claims: when half a batch fits (or nothing is held). A sent
+        message wakes the pump only then, not for every message."""
+        room = self.batch_size + self.concurrency - len(self._held)
+        return room >= self.batch_size // 2 or not self._held
 
     def _seconds_until(self, *moments: datetime | None) -> float:
         now = self._clock()
@@ -687,7 +710,8 @@ class Sender:
                 if tried:
                     # An untried row stays held, to be handed back when the sender stops.
                     self._held.pop(entry.id, None)
-                self._wake.set()
+                if self._room_to_claim():
+                    self._wake.set()
                 if self._on_progress is not None:
                     self._on_progress(self._report)
 
@@ -756,7 +780,7 @@ class Sender:
             file_id = message.photo[-1].file_id if message.photo else None
             return _Delivered(message.message_id, file_id, sent_at)
         finally:
-            await self._requests.release()
+            self._requests.release()
 
     async def _send_with_aiogram(self, item: OutboxItem, media: StoredMedia | None) -> Message:
         markup = self._markup(item)
