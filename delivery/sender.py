@@ -53,6 +53,7 @@ import logging
 import math
 import multiprocessing
 import os
+import re
 import socket
 import sys
 import time
@@ -124,6 +125,7 @@ Clock = Callable[[], datetime]
 
 _NO_PREVIEW = {"is_disabled": True}
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_LEADING_MESSAGE_ID = re.compile(rb'\{"ok":true,"result":\{"message_id":(\d+)[,}]')
 _REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
 
 
@@ -850,6 +852,11 @@ class Sender:
                 method=self._plain_method(item), message=f"{type(error).__name__}: {error}"
             ) from error
         if status == 200:
+            # Telegram's answer starts with the message id: the rest (the whole message
+            # echoed back) need not be parsed.
+            leading = _LEADING_MESSAGE_ID.match(content)
+            if leading is not None:
+                return int(leading[1])
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 answer = json.loads(content)
                 if answer["ok"] is True:
