@@ -11,6 +11,7 @@ chat (by id) is still pending or being sent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +23,7 @@ from sqlalchemy.orm import aliased
 
 from storage.articles import insert_ignoring_conflicts
 from storage.models import OutboxMessage
+from storage.types import UTCDateTime
 
 PENDING = "pending"
 SENDING = "sending"
@@ -119,61 +121,89 @@ async def enqueue(
     return len(result.all())
 
 
-def _no_earlier_unfinished_row() -> Any:
-    earlier = aliased(OutboxMessage)
-    return ~exists().where(
-        earlier.chat_id == OutboxMessage.chat_id,
-        earlier.id < OutboxMessage.id,
-        # "Not finished" rather than "pending or sending": the same rows, but a condition
-        # no index can serve, so that PostgreSQL looks the earlier rows up by chat alone.
-        # Otherwise, on a table not analysed yet (a broadcast queued a moment ago), it
-        # combined the chat index with the (status, available_at, id) index for every
-        # due row: seconds per claim at 10,000 rows.
-        earlier.status.not_in(FINISHED),
-    )
-
-
-def _claimable(session: AsyncSession, query: Any) -> Any:
-    if _dialect(session) == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    return query
-
+_OUTBOX: Any = OutboxMessage.__table__
+_EARLIER: Any = _OUTBOX.alias("earlier")
+_NO_EARLIER_UNFINISHED_ROW = ~exists().where(
+    _EARLIER.c.chat_id == _OUTBOX.c.chat_id,
+    _EARLIER.c.id < _OUTBOX.c.id,
+    # "Not finished" rather than "pending or sending": the same rows, but a condition
+    # no index can serve, so that PostgreSQL looks the earlier rows up by chat alone.
+    # Otherwise, on a table not analysed yet (a broadcast queued a moment ago), it
+    # combined the chat index with the (status, available_at, id) index for every
+    # due row: seconds per claim at 10,000 rows.
+    _EARLIER.c.status.not_in(FINISHED),
+)
 
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 _CLAIMED_COLUMNS = (
-    OutboxMessage.id,
-    OutboxMessage.chat_id,
-    OutboxMessage.digest_key,
-    OutboxMessage.part,
-    OutboxMessage.kind,
-    OutboxMessage.text,
-    OutboxMessage.reply_markup,
-    OutboxMessage.article_ids,
-    OutboxMessage.attempts,
-    OutboxMessage.lease_until,
-    OutboxMessage.thread_id,
-    OutboxMessage.media_id,
-    OutboxMessage.available_at,
+    _OUTBOX.c.id,
+    _OUTBOX.c.chat_id,
+    _OUTBOX.c.digest_key,
+    _OUTBOX.c.part,
+    _OUTBOX.c.kind,
+    _OUTBOX.c.text,
+    _OUTBOX.c.reply_markup,
+    _OUTBOX.c.article_ids,
+    _OUTBOX.c.attempts,
+    _OUTBOX.c.lease_until,
+    _OUTBOX.c.thread_id,
+    _OUTBOX.c.media_id,
+    _OUTBOX.c.available_at,
 )
 
 
-async def _lease(
-    session: AsyncSession, which: Any, *, owner: str, now: datetime, lease: timedelta
-) -> list[Any]:
-    """Leases the rows `which` selects (ids, or a query of ids) in one UPDATE … RETURNING."""
-    statement = (
-        _update_rows()
-        .where(OutboxMessage.id.in_(which))
-        .values(
-            status=SENDING,
-            lease_until=now + lease,
-            lease_owner=owner[:64],
-            attempts=OutboxMessage.attempts + 1,
-        )
-        .returning(*_CLAIMED_COLUMNS)
+@dataclass(frozen=True, slots=True)
+class _ClaimStatements:
+    """The statements of a claim, built once per dialect (a sender claims a batch every
+    few dozen messages; building them each time cost more than running them)."""
+
+    expired: Any
+    lease_expired: Any
+    lease_due: Any
+
+
+@functools.cache
+def _claim_statements(dialect: str) -> _ClaimStatements:
+    def claimable(query: Any) -> Any:
+        if dialect == "postgresql":
+            return query.with_for_update(skip_locked=True, of=_OUTBOX)
+        return query
+
+    expired = claimable(
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.status == SENDING, _OUTBOX.c.lease_until < bindparam("now"))
+        .where(_NO_EARLIER_UNFINISHED_ROW)
+        .order_by(_OUTBOX.c.lease_until, _OUTBOX.c.id)
+        .limit(bindparam("limit"))
     )
-    return list(await session.execute(statement))
+    due = claimable(
+        select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.status == PENDING, _OUTBOX.c.available_at <= bindparam("now"))
+        .where(_NO_EARLIER_UNFINISHED_ROW)
+        .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+        .limit(bindparam("limit"))
+    )
+
+    def lease(which: Any) -> Any:
+        """Leases the rows `which` selects in one UPDATE … RETURNING."""
+        return (
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id.in_(which))
+            .values(
+                status=SENDING,
+                lease_until=bindparam("lease_end", type_=_OUTBOX.c.lease_until.type),
+                lease_owner=bindparam("lease_holder", type_=_OUTBOX.c.lease_owner.type),
+                attempts=_OUTBOX.c.attempts + 1,
+            )
+            .returning(*_CLAIMED_COLUMNS)
+        )
+
+    return _ClaimStatements(
+        expired=expired,
+        lease_expired=lease(bindparam("ids", expanding=True)),
+        lease_due=lease(due.scalar_subquery()),
+    )
 
 
 async def claim_batch(
@@ -190,34 +220,23 @@ async def claim_batch(
     id) index in order and stops at `limit`. Call inside a transaction and commit right
     after.
     """
-    if _dialect(session) == "postgresql":
+    dialect = _dialect(session)
+    statements = _claim_statements(dialect)
+    if dialect == "postgresql":
         # A prepared statement run often gets a generic plan, made once for any values and
         # any table contents: one made while the outbox was empty (an idle sender polls)
         # took a quarter to half a second per claim at 10,000 due rows. A plan for these
         # values and the table as it is keeps it to milliseconds.
         await session.execute(_CUSTOM_PLANS)
-    expired = _claimable(
-        session,
-        select(OutboxMessage.id)
-        .where(OutboxMessage.status == SENDING, OutboxMessage.lease_until < now)
-        .where(_no_earlier_unfinished_row())
-        .order_by(OutboxMessage.lease_until, OutboxMessage.id)
-        .limit(limit),
-    )
-    expired_ids = list(await session.scalars(expired))
+    leasing = {"lease_end": now + lease, "lease_holder": owner[:64]}
+    expired_ids = list(await session.scalars(statements.expired, {"now": now, "limit": limit}))
     rows: list[Any] = []
     if expired_ids:
-        rows += await _lease(session, expired_ids, owner=owner, now=now, lease=lease)
+        rows += await session.execute(statements.lease_expired, {"ids": expired_ids, **leasing})
     if len(expired_ids) < limit:
-        due = _claimable(
-            session,
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status == PENDING, OutboxMessage.available_at <= now)
-            .where(_no_earlier_unfinished_row())
-            .order_by(OutboxMessage.available_at, OutboxMessage.id)
-            .limit(limit - len(expired_ids)),
+        rows += await session.execute(
+            statements.lease_due, {"now": now, "limit": limit - len(expired_ids), **leasing}
         )
-        rows += await _lease(session, due.scalar_subquery(), owner=owner, now=now, lease=lease)
     rows.sort(key=lambda row: (_aware(row.available_at), row.id))
     return [
         OutboxItem(
@@ -238,6 +257,18 @@ async def claim_batch(
     ]
 
 
+_MARK_SENT_FROM_ARRAYS = text(
+    f"""
+    UPDATE outbox
+    SET status = '{SENT}', telegram_message_id = sent.message_id, sent_at = :now,
+        lease_until = NULL, lease_owner = NULL, last_error = NULL
+    FROM unnest(CAST(:row_ids AS bigint[]), CAST(:message_ids AS bigint[]))
+        AS sent(row_id, message_id)
+    WHERE outbox.id = sent.row_id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
 async def mark_sent(
     session: AsyncSession, item_id: int, *, telegram_message_id: int | None, now: datetime
 ) -> None:
@@ -250,6 +281,18 @@ async def mark_sent_many(
     """Marks rows sent, each with the id Telegram gave its message: one statement run for
     every row (an executemany), meant for one transaction per batch of sends."""
     if not sent:
+        return
+    if _dialect(session) == "postgresql":
+        # One statement over two arrays: an executemany is a statement run per row for
+        # PostgreSQL to plan and the driver to bind.
+        await session.execute(
+            _MARK_SENT_FROM_ARRAYS,
+            {
+                "row_ids": [row_id for row_id, _ in sent],
+                "message_ids": [message_id for _, message_id in sent],
+                "now": now,
+            },
+        )
         return
     table: Any = OutboxMessage.__table__
     statement = (
