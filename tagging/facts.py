@@ -131,9 +131,17 @@ class _Sentence:
     paragraph: int
     headline: bool = False
     lemmas: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
     # _country_mentions, found once for agreements and figures alike.
     mentions: list[tuple[int, str]] | None = None
+    word_starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Offsets of the words whose lemmas `lemmas` holds, found when first asked for:
+        most sentences name no document and give no figure, and are never asked."""
+        if self.word_starts is None:
+            self.word_starts = [match.start() for match in _WORD.finditer(self.text)]
+        return self.word_starts
 
 
 def _sentences(title: str | None, text: str) -> list[_Sentence]:
@@ -171,9 +179,7 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
     cached = lemmatizer.cached
     forms = lemmatizer.forms
     for sentence in result:
-        matches = list(_WORD.finditer(sentence.text))
-        sentence.starts = [match.start() for match in matches]
-        words = [match.group() for match in matches]
+        words = _WORD.findall(sentence.text)
         sentence.lemmas = [(cached.get(word) or forms(word)).lemma for word in words]
     return result
 
