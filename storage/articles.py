@@ -78,6 +78,14 @@ def insert_ignoring_conflicts(session: AsyncSession, model: type | Table) -> Any
     return sqlite.insert(model).on_conflict_do_nothing()
 
 
+def mapped_table(model: type) -> Table:
+    """The table of a mapped class.  Inserting many rows into the table rather than the
+    class is a plain executemany, without the ORM's per-row bookkeeping."""
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
 async def known_urls(session: AsyncSession, urls: Collection[str]) -> set[str]:
     if not urls:
         return set()
@@ -364,7 +372,8 @@ async def insert_articles(session: AsyncSession, articles: Sequence[NewArticle])
         }
         for article in articles
     ]
-    statement = insert_ignoring_conflicts(session, Article).returning(Article.id, Article.url)
+    table = mapped_table(Article)
+    statement = insert_ignoring_conflicts(session, table).returning(table.c.id, table.c.url)
     result = await session.execute(statement, rows)
     return {url: article_id for article_id, url in result}
 
@@ -376,7 +385,7 @@ async def save_tags_of_many(session: AsyncSession, tags: Iterable[tuple[int, Tag
         for article_id, tag in tags
     ]
     if rows:
-        await session.execute(insert_ignoring_conflicts(session, ArticleTag), rows)
+        await session.execute(insert_ignoring_conflicts(session, mapped_table(ArticleTag)), rows)
 
 
 async def known_urls_and_hashes(

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import readahead
-from storage.articles import insert_ignoring_conflicts
+from storage.articles import insert_ignoring_conflicts, mapped_table
 from storage.models import (
     Article,
     Chat,
@@ -178,17 +178,11 @@ async def _records(session: AsyncSession, chats: Sequence[Chat]) -> list[ChatRec
     ]
 
 
-def _table(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
 # One chat at a time, as every update reads and writes it: plain statements on the tables,
 # built once, without the ORM's identity map and session synchronisation.
-_CHATS = _table(Chat)
-_CHAT_COUNTRIES = _table(ChatCountry)
-_CHAT_TOPICS = _table(ChatTopic)
+_CHATS = mapped_table(Chat)
+_CHAT_COUNTRIES = mapped_table(ChatCountry)
+_CHAT_TOPICS = mapped_table(ChatTopic)
 _CHAT_ROW = select(_CHATS).where(_CHATS.c.id == bindparam("chat_id"))
 
 
@@ -201,17 +195,17 @@ def _choices(kind: str, table: Table, value: str, number: Any = None, word: str 
     ).where(table.c.chat_id == bindparam("chat_id"))
 
 
-_KEYWORDS = _table(ChatKeyword)
-_BINDINGS = _table(ChatTopicBinding)
+_KEYWORDS = mapped_table(ChatKeyword)
+_BINDINGS = mapped_table(ChatTopicBinding)
 # Everything a chat has chosen, in one query: countries (c), topics (t), instant topics (i),
 # keywords (k: lemma, include as 0/1, the word as typed), regions (r) and forum topic
 # bindings (b: country, thread id).
 _CHAT_CHOICES = union_all(
     _choices("c", _CHAT_COUNTRIES, "country"),
     _choices("t", _CHAT_TOPICS, "topic"),
-    _choices("i", _table(ChatInstantTopic), "topic"),
+    _choices("i", mapped_table(ChatInstantTopic), "topic"),
     _choices("k", _KEYWORDS, "lemma", case((_KEYWORDS.c.include, 1), else_=0), "word"),
-    _choices("r", _table(ChatRegion), "region"),
+    _choices("r", mapped_table(ChatRegion), "region"),
     _choices("b", _BINDINGS, "country", cast(_BINDINGS.c.thread_id, BigInteger)),
 )
 
@@ -485,7 +479,7 @@ async def record_sent_pairs(session: AsyncSession, pairs: Iterable[tuple[int, in
         for chat_id, article_id in set(pairs)
     ]
     # The table, not the mapped class: a plain executemany without the ORM's bookkeeping.
-    statement = insert_ignoring_conflicts(session, _table(SentArticle))
+    statement = insert_ignoring_conflicts(session, mapped_table(SentArticle))
     for start in range(0, len(rows), 5000):
         await session.execute(statement, rows[start : start + 5000])
 

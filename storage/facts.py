@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.articles import COUNTRY, insert_ignoring_conflicts
+from storage.articles import COUNTRY, insert_ignoring_conflicts, mapped_table
 from storage.models import Article, ArticleTag, Fact, FactCountry, FactSource
 from storage.types import utcnow
 
@@ -105,7 +105,9 @@ async def save_facts(
                 "created_at": utcnow(),
             },
         )
-    await session.execute(insert_ignoring_conflicts(session, Fact), list(rows.values()))
+    await session.execute(
+        insert_ignoring_conflicts(session, mapped_table(Fact)), list(rows.values())
+    )
     stored = await session.execute(
         select(Fact.key, Fact.id, Fact.kind, Fact.sort_at).where(Fact.key.in_(list(rows)))
     )
@@ -138,9 +140,12 @@ async def save_facts(
         sources[(fact_id, article_id)] = {"fact_id": fact_id, "article_id": article_id}
     if countries:
         await session.execute(
-            insert_ignoring_conflicts(session, FactCountry), list(countries.values())
+            insert_ignoring_conflicts(session, mapped_table(FactCountry)),
+            list(countries.values()),
         )
-    await session.execute(insert_ignoring_conflicts(session, FactSource), list(sources.values()))
+    await session.execute(
+        insert_ignoring_conflicts(session, mapped_table(FactSource)), list(sources.values())
+    )
 
 
 async def _load(session: AsyncSession, ids: Sequence[int]) -> list[StoredFact]:

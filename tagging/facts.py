@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from tagging import data
@@ -131,9 +131,17 @@ class _Sentence:
     paragraph: int
     headline: bool = False
     lemmas: list[str] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
     # _country_mentions, found once for agreements and figures alike.
     mentions: list[tuple[int, str]] | None = None
+    word_starts: list[int] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Offsets of the words whose lemmas `lemmas` holds, found when first asked for:
+        most sentences name no document and give no figure, and are never asked."""
+        if self.word_starts is None:
+            self.word_starts = [match.start() for match in _WORD.finditer(self.text)]
+        return self.word_starts
 
 
 def _sentences(title: str | None, text: str) -> list[_Sentence]:
@@ -168,10 +176,11 @@ def _sentences(title: str | None, text: str) -> list[_Sentence]:
         if piece:
             result.append(_Sentence(piece, paragraph, headline))
     lemmatizer = shared_lemmatizer()
+    cached = lemmatizer.cached
+    forms = lemmatizer.forms
     for sentence in result:
-        for match in _WORD.finditer(sentence.text):
-            sentence.lemmas.append(lemmatizer.lemma(match.group()))
-            sentence.starts.append(match.start())
+        words = _WORD.findall(sentence.text)
+        sentence.lemmas = [(cached.get(word) or forms(word)).lemma for word in words]
     return result
 
 
@@ -264,6 +273,8 @@ def _find_country_mentions(sentence: _Sentence) -> list[tuple[int, str]]:
     lemmas = sentence.lemmas
     index = 0
     firsts = gazetteer.firsts
+    if firsts.isdisjoint(lemmas):
+        return found
     while index < len(lemmas):
         if lemmas[index] not in firsts:
             index += 1
@@ -1046,6 +1057,8 @@ def extract_agreements(
     found: list[Agreement] = []
     keys: list[tuple[str, frozenset[str], str]] = []
     for position, sentence in enumerate(sentences):
+        if _DOCUMENT_LEMMAS.isdisjoint(sentence.lemmas):
+            continue
         mentioned = [code for _, code in _country_mentions(sentence)]
         for index in range(len(sentence.lemmas)):
             if not _is_document(sentence, index):
@@ -1339,6 +1352,8 @@ def _numbers_in_words(sentence: _Sentence) -> list[tuple[int, float, str, re.Mat
     """Numbers written in words before a scale or per cent: «сорок тысяч тонн» is 40
     «тысяч тонн», «полтора миллиарда рублей» 1.5 «миллиарда рублей»."""
     found: list[tuple[int, float, str, re.Match[str]]] = []
+    if _CARDINALS.keys().isdisjoint(sentence.lemmas):
+        return found  # a number in words is read from its cardinals' lemmas
     for match in _WORDS_UNIT.finditer(sentence.text):
         index = _lemma_at(sentence, match.start()) - 1
         value = 0.0
@@ -1616,6 +1631,14 @@ def _is_change(sentence: _Sentence, start: int, end: int, unit: str) -> bool:
     )
 
 
+_DIGIT = re.compile(r"\d")
+_TIMES_UNIT = re.compile(r"(?i)раза?")
+_TIMES_BEFORE = re.compile(r"\bв\s*(?:более\s+чем\s+в\s+)?$")
+_DIGIT_BEFORE = re.compile(r"\d\.?$")
+# «против 120 млн», «с 80 %», «+12 %»: the figure compared with, or a change already read.
+_COMPARED_WITH = re.compile(r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$")
+
+
 def extract_figures(
     title: str | None,
     text: str,
@@ -1637,28 +1660,29 @@ def extract_figures(
         article_mentions.update(code for _, code in mentions)
         previous = sentences[position - 1] if position else None
         numbers: list[tuple[int, float, str, re.Match[str]]] = []
-        for match in _FIGURE.finditer(sentence.text):
+        # Every figure has a digit; most sentences have none.
+        digits = _DIGIT.search(sentence.text) is not None
+        for match in _FIGURE.finditer(sentence.text) if digits else ():
             unit = _unit(match)
-            if re.fullmatch(r"(?i)раза?", unit):
+            if _TIMES_UNIT.fullmatch(unit):
                 before = sentence.text[max(0, match.start() - 12) : match.start()]
-                if not re.search(r"\bв\s*(?:более\s+чем\s+в\s+)?$", before):
+                if not _TIMES_BEFORE.search(before):
                     continue
-            if re.search(r"\d\.?$", sentence.text[max(0, match.start() - 2) : match.start()]):
+            if _DIGIT_BEFORE.search(sentence.text[max(0, match.start() - 2) : match.start()]):
                 continue
             if not _change_in_parentheses(sentence.text, match.start()):
                 if _in_breakdown(sentence.text, match.start()):
                     continue
-                if re.search(
-                    r"(?:\bпротив|\bс|\bсо|\+)\s*(?:\$\s*)?$", sentence.text[: match.start()]
-                ):
+                if _COMPARED_WITH.search(sentence.text[: match.start()]):
                     continue
             numbers.append((match.start(), _value(match.group("number")), unit, match))
         for match in _WORD_TIMES.finditer(sentence.text):
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
         numbers.extend(_numbers_in_words(sentence))
-        # Only a sentence with figures needs its period (a slow expression).
-        period = _period(sentence) if numbers else None
+        # Only a sentence with a figure needs its period (a slow expression).
+        period: str | None = None
+        period_read = False
         if previous is not None and previous.paragraph != sentence.paragraph:
             last_base = None
         for offset, value, unit, match in sorted(numbers, key=lambda n: n[0]):
@@ -1689,6 +1713,8 @@ def extract_figures(
             if key in seen:
                 continue
             seen.add(key)
+            if not period_read:
+                period, period_read = _period(sentence), True
             in_headline.append(sentence.headline)
             figures.append(
                 Figure(
@@ -1756,6 +1782,7 @@ def canonical_unit(unit: str) -> str:
     return _canonical_unit(unit)
 
 
+@lru_cache(maxsize=4096)
 def _canonical_unit(unit: str) -> str:
     text = fold(unit).replace("ё", "е")
     scale = ""

@@ -127,7 +127,9 @@ def lemmatize_for_search(text: str) -> str:
     """Space-separated normalised lemmas (ё→е, lower case) for a full-text index and for
     queries, so that «соглашения» and «соглашение» give the same lemma."""
     lemmatizer = shared_lemmatizer()
-    return " ".join(lemmatizer.lemma(w) for w in words(normalise(text or "")))
+    cached = lemmatizer.cached
+    forms = lemmatizer.forms
+    return " ".join([(cached.get(w) or forms(w)).lemma for w in words(normalise(text or ""))])
 
 
 # Words that say what kind of region it is; a query is matched on the other words.

@@ -87,31 +87,40 @@ class TagResult:
         return tuple(region_label(t.value) for t in self.regions)
 
 
-@dataclass(frozen=True, slots=True)
 class Words:
-    """The words of a sentence as parallel lists: surface form, lemma keys, offsets."""
+    """The words of a sentence as parallel lists: surface form, lemma keys, offsets.
 
-    raws: list[str]
-    keys: list[frozenset[str]]
-    starts: list[int]
-    ends: list[int]
+    The offsets are found when first asked for: only a sentence that names a place needs
+    them, and finding them costs a match object per word."""
+
+    __slots__ = ("_ends", "_starts", "_text", "keys", "raws")
+
+    def __init__(self, text: str, raws: list[str], keys: list[frozenset[str]]) -> None:
+        self._text = text
+        self.raws = raws
+        self.keys = keys
+        self._starts: list[int] | None = None
+        self._ends: list[int] = []
+
+    @property
+    def starts(self) -> list[int]:
+        if self._starts is None:
+            spans = [match.span() for match in TOKEN_PATTERN.finditer(self._text)]
+            self._starts = [start for start, _ in spans]
+            self._ends = [end for _, end in spans]
+        return self._starts
+
+    @property
+    def ends(self) -> list[int]:
+        _ = self.starts
+        return self._ends
 
 
 def _words(lemmatizer: Lemmatizer, text: str) -> Words:
-    raws: list[str] = []
-    keys: list[frozenset[str]] = []
-    starts: list[int] = []
-    ends: list[int] = []
     cached = lemmatizer.cached
     forms = lemmatizer.forms
-    for match in TOKEN_PATTERN.finditer(text):
-        raw = match.group()
-        known = cached.get(raw)
-        raws.append(raw)
-        keys.append((known or forms(raw)).keys)
-        starts.append(match.start())
-        ends.append(match.end())
-    return Words(raws, keys, starts, ends)
+    raws = TOKEN_PATTERN.findall(text)
+    return Words(text, raws, [(cached.get(raw) or forms(raw)).keys for raw in raws])
 
 
 @dataclass(slots=True)

@@ -57,13 +57,19 @@ _WORD = re.compile(r"[^\W\d_]+")
 _HAS_CYRILLIC = re.compile(f"[{_CYRILLIC}]")
 _GREEK = re.compile("[\u0370-\u03ff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f\u200b]+")
+# What _SPACES would change: a run of two spaces or any other space character.  Most texts
+# have neither, and looking for them is far cheaper than rewriting every single space.
+_ODD_SPACES = ("  ", "\t", "\u00a0", "\u2009", "\u202f", "\u200b")
+# A letter that _MIXED_SCRIPT and _GREEK need; a text of Cyrillic alone has none.
+_FOREIGN_LETTER = re.compile(f"[{_FOREIGN}]")
 
 
 def normalise(text: str) -> str:
     """Unicode NFC, non-breaking spaces to spaces, homoglyphs inside Cyrillic words fixed."""
     text = unicodedata.normalize("NFC", text)
-    text = _SPACES.sub(" ", text)
-    if _MIXED_SCRIPT.search(text) or _GREEK.search(text):
+    if any(space in text for space in _ODD_SPACES):
+        text = _SPACES.sub(" ", text)
+    if _FOREIGN_LETTER.search(text) and (_MIXED_SCRIPT.search(text) or _GREEK.search(text)):
         text = _WORD.sub(_fix_word, text)
     return text
 
