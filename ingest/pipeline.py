@@ -205,14 +205,17 @@ class IngestPipeline:
         lease: timedelta = FEED_CLAIM_LEASE,
         on_progress: Callable[[FeedOutcome], None] | None = None,
         reclaim_seconds: float = RECLAIM_SECONDS,
-    ) -> list[FeedOutcome]:
+    ) -> None:
         """Polls due feeds as one of several workers (PostgreSQL): claims them a few at a
         time, as slots free up, until none is due; feeds claimed by another worker are
         never fetched here. While nothing more is due and feeds are still being polled,
         it looks again every `reclaim_seconds`, so that a slow feed does not hold back
-        feeds falling due meanwhile. Returns the outcomes in the order the feeds finished."""
+        feeds falling due meanwhile. `on_progress` gets each outcome as its feed finishes.
+
+        With feeds falling due all the time this runs for as long as the worker does, so
+        it keeps totals for its log line rather than every outcome."""
         started = time.perf_counter()
-        outcomes: list[FeedOutcome] = []
+        polled = new_articles = failed = 0
         pending: set[asyncio.Task[FeedOutcome]] = set()
         limit = self._config.concurrency
         async with create_http_session(self._config) as http_session:
@@ -240,21 +243,24 @@ class IngestPipeline:
                         done, pending = await asyncio.wait(
                             pending, return_when=asyncio.FIRST_COMPLETED
                         )
-                    outcomes += [task.result() for task in done]
+                    for task in done:
+                        outcome = task.result()
+                        polled += 1
+                        new_articles += outcome.new_items
+                        failed += outcome.status == "failed"
                     limit = self._config.concurrency - len(pending)
             finally:
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
-        if outcomes:
+        if polled:
             logger.info(
                 "polled %d feeds in %.1f s: %d new articles, %d feeds failed",
-                len(outcomes),
+                polled,
                 time.perf_counter() - started,
-                sum(outcome.new_items for outcome in outcomes),
-                sum(outcome.status == "failed" for outcome in outcomes),
+                new_articles,
+                failed,
             )
-        return outcomes
 
     async def _process(
         self,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TELEGRAM_FACING = frozenset({"aiogram", "handlers", "delivery", "matplotlib"})
 
 PROBE = """
 import json, sys
@@ -18,20 +20,49 @@ from bot.leadership import poll_claimed_feeds
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
 
+# `digestbot run --role ingest` as started, through the command line's dispatch up to the
+# role's own check: on SQLite every role but `all` stops there with exit code 2.
+COMMAND_LINE_PROBE = """
+import json, sys
+from bot.cli import main
+code = main(["run", "--role", "ingest"])
+print(json.dumps({"code": code, "modules": sorted({name.split(".")[0] for name in sys.modules})}))
+"""
 
-def test_the_ingest_role_does_not_import_telegrams_library_or_the_handlers() -> None:
+
+def _run_probe(probe: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
-    loaded = set(json.loads(result.stdout))
+    return result.stdout
+
+
+def test_the_ingest_role_does_not_import_telegrams_library_or_the_handlers() -> None:
+    loaded = set(json.loads(_run_probe(PROBE)))
     assert "bot" in loaded and "ingest" in loaded  # the probe imported what it meant to
-    assert loaded.isdisjoint({"aiogram", "handlers", "delivery", "matplotlib"}), loaded & {
-        "aiogram",
-        "handlers",
-        "delivery",
-        "matplotlib",
+    assert loaded.isdisjoint(TELEGRAM_FACING), loaded & TELEGRAM_FACING
+
+
+def test_the_command_line_starting_the_ingest_role_does_not_import_them_either(
+    tmp_path: Path,
+) -> None:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "FEEDS_FILE", "REDIS_URL", "METRICS_PORT"}
     }
+    env.update(
+        BOT_TOKEN="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
+    )
+    answer = json.loads(_run_probe(COMMAND_LINE_PROBE, env))
+    loaded = set(answer["modules"])
+    # The dispatch reached the role: it refused SQLite, after everything before it ran.
+    assert answer["code"] == 2
+    assert "bot" in loaded and "core" in loaded
+    assert loaded.isdisjoint(TELEGRAM_FACING), loaded & TELEGRAM_FACING

@@ -598,7 +598,8 @@ async def test_a_slow_feed_does_not_hold_back_a_feed_falling_due_meanwhile(
         await session.commit()
     pipeline = IngestPipeline(session_factory, tagger, replace(CONFIG, timeout=5.0), clock=clock)
 
-    outcomes = await pipeline.run_claimed(owner="worker-1", reclaim_seconds=0.1)
+    outcomes: list[FeedOutcome] = []
+    await pipeline.run_claimed(owner="worker-1", reclaim_seconds=0.1, on_progress=outcomes.append)
 
     assert [outcome.feed_id for outcome in outcomes] == [fast_id, later_id, slow_id]
     assert all(outcome.status == "new" for outcome in outcomes)
