@@ -536,15 +536,15 @@ _CLAUSE_PREPOSITIONS = {"в", "во", "на", "с", "со", "между", "пр�
 
 
 def _participial_clause(sentence: _Sentence, index: int) -> bool:
-    """«протокол намерений прошедшей в Горно-Алтайске встречи»: a participle opening a phrase
-    with a preposition ends the document's name."""
+    """«меморандум о сотрудничестве состоявшегося в Омске форума»: a participle opening a
+    phrase with a preposition ends the document's name."""
     following = sentence.lemmas[index + 1 : index + 2]
     if not following or following[0] not in _CLAUSE_PREPOSITIONS:
         return False
     word = _word_at(sentence, index)
     if not re.fullmatch(r"[а-яё]+", word):
         return False
-    # pymorphy3 takes «прошедшей» for an adjective: the participle's suffix tells.
+    # pymorphy3 takes some participles («прошедшей») for adjectives: the suffix tells.
     return _morph().parse(word)[0].tag.POS == "PRTF" or bool(_PARTICIPLE_END.search(word))
 
 
