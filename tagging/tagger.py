@@ -915,7 +915,9 @@ def _score(knowledge: Knowledge, sentences: list[Sentence], threshold: float) ->
                 continue
             # «форум «Россия — Центральная Азия»»: the group's members named in the article
             # are counterparts too.
-            for code in knowledge.group_codes.get(group, frozenset()) & strong:
+            # Sorted: a set's order changes from one process to the next, and countries
+            # with equal scores keep the order they were first seen in.
+            for code in sorted(knowledge.group_codes.get(group, frozenset()) & strong):
                 ev = evidence.setdefault(code, CountryEvidence(code))
                 gained = group_weight * position
                 ev.salience += gained
