@@ -8,12 +8,14 @@ resuming and changing the time or the zone all agree on when the next digest com
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from delivery.schedule import is_valid_timezone, local_digest_date, next_digest_at
-from storage.chats import ChatRecord, get_chat, set_instant_topics, update_chat
+from storage.chats import ChatRecord, get_chat, save_chat, set_instant_topics, update_chat
 
 # The weekly brief comes on Mondays (weekday 0) at the chat's digest time.
 WEEKLY_WEEKDAY = 0
@@ -43,22 +45,30 @@ def _weekly_fields(chat: ChatRecord, now: datetime) -> dict[str, datetime | None
 
 
 async def subscribe(
-    session: AsyncSession, chat: ChatRecord, *, now: datetime | None = None
+    session: AsyncSession,
+    chat: ChatRecord,
+    *,
+    timezone: str | None = None,
+    now: datetime | None = None,
 ) -> ChatRecord:
-    """Marks the chat subscribed and active (also after a pause) and schedules its next
-    digest; returns the saved record."""
+    """Marks the chat subscribed and active (also after a pause), in `timezone` if given,
+    and schedules its next digest; returns the saved record. `chat` was read in this
+    transaction."""
     moment = now or datetime.now(UTC)
-    when = next_digest_for(chat, moment)
-    await update_chat(
+    fields: dict[str, Any] = {}
+    if timezone is not None:
+        chat = replace(chat, timezone=timezone)
+        fields["timezone"] = timezone
+    return await save_chat(
         session,
-        chat.id,
+        chat,
+        **fields,
         subscribed=True,
         paused=False,
         active=True,
-        next_digest_at=when,
+        next_digest_at=next_digest_for(chat, moment),
         **_weekly_fields(chat, moment),
     )
-    return await _reloaded(session, chat.id)
 
 
 async def resume(
@@ -66,24 +76,21 @@ async def resume(
 ) -> ChatRecord:
     """Turns a paused (or blocked and back) chat's digest on again from its next slot."""
     moment = now or datetime.now(UTC)
-    when = next_digest_for(chat, moment)
-    await update_chat(
+    return await save_chat(
         session,
-        chat.id,
+        chat,
         paused=False,
         active=True,
-        next_digest_at=when,
+        next_digest_at=next_digest_for(chat, moment),
         # Instant messages start from what is new from now on, not the pause's backlog.
         instant_seen_until=moment,
         **_weekly_fields(chat, moment),
     )
-    return await _reloaded(session, chat.id)
 
 
 async def pause(session: AsyncSession, chat: ChatRecord) -> ChatRecord:
     """No daily digest until `resume`; the schedule stays, the daily pass skips the chat."""
-    await update_chat(session, chat.id, paused=True)
-    return await _reloaded(session, chat.id)
+    return await save_chat(session, chat, paused=True)
 
 
 async def change_schedule(
@@ -94,21 +101,25 @@ async def change_schedule(
     timezone: str | None = None,
     now: datetime | None = None,
 ) -> ChatRecord:
-    """A new digest time or zone; a subscribed chat's next digest moves with it."""
-    fields: dict[str, str] = {}
+    """A new digest time or zone; a subscribed chat's next digest moves with it. `chat`
+    was read in this transaction."""
+    fields: dict[str, Any] = {}
     if digest_time is not None:
         fields["digest_time"] = digest_time
     if timezone is not None:
         fields["timezone"] = timezone
-    if fields:
-        await update_chat(session, chat.id, **fields)
-    updated = await _reloaded(session, chat.id)
-    if updated.subscribed:
+    if chat.subscribed:
         moment = now or datetime.now(UTC)
-        when = next_digest_for(updated, moment)
-        await update_chat(session, chat.id, next_digest_at=when, **_weekly_fields(updated, moment))
-        updated = await _reloaded(session, chat.id)
-    return updated
+        moved = replace(
+            chat,
+            digest_time=digest_time or chat.digest_time,
+            timezone=timezone or chat.timezone,
+        )
+        fields["next_digest_at"] = next_digest_for(moved, moment)
+        fields.update(_weekly_fields(moved, moment))
+    if not fields:
+        return chat
+    return await save_chat(session, chat, **fields)
 
 
 async def change_modes(
@@ -123,7 +134,7 @@ async def change_modes(
     """Turns delivery modes on or off. Turning weekly on schedules the next Monday brief;
     turning instant on starts from the articles stored from now on."""
     moment = now or datetime.now(UTC)
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     if daily is not None:
         fields["daily"] = daily
     if weekly is not None and weekly != chat.weekly:

@@ -182,7 +182,7 @@ async def pick_country(
     else:
         await answer_stale(callback)
         return
-    await set_countries(session, chat.id, selected)
+    await set_countries(session, chat.id, selected, current=chat.countries)
     await callback.answer()
     await edit_or_send(
         callback, country_step_text(selected, flow), country_keyboard(selected, flow)
@@ -230,7 +230,7 @@ async def pick_topic(
         await answer_stale(callback)
         return
     stored = set() if selected >= set(every) else selected
-    await set_topics(session, chat.id, stored)
+    await set_topics(session, chat.id, stored, current=chat.topics)
     await callback.answer()
     await edit_or_send(callback, topic_step_text(stored, flow), topic_keyboard(stored, flow))
 
@@ -318,30 +318,40 @@ def _subscribed_text(chat: ChatRecord) -> str:
     )
 
 
+async def _save_zone(
+    session: AsyncSession, chat: ChatRecord, zone: str, flow: str
+) -> tuple[ChatRecord, bool]:
+    """Saves the zone; at the end of onboarding (countries chosen) the subscription too,
+    in the same transaction. Returns the saved record and whether it was subscribed."""
+    if flow == SETTINGS or not chat.countries:
+        return await subscriptions.change_schedule(session, chat, timezone=zone), False
+    return await subscriptions.subscribe(session, chat, timezone=zone), True
+
+
 async def _after_zone(
     target: CallbackQuery | Message,
     bot: Bot,
     session: AsyncSession,
     chat: ChatRecord,
+    subscribed: bool,
     flow: str,
     settings: Settings,
 ) -> None:
     if flow == SETTINGS:
         await show_settings(target, session, chat.id)
         return
-    if not chat.countries:
+    if not subscribed:
         text, markup = country_step_text((), ONBOARDING), country_keyboard((), ONBOARDING)
         if isinstance(target, CallbackQuery):
             await edit_or_send(target, text, markup)
         else:
             await target.answer(text, reply_markup=markup)
         return
-    saved = await subscriptions.subscribe(session, chat)
     if isinstance(target, CallbackQuery):
-        await edit_or_send(target, _subscribed_text(saved))
+        await edit_or_send(target, _subscribed_text(chat))
     else:
-        await target.answer(_subscribed_text(saved))
-    await _send_latest(bot, session, saved, settings)
+        await target.answer(_subscribed_text(chat))
+    await _send_latest(bot, session, chat, settings)
 
 
 async def pick_zone(
@@ -372,9 +382,9 @@ async def pick_zone(
     if zone is None:
         await answer_stale(callback)
         return
-    updated = await subscriptions.change_schedule(session, chat, timezone=zone)
+    saved, subscribed = await _save_zone(session, chat, zone, flow)
     await callback.answer(_("Time zone: {zone}").format(zone=zone))
-    await _after_zone(callback, bot, session, updated, flow, settings)
+    await _after_zone(callback, bot, session, saved, subscribed, flow, settings)
 
 
 async def type_zone(
@@ -393,13 +403,12 @@ async def type_zone(
     flow = (await state.get_data()).get("flow", ONBOARDING)
     await state.clear()
     chat, _created = await open_chat(session, message.chat, message.from_user, settings)
-    updated = await subscriptions.change_schedule(session, chat, timezone=zone)
+    flow = flow if flow in FLOWS else ONBOARDING
+    saved, subscribed = await _save_zone(session, chat, zone, flow)
     await message.answer(
         _("Time zone: {zone}").format(zone=quote(zone)) + f" ({utc_offset_label(zone)})"
     )
-    await _after_zone(
-        message, bot, session, updated, flow if flow in FLOWS else ONBOARDING, settings
-    )
+    await _after_zone(message, bot, session, saved, subscribed, flow, settings)
 
 
 def create_router() -> Router:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -216,6 +216,12 @@ async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
     chosen: dict[str, list[tuple[str, int, str]]] = {kind: [] for kind in "ctikrb"}
     for kind, value, number, word in await session.execute(_CHAT_CHOICES, {"chat_id": chat["id"]}):
         chosen[kind].append((value, int(number), word))
+    return _record_of(chat, chosen)
+
+
+def _record_of(
+    chat: Mapping[Any, Any], chosen: Mapping[str, list[tuple[str, int, str]]]
+) -> ChatRecord:
     keywords = sorted(
         (Keyword(lemma, bool(include), word) for lemma, include, word in chosen["k"]),
         key=lambda keyword: (not keyword.include, keyword.word),
@@ -247,8 +253,15 @@ async def _record(session: AsyncSession, chat: Mapping[Any, Any]) -> ChatRecord:
     )
 
 
+# Kept by `chat_language` for a chat the bot does not know yet.
+_NO_CHAT: Mapping[Any, Any] = {}
+_NO_CHOICES: Mapping[str, list[tuple[str, int, str]]] = {kind: [] for kind in "ctikrb"}
+
+
 async def _chat_row(session: AsyncSession, chat_id: int) -> Mapping[Any, Any] | None:
     kept: Mapping[Any, Any] | None = readahead.take(session, ("chat", chat_id))
+    if kept is _NO_CHAT:
+        return None
     if kept is not None:
         return kept
     row = (await session.execute(_CHAT_ROW, {"chat_id": chat_id})).first()
@@ -272,10 +285,10 @@ async def ensure_chat(
 ) -> tuple[ChatRecord, bool]:
     """Returns the chat, creating it with the given defaults; reactivates an inactive one."""
     chat = await _chat_row(session, chat_id)
-    created = chat is None
     if chat is None:
-        await session.execute(
-            insert(_CHATS).values(
+        inserted = await session.execute(
+            insert(_CHATS)
+            .values(
                 id=chat_id,
                 type=type,
                 title=title,
@@ -287,14 +300,15 @@ async def ensure_chat(
                 active=True,
                 paused=False,
             )
+            .returning(*_CHATS.c)
         )
-        chat = await _chat_row(session, chat_id)
-        assert chat is not None
-    elif not chat["active"] or (title and title != chat["title"]):
+        # A new chat has chosen nothing yet.
+        return _record_of(inserted.one()._mapping, _NO_CHOICES), True
+    if not chat["active"] or (title and title != chat["title"]):
         changes = {"active": True, "title": title or chat["title"]}
         await session.execute(update(_CHATS).where(_CHATS.c.id == chat_id).values(**changes))
         chat = {**chat, **changes}
-    return await _record(session, chat), created
+    return await _record(session, chat), False
 
 
 async def update_chat(session: AsyncSession, chat_id: int, **fields: Any) -> None:
@@ -304,18 +318,62 @@ async def update_chat(session: AsyncSession, chat_id: int, **fields: Any) -> Non
     await session.execute(update(_CHATS).where(_CHATS.c.id == chat_id).values(**fields))
 
 
-async def set_countries(session: AsyncSession, chat_id: int, codes: Iterable[str]) -> None:
-    await session.execute(delete(_CHAT_COUNTRIES).where(_CHAT_COUNTRIES.c.chat_id == chat_id))
-    rows = [{"chat_id": chat_id, "country": code} for code in sorted(set(codes))]
-    if rows:
-        await session.execute(insert_ignoring_conflicts(session, _CHAT_COUNTRIES), rows)
+async def save_chat(session: AsyncSession, chat: ChatRecord, **fields: Any) -> ChatRecord:
+    """Writes `fields` of a chat read in this transaction and returns its record as saved,
+    without reading it again. On SQLite the transaction has held the write lock since
+    that read; on PostgreSQL the other columns are as of that read, as any record is."""
+    await update_chat(session, chat.id, **fields)
+    return replace(chat, **fields)
 
 
-async def set_topics(session: AsyncSession, chat_id: int, topics: Iterable[str]) -> None:
-    await session.execute(delete(_CHAT_TOPICS).where(_CHAT_TOPICS.c.chat_id == chat_id))
-    rows = [{"chat_id": chat_id, "topic": topic} for topic in sorted(set(topics))]
+async def set_countries(
+    session: AsyncSession,
+    chat_id: int,
+    codes: Iterable[str],
+    *,
+    current: Collection[str] | None = None,
+) -> None:
+    """The chat's countries become `codes`. With `current` (as read in this transaction)
+    only the difference is written: one statement for a tap, and two admins of a group
+    tapping different countries at once both keep their tap."""
+    await _set_choices(session, _CHAT_COUNTRIES, "country", chat_id, codes, current)
+
+
+async def set_topics(
+    session: AsyncSession,
+    chat_id: int,
+    topics: Iterable[str],
+    *,
+    current: Collection[str] | None = None,
+) -> None:
+    """As `set_countries`, for topics (none stored means every topic)."""
+    await _set_choices(session, _CHAT_TOPICS, "topic", chat_id, topics, current)
+
+
+async def _set_choices(
+    session: AsyncSession,
+    table: Table,
+    column: str,
+    chat_id: int,
+    values: Iterable[str],
+    current: Collection[str] | None,
+) -> None:
+    wanted = set(values)
+    if current is None:
+        await session.execute(delete(table).where(table.c.chat_id == chat_id))
+        added = wanted
+    else:
+        removed = set(current) - wanted
+        added = wanted - set(current)
+        if removed:
+            await session.execute(
+                delete(table).where(
+                    table.c.chat_id == chat_id, table.c[column].in_(sorted(removed))
+                )
+            )
+    rows = [{"chat_id": chat_id, column: value} for value in sorted(added)]
     if rows:
-        await session.execute(insert_ignoring_conflicts(session, _CHAT_TOPICS), rows)
+        await session.execute(insert_ignoring_conflicts(session, table), rows)
 
 
 async def delete_chat(session: AsyncSession, chat_id: int) -> bool:
@@ -391,9 +449,9 @@ async def chat_language(session: AsyncSession, chat_id: int) -> str | None:
     """The chat's stored language, or None for a chat the bot does not know. The whole
     row is read and kept for the update's handler, which opens the chat next."""
     row = (await session.execute(_CHAT_ROW, {"chat_id": chat_id})).first()
+    readahead.keep(session, ("chat", chat_id), _NO_CHAT if row is None else row._mapping)
     if row is None:
         return None
-    readahead.keep(session, ("chat", chat_id), row._mapping)
     language: str = row.language
     return language
 
