@@ -26,8 +26,12 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# The suite mostly waits (on bot processes, clocks, servers), so it runs in more workers
+# than a small machine has cores.
+TEST_WORKERS ?= 3
+
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 test: lint typecheck unit
 
