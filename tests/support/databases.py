@@ -6,21 +6,76 @@ the database tests on PostgreSQL too; `.ci/run` starts a local server and sets i
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
+import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from storage.db import upgrade_database
+
+if TYPE_CHECKING:
+    import asyncpg
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
 
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
+
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"
+# Only this process creates databases from the template it made, so a template is never
+# copied while another session is still connected to it.
+_templates: dict[str, str] = {}
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(MIGRATIONS.rglob("*.py")):
+        digest.update(path.relative_to(MIGRATIONS).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+async def _template(admin: asyncpg.Connection, server: URL) -> str:
+    """A database migrated to head once per test process, which each test's database is
+    copied from (CREATE DATABASE … TEMPLATE): a copy takes a fraction of a migration."""
+    key = server.render_as_string(hide_password=False)
+    name = _templates.get(key)
+    if name is None:
+        name = f"digestbot_template_{_migrations_digest()}_{os.getpid()}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await upgrade_database(server.set(database=name).render_as_string(hide_password=False))
+        _templates[key] = name
+        atexit.register(_drop_template, server, name)
+    return name
+
+
+def _drop_template(server: URL, name: str) -> None:
+    import asyncpg
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(_admin_dsn(server))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    with contextlib.suppress(Exception):
+        asyncio.run(drop())
+
+
+def _admin_dsn(server: URL) -> str:
+    return server.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @asynccontextmanager
@@ -35,18 +90,17 @@ async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
 
     server = make_url(os.environ[POSTGRES_ENV])
     name = f"digestbot_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    admin = await asyncpg.connect(admin_dsn)
+    admin = await asyncpg.connect(_admin_dsn(server))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        template = await _template(admin, server)
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     finally:
         await admin.close()
     url = server.set(database=name).render_as_string(hide_password=False)
     try:
-        await upgrade_database(url)
         yield url
     finally:
-        admin = await asyncpg.connect(admin_dsn)
+        admin = await asyncpg.connect(_admin_dsn(server))
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
