@@ -22,8 +22,10 @@ and figures), and with tagging switched off (so no facts either), where it measu
 fetching, decoding, cleaning, dedupe and storage add to parsing. Where the CPU goes is
 printed per article and stage, each stage timed alone in this process on the same items.
 CPU time of the same work varies by tens of percent from run to run on shared machines,
-so the untagged pass and the parse-only times are measured --repeat times (default 3) and
-their medians are divided, with the range printed beside each.
+and drifts over minutes, so the measurements run in --repeat rounds (default 3), each
+taken back to back (tagged pass, untagged pass, feedparser alone, the stages alone): a
+ratio divides figures of one round, and the medians over the rounds are printed with
+each round's ratio beside them.
 """
 
 from __future__ import annotations
@@ -375,6 +377,28 @@ def _spread(runs: Sequence[float]) -> str:
     return f"  (runs {min(runs):.2f}–{max(runs):.2f} s)"
 
 
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round of measurements taken back to back, so that they share the machine's speed
+    at that moment: the tagged pass, the untagged pass, feedparser alone (default and
+    unsanitised), our parse_feed and the stages alone."""
+
+    tagged: PassResult
+    untagged: PassResult
+    parse_default: float
+    parse_unsanitised: float
+    ours: float
+    stages: list[tuple[str, float]]
+
+    @property
+    def tagged_ratio(self) -> float:
+        return self.tagged.cpu / self.parse_default
+
+    @property
+    def rest(self) -> float:
+        return self.tagged.cpu - sum(seconds for _, seconds in self.stages)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=300)
@@ -384,7 +408,7 @@ def main() -> int:
         "--repeat",
         type=int,
         default=3,
-        help="runs of the untagged pass and of each parse-only measurement (median reported)",
+        help="rounds of measurements (each: tagged pass, untagged pass, parse-only, stages)",
     )
     args = parser.parse_args()
     if args.repeat < 1:
@@ -396,6 +420,7 @@ def main() -> int:
         target=serve, args=(args.feeds, args.items, args.chars, ports), daemon=True
     )
     server.start()
+    rounds: list[Round] = []
     try:
         base = f"http://127.0.0.1:{ports.get(timeout=300)}"
         paths = [feed_path(feed_index) for feed_index in range(args.feeds)]
@@ -406,91 +431,95 @@ def main() -> int:
         print(f"tagger loaded in {time.perf_counter() - loading:.1f} s")
         rss_before = _max_rss_mb()
 
-        tagged = asyncio.run(run_passes(base, paths, tagger, tagging=True, passes=2))
+        first, second = asyncio.run(run_passes(base, paths, tagger, tagging=True, passes=2))
         rss_after = _max_rss_mb()
-        untagged = [
-            asyncio.run(run_passes(base, paths, tagger, tagging=False, passes=1))[0]
-            for _ in range(args.repeat)
-        ]
+        # The same bytes the server sent, generated only now so that they do not count in the
+        # pipeline's peak memory.
+        feeds = generate_feeds(args.feeds, args.items, args.chars)
+        for number in range(args.repeat):
+            tagged = (
+                first
+                if number == 0
+                else asyncio.run(run_passes(base, paths, tagger, tagging=True, passes=1))[0]
+            )
+            untagged = asyncio.run(run_passes(base, paths, tagger, tagging=False, passes=1))[0]
+            rounds.append(
+                Round(
+                    tagged=tagged,
+                    untagged=untagged,
+                    parse_default=parse_only_cpu(feeds, sanitize=True),
+                    parse_unsanitised=parse_only_cpu(feeds, sanitize=False),
+                    ours=our_parse_cpu(feeds),
+                    stages=stage_breakdown(feeds, tagger),
+                )
+            )
     finally:
         server.kill()
         server.join()
-    # The same bytes the server sent, generated only now so that they do not count in the
-    # pipeline's peak memory.
-    feeds = generate_feeds(args.feeds, args.items, args.chars)
     total_bytes = sum(len(feed.body) for feed in feeds)
-    parse_defaults = [parse_only_cpu(feeds, sanitize=True) for _ in range(args.repeat)]
-    parse_unsanitised_runs = [parse_only_cpu(feeds, sanitize=False) for _ in range(args.repeat)]
-    ours_runs = [our_parse_cpu(feeds) for _ in range(args.repeat)]
-    parse_default = statistics.median(parse_defaults)
-    parse_unsanitised = statistics.median(parse_unsanitised_runs)
-    ours = statistics.median(ours_runs)
-    stages = stage_breakdown(feeds, tagger)
-    untagged_cpu = statistics.median(result.cpu for result in untagged)
+
+    def median(values: Iterable[float]) -> float:
+        return statistics.median(list(values))
 
     print(
         f"{args.feeds} feeds × {args.items} items, ~{args.chars} characters of text each; "
-        f"{total_bytes / 1e6:.1f} MB of feed XML"
+        f"{total_bytes / 1e6:.1f} MB of feed XML; {args.repeat} rounds"
     )
-    first, second = tagged
     print()
     print(
-        f"first pass (tagger on):   {first.wall:6.2f} s wall, {first.cpu:6.2f} s CPU, "
-        f"{first.new_items} articles stored, {first.failed} feeds failed"
+        f"first pass (tagger on):   {median(r.tagged.wall for r in rounds):6.2f} s wall, "
+        f"{median(r.tagged.cpu for r in rounds):6.2f} s CPU, {first.new_items} articles "
+        f"stored, {first.failed} feeds failed{_spread([r.tagged.cpu for r in rounds])}"
     )
     print(
         f"second pass (all 304):    {second.wall:6.2f} s wall, {second.cpu:6.2f} s CPU, "
         f"{second.unchanged} feeds unchanged"
     )
     print(
-        f"first pass (tagger off):  {statistics.median(r.wall for r in untagged):6.2f} s wall, "
-        f"{untagged_cpu:6.2f} s CPU, {untagged[0].new_items} articles stored"
-        f"{_spread([r.cpu for r in untagged])}"
+        f"first pass (tagger off):  {median(r.untagged.wall for r in rounds):6.2f} s wall, "
+        f"{median(r.untagged.cpu for r in rounds):6.2f} s CPU, "
+        f"{rounds[0].untagged.new_items} articles stored"
+        f"{_spread([r.untagged.cpu for r in rounds])}"
     )
     print(
         f"peak memory (max RSS):    {rss_after:6.0f} MB "
         f"({rss_before:.0f} MB with the tagger loaded, before the first pass)"
     )
     print()
-    print(
-        f"feedparser parse-only CPU, default settings:  {parse_default:6.2f} s"
-        f"{_spread(parse_defaults)}"
-    )
-    print(
-        f"feedparser parse-only CPU, sanitising off:    {parse_unsanitised:6.2f} s"
-        f"{_spread(parse_unsanitised_runs)}"
-    )
-    print(f"our parse_feed (decode + feedparser + clean): {ours:6.2f} s{_spread(ours_runs)}")
+    for label, runs in (
+        ("feedparser parse-only CPU, default settings: ", [r.parse_default for r in rounds]),
+        ("feedparser parse-only CPU, sanitising off:   ", [r.parse_unsanitised for r in rounds]),
+        ("our parse_feed (decode + feedparser + clean):", [r.ours for r in rounds]),
+    ):
+        print(f"{label} {median(runs):6.2f} s{_spread(runs)}")
     print()
-    print("pipeline CPU / feedparser parse-only CPU    default   sanitising off")
-    print(
-        f"  with tagging (target ≤ 1.5 on default):    {first.cpu / parse_default:5.2f}"
-        f"     {first.cpu / parse_unsanitised:5.2f}"
-    )
-    print(
-        f"  without tagging:                           {untagged_cpu / parse_default:5.2f}"
-        f"     {untagged_cpu / parse_unsanitised:5.2f}"
-    )
-    print(
-        f"  (medians of {args.repeat} runs for the untagged pass and the parse-only times; "
-        "the tagged pass runs once)"
-    )
+    print("pipeline CPU / feedparser parse-only CPU, each round's own figures")
+    print("                                            default   sanitising off   rounds")
+    for label, numerator in (
+        ("with tagging (target ≤ 1.5 on default):", lambda r: r.tagged.cpu),
+        ("without tagging:                       ", lambda r: r.untagged.cpu),
+    ):
+        ratios = [numerator(r) / r.parse_default for r in rounds]
+        unsanitised = [numerator(r) / r.parse_unsanitised for r in rounds]
+        print(
+            f"  {label}    {median(ratios):5.2f}     {median(unsanitised):5.2f}"
+            f"            {', '.join(f'{ratio:.2f}' for ratio in ratios)}"
+        )
+    print("  (medians over the rounds; the first round's tagged pass is the first pass above)")
     articles = first.new_items or 1
     print()
-    print("CPU per new article, each stage alone           ms   × feedparser default")
-    per_parse = 1000 * parse_default / articles
+    print("CPU per new article, each stage alone, medians      ms   × feedparser default")
+    per_parse = 1000 * median(r.parse_default for r in rounds) / articles
     print(f"  feedparser.parse, default settings       {per_parse:7.2f}   1.00")
-    for name, seconds in stages:
-        per = 1000 * seconds / articles
+    for index, (name, _) in enumerate(rounds[0].stages):
+        per = 1000 * median(r.stages[index][1] for r in rounds) / articles
         print(f"  {name:40} {per:7.2f}   {per / per_parse:4.2f}")
-    rest = first.cpu - sum(seconds for _, seconds in stages)
+    rest = median(r.rest / r.parse_default for r in rounds)
+    print(f"  the rest: fetch, dedupe, storage, threads {rest * per_parse:6.2f}   {rest:4.2f}")
+    tagged_ratio = median(r.tagged_ratio for r in rounds)
     print(
-        f"  the rest: fetch, dedupe, storage, threads {1000 * rest / articles:6.2f}"
-        f"   {rest / parse_default:4.2f}"
-    )
-    print(
-        f"  the tagged pass in all                   {1000 * first.cpu / articles:7.2f}"
-        f"   {first.cpu / parse_default:4.2f}"
+        f"  the tagged pass in all                   {tagged_ratio * per_parse:7.2f}"
+        f"   {tagged_ratio:4.2f}"
     )
     return 0
 
