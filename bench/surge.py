@@ -57,6 +57,7 @@ TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 FIRST_USER = 7_000_000
 FIRST_DUE_CHAT = 8_000_000
 APOLOGY = "Что-то пошло не так"
+LATEST = ("Свежее по вашим странам", "В архиве пока нет")
 STEP_TIMEOUT = 180.0
 WEBHOOK_SECRET = "surge-webhook-secret"
 
@@ -64,6 +65,7 @@ WEBHOOK_SECRET = "surge-webhook-secret"
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    by_step: dict[str, list[float]] = field(default_factory=dict)
     updates: int = 0
     stuck: list[str] = field(default_factory=list)
     finished: int = 0
@@ -76,10 +78,14 @@ def button(message: SentMessage, label: str) -> str:
     raise LookupError(f"no button {label!r} in {message.button_texts()}")
 
 
-async def timed(tally: Tally, action: Callable[[], Awaitable[SentMessage]]) -> SentMessage:
+async def timed(
+    tally: Tally, step: str, action: Callable[[], Awaitable[SentMessage]]
+) -> SentMessage:
     started = time.monotonic()
     result = await action()
-    tally.latencies.append(time.monotonic() - started)
+    latency = time.monotonic() - started
+    tally.latencies.append(latency)
+    tally.by_step.setdefault(step, []).append(latency)
     tally.updates += 1
     return result
 
@@ -98,19 +104,19 @@ async def onboard(api: BotApiEmulator, user: int, delay: float, tally: Tally) ->
 
     step = "start"
     try:
-        countries = await timed(tally, lambda: say("/start"))
+        countries = await timed(tally, step, lambda: say("/start"))
         step = "Узбекистан"
-        countries = await timed(tally, lambda: press(countries, "Узбекистан"))
+        countries = await timed(tally, step, lambda: press(countries, "Узбекистан"))
         step = "Таджикистан"
-        countries = await timed(tally, lambda: press(countries, "Таджикистан"))
+        countries = await timed(tally, step, lambda: press(countries, "Таджикистан"))
         step = "countries done"
-        topics = await timed(tally, lambda: press(countries, "Далее"))
+        topics = await timed(tally, step, lambda: press(countries, "Далее"))
         step = "topics done"
-        times = await timed(tally, lambda: press(topics, "Далее"))
+        times = await timed(tally, step, lambda: press(topics, "Далее"))
         step = "time"
-        zones = await timed(tally, lambda: press(times, "09:00"))
+        zones = await timed(tally, step, lambda: press(times, "09:00"))
         step = "zone"
-        await timed(tally, lambda: press(zones, "Омск"))
+        await timed(tally, step, lambda: press(zones, "Омск"))
         tally.finished += 1
     except (TimeoutError, LookupError) as error:
         tally.stuck.append(f"user {user} at {step}: {str(error)[:160]}")
@@ -360,6 +366,22 @@ async def surge(
     background_cpu = processes.background_cpu() - background_cpu_before
     own_cpu = time.process_time() - own_cpu_before
 
+    # The newest articles follow the last reply (delivery.latest): the surge's work is done
+    # when every user has them.
+    def has_latest(user: int) -> bool:
+        return any(
+            (message.plain_text or "").startswith(LATEST) for message in api.messages_for(user)
+        )
+
+    async def all_latest_arrived() -> bool:
+        return all(has_latest(FIRST_USER + index) for index in range(arguments.users))
+
+    latest_by_last_reply = sum(has_latest(FIRST_USER + index) for index in range(arguments.users))
+    await wait_for(all_latest_arrived, 120)
+    latest_seconds = time.monotonic() - started - surge_seconds
+    latest_count = sum(has_latest(FIRST_USER + index) for index in range(arguments.users))
+    bot_cpu_with_latest = processes.answering_cpu() - bot_cpu_before
+
     def digest_arrival(chat_id: int) -> float | None:
         for message in api.messages_for(chat_id):
             if (message.plain_text or "").startswith("Дайджест за"):
@@ -407,10 +429,24 @@ async def surge(
         + (f", other roles {background_cpu:.1f} s" if processes.background else "")
         + f", emulator, proxy and users {own_cpu:.1f} s"
     )
+    print(
+        f"latest articles after subscribing: {latest_count} of {arguments.users} "
+        f"({latest_by_last_reply} by the last reply), the last "
+        f"{latest_seconds:.1f} s after the last reply; bot CPU with them "
+        f"{bot_cpu_with_latest:.1f} s ({1000 * bot_cpu_with_latest / max(tally.updates, 1):.1f} "
+        "ms per update)"
+    )
     if latencies:
         print(
             f"reply latency p50 {statistics.median(latencies):.2f} s, "
             f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s"
+        )
+        print(
+            "  by step (p50/p95): "
+            + ", ".join(
+                f"{step} {statistics.median(values):.2f}/{percentile(values, 0.95):.2f}"
+                for step, values in tally.by_step.items()
+            )
         )
     print(
         f"failed updates: {apologies} apologies sent, {failed_in_log} errors logged; "

@@ -28,6 +28,7 @@ from bot.wiring import ingest_config
 from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
 from core.settings import Settings
 from delivery.labels import digest_labels
+from delivery.latest import LatestQueue
 from handlers import get_routers
 from handlers.middlewares import (
     EndTransactionBeforeRequest,
@@ -102,9 +103,10 @@ def create_dispatcher(
     update_stats: UpdateStats | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,
-    `ingest_config`, `session_factory`, `tagger`, `i18n`; `session` and `state` per
-    update)."""
+    `ingest_config`, `session_factory`, `tagger`, `i18n`, `latest_queue`; `session` and
+    `state` per update)."""
     i18n = create_i18n()
+    latest_queue = LatestQueue(session_factory, threshold=settings.tag_threshold)
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
@@ -112,6 +114,7 @@ def create_dispatcher(
         session_factory=session_factory,
         tagger=tagger,
         i18n=i18n,
+        latest_queue=latest_queue,
     )
     register_middlewares(
         dispatcher,
@@ -125,6 +128,7 @@ def create_dispatcher(
     dispatcher.include_routers(*get_routers())
     dispatcher.startup.register(_load_lookup_tables)
     dispatcher.startup.register(freeze_startup_objects)
+    dispatcher.shutdown.register(latest_queue.close)
     return dispatcher
 
 

@@ -9,7 +9,6 @@ When the schedule changes, `delivery.subscriptions` decides the next digest.
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart, StateFilter
@@ -21,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
 from delivery import subscriptions
-from delivery.on_demand import latest_for_subscriber, record_digest_sent
+from delivery.latest import LatestQueue
 from delivery.schedule import parse_time, parse_timezone
-from handlers.common import edit_or_send, labels, quote, typed_text, utc_offset_label
+from handlers.common import edit_or_send, quote, typed_text, utc_offset_label
 from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from handlers.screens import (
     FLOWS,
@@ -59,31 +58,6 @@ ADMIN_ONLY = {ACCESS_FLAG: CHAT_ADMIN}
 class SetupInput(StatesGroup):
     digest_time = State()
     timezone = State()
-
-
-async def _send_latest(
-    bot: Bot, session: AsyncSession, chat: ChatRecord, settings: Settings
-) -> None:
-    """Right after subscribing: the newest matching articles, so the chat is not empty."""
-    latest = await latest_for_subscriber(
-        session,
-        chat,
-        datetime.now(UTC),
-        labels(),
-        header=_("Latest on your countries"),
-        threshold=settings.tag_threshold,
-    )
-    if latest is None:
-        await bot.send_message(
-            chat.id,
-            _(
-                "There is nothing on your countries in the archive yet; "
-                "the digest will bring new articles as they appear."
-            ),
-        )
-        return
-    await bot.send_message(chat.id, latest.text)
-    await record_digest_sent(session, chat.id, latest.article_ids)
 
 
 # /start, /cancel ----------------------------------------------------------------------------
@@ -335,7 +309,7 @@ async def _after_zone(
     chat: ChatRecord,
     subscribed: bool,
     flow: str,
-    settings: Settings,
+    latest_queue: LatestQueue,
 ) -> None:
     if flow == SETTINGS:
         await show_settings(target, session, chat.id)
@@ -351,7 +325,9 @@ async def _after_zone(
         await edit_or_send(target, _subscribed_text(chat))
     else:
         await target.answer(_subscribed_text(chat))
-    await _send_latest(bot, session, chat, settings)
+    # The newest articles follow the reply (delivery.latest): composing them here would
+    # make this the slowest step of a surge.
+    latest_queue.add(bot, chat)
 
 
 async def pick_zone(
@@ -361,6 +337,7 @@ async def pick_zone(
     settings: Settings,
     state: FSMContext,
     bot: Bot,
+    latest_queue: LatestQueue,
 ) -> None:
     telegram_chat = callback_chat(callback)
     flow = callback_data.flow
@@ -384,11 +361,16 @@ async def pick_zone(
         return
     saved, subscribed = await _save_zone(session, chat, zone, flow)
     await callback.answer(_("Time zone: {zone}").format(zone=zone))
-    await _after_zone(callback, bot, session, saved, subscribed, flow, settings)
+    await _after_zone(callback, bot, session, saved, subscribed, flow, latest_queue)
 
 
 async def type_zone(
-    message: Message, session: AsyncSession, settings: Settings, state: FSMContext, bot: Bot
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    state: FSMContext,
+    bot: Bot,
+    latest_queue: LatestQueue,
 ) -> None:
     text = (message.text or "")[:64]
     zone = parse_timezone(text)
@@ -408,7 +390,7 @@ async def type_zone(
     await message.answer(
         _("Time zone: {zone}").format(zone=quote(zone)) + f" ({utc_offset_label(zone)})"
     )
-    await _after_zone(message, bot, session, saved, subscribed, flow, settings)
+    await _after_zone(message, bot, session, saved, subscribed, flow, latest_queue)
 
 
 def create_router() -> Router:

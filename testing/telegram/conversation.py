@@ -64,6 +64,11 @@ class Conversation:
         await self.dispatcher.feed_update(
             self.bot, Update.model_validate(update, context={"bot": self.bot})
         )
+        # What the update left to do after its reply (the latest articles after
+        # subscribing) is part of the bot's answer as the person sees it.
+        latest_queue = self.dispatcher.workflow_data.get("latest_queue")
+        if latest_queue is not None:
+            await latest_queue.join()
         return self.session.log[start:]
 
     def _sender(self, user_id: int | None) -> int:

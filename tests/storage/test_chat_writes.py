@@ -78,15 +78,15 @@ async def test_schedule_changes_of_a_subscribed_chat_move_its_digest(
         await session.commit()
     for change in ({"digest_time": "18:00"}, {"timezone": "Europe/Minsk"}, {}):
         async with session_factory() as session:
-            chat = await chat_repo.get_chat(session, 703)
-            assert chat is not None
-            changed = await subscriptions.change_schedule(session, chat, now=NOW, **change)
+            current = await chat_repo.get_chat(session, 703)
+            assert current is not None
+            changed = await subscriptions.change_schedule(session, current, now=NOW, **change)
             await session.commit()
         assert changed == await fresh_read(session_factory, 703)
     async with session_factory() as session:
-        chat = await chat_repo.get_chat(session, 703)
-        assert chat is not None
-        paused = await subscriptions.pause(session, chat)
+        current = await chat_repo.get_chat(session, 703)
+        assert current is not None
+        paused = await subscriptions.pause(session, current)
         await session.commit()
     assert paused == await fresh_read(session_factory, 703) and paused.paused
     async with session_factory() as session:
