@@ -11,8 +11,10 @@ the surge; then N users send /start within one second and go through onboarding 
 countries, all topics, 09:00, Omsk), each waiting for the bot's answer before the next
 tap, as a person does.
 
-Prints: updates per second, reply latency p50/p95/max, failed updates (apologies sent
-and errors logged), users subscribed, digests delivered and how late. Targets (issue
+Prints: updates per second, reply latency p50/p95/max (over all taps and by step), failed
+updates (apologies sent and errors logged), users subscribed, when the newest articles that
+follow a subscription reached every user (and the bot's CPU until then), digests delivered
+and how late. Targets (issue
 "From clone to production"): 0 failed, every user subscribed, at least 150 updates/s on
 SQLite, p95 at most 2 s for 300 users, every due digest at most 60 s late.
 
