@@ -11,14 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from delivery import subscriptions
 from storage import chats as chat_repo
+from tests.support.chats import PRIVATE_CHAT
 
-DEFAULTS: dict[str, Any] = {
-    "type": "private",
-    "title": "Анна",
-    "language": "ru",
-    "timezone": "Asia/Omsk",
-    "digest_time": "09:00",
-}
 NOW = datetime(2026, 3, 2, 6, 30, tzinfo=UTC)
 
 
@@ -32,12 +26,12 @@ async def test_a_new_chat_is_what_a_read_gives(
 ) -> None:
     async with session_factory() as session:
         assert await chat_repo.chat_language(session, 701) is None
-        created, is_new = await chat_repo.ensure_chat(session, 701, **DEFAULTS)
+        created, is_new = await chat_repo.ensure_chat(session, 701, **PRIVATE_CHAT)
         await session.commit()
     assert is_new
     assert created == await fresh_read(session_factory, 701)
     async with session_factory() as session:
-        again, is_new = await chat_repo.ensure_chat(session, 701, **DEFAULTS)
+        again, is_new = await chat_repo.ensure_chat(session, 701, **PRIVATE_CHAT)
     assert not is_new
     assert again == created
 
@@ -46,11 +40,11 @@ async def test_the_last_onboarding_step_saves_what_a_read_gives(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     async with session_factory() as session:
-        chat, _ = await chat_repo.ensure_chat(session, 702, **DEFAULTS)
+        chat, _ = await chat_repo.ensure_chat(session, 702, **PRIVATE_CHAT)
         await chat_repo.set_countries(session, 702, {"UZ", "TJ"}, current=chat.countries)
         await session.commit()
     async with session_factory() as session:
-        chat, _ = await chat_repo.ensure_chat(session, 702, **DEFAULTS)
+        chat, _ = await chat_repo.ensure_chat(session, 702, **PRIVATE_CHAT)
         timed = await subscriptions.change_schedule(session, chat, digest_time="07:30", now=NOW)
         saved = await subscriptions.subscribe(session, timed, timezone="Asia/Tashkent", now=NOW)
         await session.commit()
@@ -69,11 +63,11 @@ async def test_schedule_changes_of_a_subscribed_chat_move_its_digest(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     async with session_factory() as session:
-        chat, _ = await chat_repo.ensure_chat(session, 703, **DEFAULTS)
+        chat, _ = await chat_repo.ensure_chat(session, 703, **PRIVATE_CHAT)
         await chat_repo.set_countries(session, 703, {"KZ"})
         await session.commit()
     async with session_factory() as session:
-        chat, _ = await chat_repo.ensure_chat(session, 703, **DEFAULTS)
+        chat, _ = await chat_repo.ensure_chat(session, 703, **PRIVATE_CHAT)
         await subscriptions.subscribe(session, chat, now=NOW)
         await session.commit()
     for change in ({"digest_time": "18:00"}, {"timezone": "Europe/Minsk"}, {}):
@@ -100,7 +94,7 @@ async def test_a_tap_writes_only_the_difference(
 ) -> None:
     statements: list[str] = []
     async with session_factory() as session:
-        chat, _ = await chat_repo.ensure_chat(session, 704, **DEFAULTS)
+        chat, _ = await chat_repo.ensure_chat(session, 704, **PRIVATE_CHAT)
         await chat_repo.set_countries(session, 704, {"UZ", "TJ"}, current=chat.countries)
         await session.commit()
     bind = session_factory.kw["bind"].sync_engine
@@ -112,7 +106,7 @@ async def test_a_tap_writes_only_the_difference(
     try:
         for wanted, written in (({"UZ", "TJ", "KG"}, ["INSERT"]), ({"TJ", "KG"}, ["DELETE"])):
             async with session_factory() as session:
-                chat, _ = await chat_repo.ensure_chat(session, 704, **DEFAULTS)
+                chat, _ = await chat_repo.ensure_chat(session, 704, **PRIVATE_CHAT)
                 statements.clear()
                 await chat_repo.set_countries(session, 704, wanted, current=chat.countries)
                 await session.commit()
@@ -128,7 +122,7 @@ async def test_two_admins_tapping_at_once_both_keep_their_tap(
     """Both read the chat before either writes (as two updates of one group can on
     PostgreSQL); each adds its own country."""
     async with session_factory() as session:
-        await chat_repo.ensure_chat(session, -1005, **{**DEFAULTS, "type": "group"})
+        await chat_repo.ensure_chat(session, -1005, **{**PRIVATE_CHAT, "type": "group"})
         await session.commit()
     first = await fresh_read(session_factory, -1005)
     second = await fresh_read(session_factory, -1005)

@@ -12,14 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
-
-DEFAULTS: dict[str, Any] = {
-    "type": "private",
-    "title": "Анна",
-    "language": "ru",
-    "timezone": "Asia/Omsk",
-    "digest_time": "09:00",
-}
+from tests.support.chats import PRIVATE_CHAT
 
 
 class ChatReads:
@@ -43,7 +36,7 @@ async def counted(
     event.listen(engine.sync_engine, "before_cursor_execute", reads)
     factory = create_session_factory(engine)
     async with factory() as session:
-        await chat_repo.ensure_chat(session, 700, **DEFAULTS)
+        await chat_repo.ensure_chat(session, 700, **PRIVATE_CHAT)
         await session.commit()
     reads.count = 0
     yield factory, reads
@@ -56,7 +49,7 @@ async def test_the_language_read_serves_the_handler(
     factory, reads = counted
     async with factory() as session:
         assert await chat_repo.chat_language(session, 700) == "ru"
-        chat, created = await chat_repo.ensure_chat(session, 700, **DEFAULTS)
+        chat, created = await chat_repo.ensure_chat(session, 700, **PRIVATE_CHAT)
         assert (chat.id, chat.timezone, created) == (700, "Asia/Omsk", False)
         assert reads.count == 1
         # Taken once: the next reader reads again.
@@ -71,7 +64,7 @@ async def test_a_write_in_between_is_seen(
     async with factory() as session:
         assert await chat_repo.chat_language(session, 700) == "ru"
         await chat_repo.update_chat(session, 700, timezone="Asia/Tashkent", language="en")
-        chat, _created = await chat_repo.ensure_chat(session, 700, **DEFAULTS)
+        chat, _created = await chat_repo.ensure_chat(session, 700, **PRIVATE_CHAT)
         assert (chat.timezone, chat.language) == ("Asia/Tashkent", "en")
         assert reads.count == 2
 
@@ -86,7 +79,7 @@ async def test_a_row_read_in_an_ended_transaction_is_read_again(
         async with factory() as other:
             await chat_repo.update_chat(other, 700, timezone="Europe/Minsk")
             await other.commit()
-        chat, _created = await chat_repo.ensure_chat(session, 700, **DEFAULTS)
+        chat, _created = await chat_repo.ensure_chat(session, 700, **PRIVATE_CHAT)
         assert chat.timezone == "Europe/Minsk"
         assert reads.count == 2
 
@@ -98,9 +91,11 @@ async def test_another_chat_is_read_for_itself(
     async with factory() as session:
         assert await chat_repo.chat_language(session, 700) == "ru"
         assert await chat_repo.chat_language(session, 701) is None
-        chat, created = await chat_repo.ensure_chat(session, 701, **{**DEFAULTS, "language": "en"})
+        chat, created = await chat_repo.ensure_chat(
+            session, 701, **{**PRIVATE_CHAT, "language": "en"}
+        )
         assert (chat.id, chat.language, created) == (701, "en", True)
         before = reads.count
-        chat, created = await chat_repo.ensure_chat(session, 700, **DEFAULTS)
+        chat, created = await chat_repo.ensure_chat(session, 700, **PRIVATE_CHAT)
         assert (chat.id, created) == (700, False)
         assert reads.count == before + 1
