@@ -13,7 +13,6 @@ from pathlib import Path
 from bot.errors import CommandError, RuntimeFailure
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
 from core.settings import Settings
-from ingest.facts_backfill import backfill
 from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
@@ -80,6 +79,9 @@ async def ingest_once(settings: Settings) -> int:
 async def db_upgrade(settings: Settings) -> int:
     """Migrations, then the facts of stored articles that have none yet (or facts of an
     older extractor), in batches."""
+    # The fact extractor loads only for the command that needs it (CLI start-up time).
+    from ingest.facts_backfill import backfill
+
     _may_create(settings)
     async with open_storage(settings) as session_factory:
         result = await backfill(session_factory)
