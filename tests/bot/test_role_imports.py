@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.support.commands import command_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TELEGRAM_FACING = frozenset({"aiogram", "handlers", "delivery", "matplotlib"})
@@ -51,15 +52,7 @@ def test_the_ingest_role_does_not_import_telegrams_library_or_the_handlers() -> 
 def test_the_command_line_starting_the_ingest_role_does_not_import_them_either(
     tmp_path: Path,
 ) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "FEEDS_FILE", "REDIS_URL", "METRICS_PORT"}
-    }
-    env.update(
-        BOT_TOKEN="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'store.db'}",
-    )
+    env = command_environment(tmp_path / "store.db")
     answer = json.loads(_run_probe(COMMAND_LINE_PROBE, env))
     loaded = set(answer["modules"])
     # The dispatch reached the role: it refused SQLite, after everything before it ran.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from storage.db import SCHEMA_HEAD, current_revision, head_revision, upgrade_database
+from tests.support.commands import command_environment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,16 +28,7 @@ def test_schema_head_names_the_newest_migration() -> None:
 
 
 def feeds_list(database: Path) -> dict[str, object]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "FEEDS_FILE", "REDIS_URL", "METRICS_PORT"}
-    }
-    env.update(
-        BOT_TOKEN="123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
-        DATABASE_URL=f"sqlite+aiosqlite:///{database}",
-        PYTHONPATH=str(PROJECT_ROOT),
-    )
+    env = command_environment(database, PYTHONPATH=str(PROJECT_ROOT))
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=database.parent,
