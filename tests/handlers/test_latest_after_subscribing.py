@@ -8,20 +8,13 @@ from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.screens import CountryPick, TimePick, TopicPick, ZonePick
+from handlers.screens import ZonePick
 from storage.chats import sent_article_ids
 from testing.telegram import Conversation, MockedSession, calls, texts
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
+from tests.handlers.helpers import reach_the_zone_step
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-async def up_to_the_zone(chat: Conversation) -> None:
-    await chat.send("/start")
-    await chat.press(CountryPick(action="t", value="UZ"))
-    await chat.press(CountryPick(action="d"))
-    await chat.press(TopicPick(action="d"))
-    await chat.press(TimePick(action="s", value="0900"))
 
 
 async def press_zone_without_waiting(chat: Conversation, dispatcher: Dispatcher, bot: Bot) -> None:
@@ -51,7 +44,7 @@ async def uzbek_article(articles: ArticleSeeder) -> int:
 async def test_the_reply_comes_first_then_the_latest_articles(
     private: Conversation, uzbek_article: int
 ) -> None:
-    await up_to_the_zone(private)
+    await reach_the_zone_step(private, "UZ")
 
     done = await private.press(ZonePick(action="s", value="Asia/Omsk"))
 
@@ -68,7 +61,7 @@ async def test_the_latest_articles_are_in_the_chat_language(
     conversation: ConversationFactory, uzbek_article: int
 ) -> None:
     english = conversation(2002, language_code="en")
-    await up_to_the_zone(english)
+    await reach_the_zone_step(english, "UZ")
 
     done = await english.press(ZonePick(action="s", value="Asia/Omsk"))
 
@@ -85,7 +78,7 @@ async def test_a_stop_sends_what_is_queued(
 ) -> None:
     chats = [conversation(3000 + number) for number in range(5)]
     for chat in chats:
-        await up_to_the_zone(chat)
+        await reach_the_zone_step(chat, "UZ")
     for chat in chats:
         await press_zone_without_waiting(chat, dispatcher, bot)
 
@@ -110,8 +103,8 @@ async def test_a_chat_that_blocked_the_bot_does_not_hold_up_the_next(
     uzbek_article: int,
 ) -> None:
     blocked, next_chat = conversation(4001), conversation(4002)
-    await up_to_the_zone(blocked)
-    await up_to_the_zone(next_chat)
+    await reach_the_zone_step(blocked, "UZ")
+    await reach_the_zone_step(next_chat, "UZ")
     mocked_session.telegram.fail_next(
         "sendMessage", 403, "Forbidden: bot was blocked by the user", chat_id=blocked.chat_id
     )
@@ -128,7 +121,7 @@ async def test_a_chat_that_blocked_the_bot_does_not_hold_up_the_next(
 
 
 async def test_an_empty_archive_says_so(private: Conversation) -> None:
-    await up_to_the_zone(private)
+    await reach_the_zone_step(private, "UZ")
 
     done = await private.press(ZonePick(action="s", value="Asia/Omsk"))
 

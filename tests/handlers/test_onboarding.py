@@ -22,7 +22,7 @@ from testing.telegram import (
     texts,
 )
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
-from tests.handlers.helpers import load_chat
+from tests.handlers.helpers import load_chat, subscribe
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -251,12 +251,7 @@ async def test_settings_reopens_a_step_and_returns_to_the_menu(
 
 
 async def test_start_on_a_subscribed_chat_shows_its_settings(private: Conversation) -> None:
-    await private.send("/start")
-    await private.press(CountryPick(action="t", value="AM"))
-    await private.press(CountryPick(action="d"))
-    await private.press(TopicPick(action="d"))
-    await private.press(TimePick(action="s", value="0900"))
-    await private.press(ZonePick(action="s", value="Asia/Omsk"))
+    await subscribe(private, "AM")
 
     again = await private.send("/start")
     assert "С возвращением" in texts(again)[0]
