@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="apply migrations")
     backup = db_commands.add_parser("backup", help="an online copy of the SQLite store")
     backup.add_argument("path", type=Path, help="the new file to write (must not exist)")
+    restore = db_commands.add_parser(
+        "restore", help="put a backup in place of the SQLite store (the bot stopped)"
+    )
+    restore.add_argument("path", type=Path, help="a copy made by db backup")
 
     digest = commands.add_parser("digest", help="digest operations")
     mode = digest.add_mutually_exclusive_group(required=True)
@@ -130,6 +134,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "db":
         if args.db_command == "backup":
             return operations.db_backup(settings, args.path)
+        if args.db_command == "restore":
+            return operations.db_restore(settings, args.path)
         return asyncio.run(operations.db_upgrade(settings))
     if command == "feeds":
         return asyncio.run(operations.manage_feeds(settings, args))

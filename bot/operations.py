@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,12 @@ from core.settings import Settings
 from ingest.feedlist import FeedAddressError, export_opml, feed_address, load_feed_list, shown_url
 from ingest.report import FeedOutcome, format_outcomes_table
 from storage import feeds as feed_repo
-from storage.db import new_database_path, require_existing_database, sqlite_file_path
+from storage.db import (
+    SCHEMA_HEAD,
+    new_database_path,
+    require_existing_database,
+    sqlite_file_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,8 @@ async def db_upgrade(settings: Settings) -> int:
 
 def db_backup(settings: Settings, target: Path) -> int:
     """SQLite's online backup: a consistent copy while the bot keeps running."""
+    from storage.backup import BackupFailed, copy_database
+
     source = sqlite_file_path(settings.database_url)
     if source is None:
         raise CommandError(
@@ -104,29 +110,38 @@ def db_backup(settings: Settings, target: Path) -> int:
         raise CommandError(f"{target} already exists; give a new path")
     if not target.parent.is_dir():
         raise CommandError(f"no such directory: {target.parent}")
-    pages = _copy_sqlite(source, target)
+    try:
+        pages = copy_database(source, target)
+    except BackupFailed as error:
+        raise RuntimeFailure(str(error)) from None
     print(f"backed up {source} to {target} ({pages} pages)")
     return 0
 
 
-def _copy_sqlite(source: Path, target: Path) -> int:
-    partial = target.with_name(target.name + ".partial")
-    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+def db_restore(settings: Settings, backup: Path) -> int:
+    """A `db backup` copy in place of the SQLite store, with the bot stopped; the store it
+    replaces is kept beside it."""
+    from storage.backup import BackupFailed, BackupRefused, restore_database
+
+    target = sqlite_file_path(settings.database_url)
+    if target is None:
+        raise CommandError(
+            "db restore writes a SQLite file; for PostgreSQL use pg_restore "
+            "(pg_restore --clean --if-exists --no-owner --dbname=DBNAME digest.dump)"
+        )
     try:
-        writer = sqlite3.connect(partial)
-        try:
-            reader.backup(writer, pages=1024)
-            (pages,) = writer.execute("PRAGMA page_count").fetchone()
-            (check,) = writer.execute("PRAGMA quick_check").fetchone()
-        finally:
-            writer.close()
-    finally:
-        reader.close()
-    if check != "ok":
-        partial.unlink(missing_ok=True)
-        raise RuntimeFailure(f"the copy failed its integrity check: {check}")
-    partial.rename(target)
-    return int(pages)
+        restored = restore_database(backup, target)
+    except BackupRefused as error:
+        raise CommandError(str(error)) from None
+    except BackupFailed as error:
+        raise RuntimeFailure(str(error)) from None
+    print(f"restored {target} from {backup} (schema {restored.revision})")
+    if restored.kept is not None:
+        how = " (unreadable as a database: its files copied as they were)"
+        print(f"the store it replaced is kept at {restored.kept}{how if restored.kept_raw else ''}")
+    if restored.revision != SCHEMA_HEAD:
+        print("it is migrated to the current schema when the bot or any command next opens it")
+    return 0
 
 
 def _format_time(moment: datetime | None) -> str:

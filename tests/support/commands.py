@@ -11,7 +11,9 @@ _NOT_INHERITED = {"DATABASE_URL", "FEEDS_FILE", "REDIS_URL", "METRICS_PORT"}
 
 
 def command_environment(database: Path, **extra: str) -> dict[str, str]:
-    """This process's environment, with a test token and an SQLite file at `database`."""
+    """This process's environment, with a test token and an SQLite file at `database`;
+    `extra` is applied last (it may name another DATABASE_URL)."""
     env = {key: value for key, value in os.environ.items() if key not in _NOT_INHERITED}
-    env.update(BOT_TOKEN=TEST_BOT_TOKEN, DATABASE_URL=f"sqlite+aiosqlite:///{database}", **extra)
+    env.update(BOT_TOKEN=TEST_BOT_TOKEN, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    env.update(extra)
     return env
