@@ -83,7 +83,11 @@ def write_catalog(language: str, catalog: Catalog) -> None:
     catalog.last_translator = "digestbot"
     catalog.language_team = "digestbot"
     with path.open("wb") as file:
-        write_po(file, catalog, width=100, sort_output=True, omit_header=False)
+        # File names without line numbers: a line moved in the source does not rewrite the
+        # catalogs.
+        write_po(
+            file, catalog, width=100, sort_output=True, omit_header=False, include_lineno=False
+        )
 
 
 def update_catalogs() -> None:
@@ -94,7 +98,11 @@ def update_catalogs() -> None:
     template = extract_messages()
     for language in LANGUAGES:
         catalog = read_catalog(language)
+        created, known = catalog.creation_date, {message.id for message in catalog}
         catalog.update(template, no_fuzzy_matching=True)
+        if {message.id for message in catalog} == known:
+            # Same strings, same header: an extract with nothing new leaves the files alone.
+            catalog.creation_date = created
         catalog.obsolete.clear()
         if language == SOURCE_LANGUAGE:
             for message in catalog:
