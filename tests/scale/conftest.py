@@ -29,22 +29,13 @@ from sqlalchemy.engine import make_url
 
 from core.settings import Settings
 from testing.telegram import BotApiEmulator
-from tests.support.databases import POSTGRES_ENV, fresh_database
+from tests.support.databases import fresh_database, require_postgres
 
 pytestmark = pytest.mark.e2e
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 SETTING_NAMES = frozenset(Settings.model_fields)
-
-
-def require_postgres() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set in CI: .ci/run starts PostgreSQL")
-        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV} (bash .ci/postgres.sh prints one)")
-    return url
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import atexit
 import contextlib
 import hashlib
 import os
+import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,11 +29,27 @@ if TYPE_CHECKING:
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 
 
+def require_postgres() -> str:
+    """The server's URL; a test that needs one is skipped without it, and fails in CI."""
+    import pytest
+
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set in CI: .ci/run starts PostgreSQL")
+        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV} (bash .ci/postgres.sh prints one)")
+    return url
+
+
 def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"
+# Names of the databases a test process makes carry this machine and the process, so that a
+# later run can drop what a killed process left behind without touching a live one's.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_OWNED = re.compile(rf"digestbot_(?:template|test)_{_HOST}_(\d+)_[0-9a-f]+")
 # Only this process creates databases from the template it made, so a template is never
 # copied while another session is still connected to it.
 _templates: dict[str, str] = {}
@@ -51,13 +69,41 @@ async def _template(admin: asyncpg.Connection, server: URL) -> str:
     key = server.render_as_string(hide_password=False)
     name = _templates.get(key)
     if name is None:
-        name = f"digestbot_template_{_migrations_digest()}_{os.getpid()}"
+        await drop_leftover_databases(admin)
+        name = _owned_name("template", _migrations_digest())
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
         await upgrade_database(server.set(database=name).render_as_string(hide_password=False))
         _templates[key] = name
         atexit.register(_drop_template, server, name)
     return name
+
+
+def _owned_name(kind: str, suffix: str) -> str:
+    return f"digestbot_{kind}_{_HOST}_{os.getpid()}_{suffix}"
+
+
+async def drop_leftover_databases(admin: asyncpg.Connection) -> list[str]:
+    """Drops the test databases and templates of test processes on this machine that no
+    longer run (a worker killed mid-run never drops its own); returns their names."""
+    dropped = []
+    rows = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'digestbot%'")
+    for (name,) in rows:
+        owner = _OWNED.fullmatch(name)
+        if owner is not None and not _running(int(owner.group(1))):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            dropped.append(name)
+    return dropped
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _drop_template(server: URL, name: str) -> None:
@@ -89,7 +135,7 @@ async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     import asyncpg
 
     server = make_url(os.environ[POSTGRES_ENV])
-    name = f"digestbot_test_{uuid.uuid4().hex[:12]}"
+    name = _owned_name("test", uuid.uuid4().hex[:12])
     admin = await asyncpg.connect(_admin_dsn(server))
     try:
         template = await _template(admin, server)
