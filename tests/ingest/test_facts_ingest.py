@@ -16,7 +16,7 @@ from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import CITY_PARK, Story, rss
 
 CONFIG = IngestConfig(
-    timeout=0.5, poll_interval=timedelta(minutes=15), allow_private_addresses=True
+    timeout=5.0, poll_interval=timedelta(minutes=15), allow_private_addresses=True
 )
 
 FIRST = Story(
