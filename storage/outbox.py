@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, text, update
+from sqlalchemy import Integer, any_, bindparam, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.types import ARRAY
 
 from storage.articles import insert_ignoring_conflicts
 from storage.models import OutboxMessage
@@ -185,11 +186,11 @@ def _claim_statements(dialect: str) -> _ClaimStatements:
         .limit(bindparam("limit"))
     )
 
-    def lease(which: Any) -> Any:
-        """Leases the rows `which` selects in one UPDATE … RETURNING."""
+    def lease(chosen: Any) -> Any:
+        """Leases the rows whose ids are `chosen` in one UPDATE … RETURNING."""
         return (
             update(_OUTBOX)
-            .where(_OUTBOX.c.id.in_(which))
+            .where(chosen)
             .values(
                 status=SENDING,
                 lease_until=bindparam("lease_end", type_=_OUTBOX.c.lease_until.type),
@@ -199,10 +200,18 @@ def _claim_statements(dialect: str) -> _ClaimStatements:
             .returning(*_CLAIMED_COLUMNS)
         )
 
+    if dialect == "postgresql":
+        # `id = ANY(ARRAY(subquery))`: PostgreSQL runs the subquery once, first (an
+        # InitPlan), then finds those few rows by primary key. With `id IN (subquery)` it
+        # chose the join by its estimates, and could hash the subquery's rows and scan
+        # the whole outbox against them.
+        due_ids = _OUTBOX.c.id == any_(func.array(due.scalar_subquery(), type_=ARRAY(Integer)))
+    else:
+        due_ids = _OUTBOX.c.id.in_(due.scalar_subquery())
     return _ClaimStatements(
         expired=expired,
-        lease_expired=lease(bindparam("ids", expanding=True)),
-        lease_due=lease(due.scalar_subquery()),
+        lease_expired=lease(_OUTBOX.c.id.in_(bindparam("ids", expanding=True))),
+        lease_due=lease(due_ids),
     )
 
 
