@@ -8,6 +8,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import CommandError, RuntimeFailure
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
@@ -21,6 +22,9 @@ from storage.db import (
     require_existing_database,
     sqlite_file_path,
 )
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 logger = logging.getLogger(__name__)
 
@@ -221,16 +225,16 @@ async def preview_digest(settings: Settings, chat_id: int) -> int:
 
 
 async def send_due_digests(settings: Settings) -> int:
-    from bot.app import create_bot
     from delivery.daily import send_due_now
     from delivery.labels import digest_labels
 
+    def open_bot() -> Bot:
+        from bot.app import create_bot
+
+        return create_bot(settings)
+
     _only_reads(settings)
     async with open_storage(settings) as session_factory:
-        bot = create_bot(settings)
-        try:
-            report = await send_due_now(bot, session_factory, settings, digest_labels)
-        finally:
-            await bot.session.close()
+        report = await send_due_now(open_bot, session_factory, settings, digest_labels)
     print(report)
     return 0

@@ -26,9 +26,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.metrics import SendReport
@@ -41,12 +41,14 @@ from delivery.planner import (
     plan_digests,
     window_for,
 )
-from delivery.sender import Sender, utc_now
 from delivery.window import load_window
 from digests.model import DigestArticle, Labels
 from storage import chats as chat_repo
 from storage import outbox
 from storage.chats import ChatRecord
+
+if TYPE_CHECKING:
+    from aiogram import Bot
 
 logger = logging.getLogger(__name__)
 
@@ -243,21 +245,32 @@ class SendDueReport:
 
 
 async def send_due_now(
-    bot: Bot,
+    open_bot: Callable[[], Bot],
     session_factory: async_sessionmaker[AsyncSession],
     settings: Settings,
     labels_for: Callable[[str], Labels],
 ) -> SendDueReport:
-    """Composes every due digest, then sends until the outbox is drained."""
+    """Composes every due digest, then sends until the outbox is drained. The bot is
+    opened (and closed) only when the outbox holds something to send: Telegram's library
+    takes seconds to import, which a cron run with nothing due need not pay."""
     composed = await compose_due_digests(
         session_factory,
-        now=utc_now(),
+        now=datetime.now(UTC),
         labels_for=labels_for,
         threshold=settings.tag_threshold,
         catchup=timedelta(hours=settings.digest_catchup_hours),
     )
-    sender = Sender(bot, session_factory, rate=settings.send_rate)
-    sent = await sender.run_until_empty()
     async with session_factory() as session:
         counts = await outbox.outbox_counts(session)
+    sent = SendReport()
+    if counts.get(outbox.PENDING, 0) or counts.get(outbox.SENDING, 0):
+        from delivery.sender import Sender
+
+        bot = open_bot()
+        try:
+            sent = await Sender(bot, session_factory, rate=settings.send_rate).run_until_empty()
+        finally:
+            await bot.session.close()
+        async with session_factory() as session:
+            counts = await outbox.outbox_counts(session)
     return SendDueReport(composed=composed, sent=sent, counts=counts)
