@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from storage.guard import RunLock, StoreLockError
 
@@ -37,16 +38,20 @@ class Restored:
     kept_raw: bool
 
 
-def copy_database(source: Path, target: Path) -> int:
+def copy_database(source: Path, target: Path, *, finished: bool = False) -> int:
     """A consistent, integrity-checked copy of `source` at `target` (which must not exist);
-    the copy appears at `target` only once it is complete. Returns its number of pages."""
+    the copy appears at `target` only once it is complete. Returns its number of pages.
+    `finished`: `source` is itself a copy that nothing writes to (see `_read_only`)."""
     partial = target.with_name(target.name + ".partial")
     try:
-        reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        reader = sqlite3.connect(_read_only(source, finished=finished), uri=True)
         try:
             writer = sqlite3.connect(partial)
             try:
                 reader.backup(writer, pages=1024)
+                # One self-contained file: the copy of a WAL store would otherwise be marked
+                # WAL too, and a reader of it would leave -wal and -shm files beside it.
+                writer.execute("PRAGMA journal_mode=DELETE")
                 (pages,) = writer.execute("PRAGMA page_count").fetchone()
                 (check,) = writer.execute("PRAGMA quick_check").fetchone()
             finally:
@@ -63,6 +68,14 @@ def copy_database(source: Path, target: Path) -> int:
     return int(pages)
 
 
+def _read_only(database: Path, *, finished: bool) -> str:
+    """A URI that opens `database` for reading. A finished copy with no `-wal` beside it
+    is complete and does not change, and is opened as immutable, so that reading it writes
+    nothing beside it (a store in use is not: another process may start writing to it)."""
+    immutable = finished and not database.with_name(database.name + "-wal").exists()
+    return f"file:{quote(str(database.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
 def known_revisions() -> set[str]:
     """The schema revisions this code has migrations for ("0001", …), read from the
     scripts' file names so that Alembic need not load."""
@@ -75,7 +88,7 @@ def backup_revision(backup: Path) -> str:
     if not backup.is_file():
         raise BackupRefused(f"no such file: {backup}")
     try:
-        connection = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        connection = sqlite3.connect(_read_only(backup, finished=True), uri=True)
     except sqlite3.Error as error:
         raise BackupRefused(f"cannot open {backup}: {error}") from None
     try:
@@ -116,7 +129,7 @@ def restore_database(backup: Path, target: Path, *, now: datetime | None = None)
         incoming = target.with_name(target.name + ".restoring")
         incoming.unlink(missing_ok=True)
         try:
-            copy_database(backup, incoming)
+            copy_database(backup, incoming, finished=True)
             kept, kept_raw = None, False
             if target.exists():
                 _take_owner_and_mode(incoming, target)

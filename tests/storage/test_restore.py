@@ -107,6 +107,10 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_store_it_replaced(
         "https://third.example/rss",
     ]
     assert not list(tmp_path.glob("*.restoring")) + list(tmp_path.glob("*.partial"))
+    # The backup is one file, and reading it left nothing beside it.
+    assert not list(tmp_path.glob("backup.db-*"))
+    with sqlite3.connect(backed_up) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     listed = digestbot("feeds", "list")
     assert listed.returncode == 0, listed.stderr
     assert "first.example" in listed.stdout
