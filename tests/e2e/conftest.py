@@ -56,9 +56,10 @@ class BotProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    async def stop(self, sig: int = signal.SIGTERM, limit: float = 5.0) -> tuple[int, float]:
+    async def stop(self, sig: int = signal.SIGTERM, limit: float = 30.0) -> tuple[int, float]:
         """Sends `sig` and waits up to `limit` seconds; returns the exit code and the time
-        it took."""
+        it took. `limit` only guards against a process that hangs: the suite's workers share
+        the machine, so a test about how fast the bot stops asserts on the time returned."""
         assert self.process is not None
         started = time.monotonic()
         self.process.send_signal(sig)
