@@ -505,13 +505,21 @@ class BotApiMethods(TelegramState):
         stored = self.files.get(file_id)
         if stored is None:
             raise ApiError(400, "Bad Request: invalid file_id")
-        if len(stored.content) > DOWNLOAD_SIZE_LIMIT:
+        if self.local_files is not None:
+            # No download limit in local mode: the bot reads the file where it lies.
+            local = self.local_files / stored.file_path
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(stored.content)
+            file_path = str(local.absolute())
+        elif len(stored.content) > DOWNLOAD_SIZE_LIMIT:
             raise ApiError(400, "Bad Request: file is too big")
+        else:
+            file_path = stored.file_path
         return {
             "file_id": file_id,
             "file_unique_id": stored.file_unique_id,
             "file_size": len(stored.content),
-            "file_path": stored.file_path,
+            "file_path": file_path,
         }
 
     # ----------------------------------------------------------------- the bot's profile

@@ -18,7 +18,9 @@ Routes: ``{base}/bot{token}/{method}`` (GET or POST; query string, urlencoded fo
 multipart form data or a JSON body) and ``{base}/file/bot{token}/{file_path}``; getUpdates
 long polling (409 for a second poller), webhook delivery (up to the webhook's max_connections
 requests at once, one at a time per chat), and planned transport trouble
-(``set_delay``, ``drop_connection_next``).
+(``set_delay``, ``drop_connection_next``). With ``local_files`` it behaves as a server
+started with ``--local``: getFile answers with an absolute path under that directory, where
+the file is written, and the file route answers 404.
 A JSON control interface drives an emulator that runs in another process
 (``python -m testing.telegram --port N`` prints its base URL on stdout and its
 counters as one JSON line on stderr when stopped): ``POST {base}/_emulator/{action}`` with a
@@ -47,6 +49,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import (
@@ -159,6 +162,7 @@ class BotApiEmulator(FakeTelegram):
         strict_html_ampersand: bool = True,
         max_long_poll: float = 50.0,
         webhook_retry_delay: float = 1.0,
+        local_files: Path | None = None,
     ) -> None:
         super().__init__(
             bot_id=bot_id,
@@ -172,6 +176,7 @@ class BotApiEmulator(FakeTelegram):
             retry_after=retry_after,
             callback_query_ttl=callback_query_ttl,
             strict_html_ampersand=strict_html_ampersand,
+            local_files=local_files,
         )
         self.host = host
         self.port = port
@@ -364,7 +369,7 @@ class BotApiEmulator(FakeTelegram):
         if self.token is not None and token != self.token:
             return _json_response(401, _UNAUTHORIZED_PAYLOAD)
         stored = self.file_at(request.match_info["file_path"])
-        if stored is None:
+        if stored is None or self.local_files is not None:
             return _json_response(404, NOT_FOUND_PAYLOAD)
         return web.Response(
             body=stored.content,

@@ -16,6 +16,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from types import EllipsisType
 from typing import Any, Final
 
@@ -80,8 +81,12 @@ class TelegramState:
         retry_after: int | None = None,
         callback_query_ttl: float = 15.0,
         strict_html_ampersand: bool = True,
+        local_files: Path | None = None,
     ) -> None:
         self.bot_id = bot_id
+        # As a server started with --local: getFile writes the file under this directory
+        # and answers with its absolute path, and files are not served over HTTP.
+        self.local_files = local_files
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
         self.global_rate = global_rate if rate_limits else None

@@ -12,6 +12,7 @@ import sys
 import time
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -632,6 +633,30 @@ async def test_file_round_trip(api: BotApiEmulator, bot: Bot) -> None:
     assert again.file_path is not None and again.file_path.endswith(".csv")
     with pytest.raises(TelegramBadRequest, match="invalid file_id"):
         await bot.get_file("no-such-file")
+
+
+async def test_in_local_mode_files_are_read_where_the_server_keeps_them(tmp_path: Path) -> None:
+    opml = b'<?xml version="1.0"?><opml version="2.0"><body/></opml>'
+    async with BotApiEmulator(local_files=tmp_path / "bot-api") as api:
+        update = api.send_document(90, "ленты.opml", opml, mime_type="text/x-opml")
+        file_id = update["message"]["document"]["file_id"]
+        local = TelegramAPIServer.from_base(api.base_url, is_local=True)
+        bot = Bot(DEFAULT_TOKEN, session=AiohttpSession(api=local))
+        try:
+            telegram_file = await bot.get_file(file_id)
+            assert telegram_file.file_path is not None
+            path = Path(telegram_file.file_path)
+            assert path.is_absolute() and path.is_relative_to(tmp_path / "bot-api")
+            downloaded = io.BytesIO()
+            await bot.download_file(telegram_file.file_path, downloaded)
+            assert downloaded.getvalue() == opml
+            # Files are not served over HTTP in local mode, not even under their own name.
+            async with aiohttp.ClientSession() as client:
+                url = local.file_url(DEFAULT_TOKEN, api.files[file_id].file_path)
+                async with client.get(url) as response:
+                    assert response.status == 404
+        finally:
+            await bot.session.close()
 
 
 async def test_bot_settings_methods_are_recorded(api: BotApiEmulator, bot: Bot) -> None:
