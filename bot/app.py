@@ -80,7 +80,11 @@ def create_bot(settings: Settings, *, session: BaseSession | None = None) -> Bot
     bot = Bot(
         token=settings.require_token(),
         session=session
-        or TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url)),
+        or TelegramSession(
+            api=TelegramAPIServer.from_base(
+                settings.telegram_api_url, is_local=settings.telegram_api_local
+            )
+        ),
         default=DefaultBotProperties(
             parse_mode=ParseMode.HTML,
             link_preview=LinkPreviewOptions(is_disabled=True),

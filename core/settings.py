@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    # The server at TELEGRAM_API_URL runs with --local: files are read from the paths its
+    # getFile gives, which this process must be able to read.
+    telegram_api_local: bool = False
     database_url: str = "sqlite+aiosqlite:///data/digest.db"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_timezone: str = "Asia/Omsk"
@@ -144,6 +147,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SEND_RATE: at most {FREE_SEND_RATE:.0f} messages a second, up to "
                 f"{PAID_SEND_RATE:.0f} with PAID_BROADCAST=1 (paid broadcasts)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_local_api(self) -> Settings:
+        if self.telegram_api_local and self.telegram_api_url == DEFAULT_TELEGRAM_API_URL:
+            raise ValueError(
+                "TELEGRAM_API_LOCAL: local mode is a self-hosted telegram-bot-api server "
+                "started with --local; set TELEGRAM_API_URL to its address"
             )
         return self
 

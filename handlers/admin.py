@@ -10,11 +10,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot, Router
+from aiogram.client.telegram import PRODUCTION
 from aiogram.enums import ChatAction
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
+from aiohttp import ClientError, ClientResponseError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
@@ -220,6 +223,26 @@ async def _is_opml(message: Message) -> bool:
     }
 
 
+def _hint(bot: Bot, error: Exception) -> str:
+    """What the operator can do about a failed download, when the cause is known."""
+    api = bot.session.api
+    if api.is_local:
+        return (
+            " (TELEGRAM_API_LOCAL=1: this process reads files where the Bot API server keeps "
+            "them, so it must see the server's --dir)"
+        )
+    if (
+        isinstance(error, ClientResponseError)
+        and error.status == 404
+        and api.base != PRODUCTION.base
+    ):
+        return (
+            " (a self-hosted Bot API server started with --local serves no files: "
+            "set TELEGRAM_API_LOCAL=1)"
+        )
+    return ""
+
+
 async def import_opml(
     message: Message, session: AsyncSession, bot: Bot, ingest_config: IngestConfig
 ) -> None:
@@ -229,7 +252,16 @@ async def import_opml(
         await message.answer(_("The file is too large for a feed list (1 MB at most)."))
         return
     buffer = io.BytesIO()
-    await bot.download(document, destination=buffer)
+    try:
+        await bot.download(document, destination=buffer)
+    except (TelegramAPIError, ClientError, OSError) as error:
+        logger.warning(
+            "could not download the feed list sent in chat: %s%s", error, _hint(bot, error)
+        )
+        await message.answer(
+            _("I could not get the file from Telegram. Please send it again in a minute.")
+        )
+        return
     content = buffer.getvalue()[: MAX_OPML_BYTES + 1]
     if len(content) > MAX_OPML_BYTES:
         await message.answer(_("The file is too large for a feed list (1 MB at most)."))

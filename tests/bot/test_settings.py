@@ -29,6 +29,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "LOG_LEVEL",
             "WEBHOOK_URL",
             "TELEGRAM_API_URL",
+            "TELEGRAM_API_LOCAL",
         }:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
@@ -63,6 +64,7 @@ def test_admin_ids_and_dotenv(tmp_path: Path) -> None:
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: expected sqlite+aiosqlite"),
         ("FEEDS_FILE", "/no/such/feeds.txt", "FEEDS_FILE: no such file"),
         ("WEBHOOK_SECRET", "секрет с пробелами", "WEBHOOK_SECRET: expected 1-256 characters"),
+        ("TELEGRAM_API_LOCAL", "1", "TELEGRAM_API_LOCAL: local mode is a self-hosted"),
     ],
 )
 def test_malformed_setting_is_named(
