@@ -2,7 +2,8 @@
 
 Both go through SQLite (its backup API) rather than copying files: a copy made that way is
 consistent while the bot writes, and it includes what the `-wal` file holds. A restore
-never writes a file over the store: SQLite would replay the old `-wal` onto it.
+removes the old store's `-wal` and `-shm` before it moves the restored file into place:
+SQLite would replay the old journal onto the new file.
 """
 
 from __future__ import annotations
