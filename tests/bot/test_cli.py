@@ -9,7 +9,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,33 +16,14 @@ import pytest
 from testing.ports import free_port
 from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import KAZAKH_GRAIN, rss
+from tests.support.commands import Run, cli_runner, one_line_error
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
 def digestbot(tmp_path: Path) -> Run:
-    database = tmp_path / "cli.db"
-
-    def run(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(tmp_path),
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-            **environment,
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *arguments],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
-
-    return run
+    return cli_runner(tmp_path / "cli.db", tmp_path)
 
 
 def feed_urls(tmp_path: Path) -> list[str]:
@@ -52,13 +32,6 @@ def feed_urls(tmp_path: Path) -> list[str]:
         return []
     with sqlite3.connect(database) as connection:
         return [row[0] for row in connection.execute("SELECT url FROM feeds ORDER BY id")]
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("digestbot: ")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize(

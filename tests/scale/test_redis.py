@@ -3,25 +3,17 @@ another process and still continue the conversation."""
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from handlers.screens import TimePick
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import Database, RoleFactory, wait_until
+from tests.support.services import required_url
 
 USER = 5_005_001
 REDIS_ENV = "TEST_REDIS_URL"
 
 
 def require_redis() -> str:
-    url = os.environ.get(REDIS_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{REDIS_ENV} is not set in CI: .ci/run starts Redis")
-        pytest.skip(f"needs Redis: set {REDIS_ENV} (bash .ci/redis.sh prints one)")
-    return url
+    return required_url(REDIS_ENV, "Redis", ".ci/redis.sh")
 
 
 async def test_a_conversation_started_on_one_replica_continues_on_another(

@@ -7,16 +7,12 @@ import sqlite3
 import stat
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from storage.guard import RunLock
-from tests.support.commands import command_environment
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-Run = Callable[..., subprocess.CompletedProcess[str]]
+from tests.support.commands import Run, cli_runner, one_line_error
 
 
 @pytest.fixture
@@ -26,30 +22,12 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def digestbot(tmp_path: Path, store: Path) -> Run:
-    def run(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
-        env = command_environment(store, PYTHONPATH=str(PROJECT_ROOT), **environment)
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *arguments],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=120,
-        )
-
-    return run
+    return cli_runner(store, tmp_path)
 
 
 def feed_urls(database: Path) -> list[str]:
     with sqlite3.connect(database) as connection:
         return [row[0] for row in connection.execute("SELECT url FROM feeds ORDER BY url")]
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("digestbot: ")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def die_after_committing(database: Path, url: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 TEST_BOT_TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
@@ -17,3 +20,41 @@ def command_environment(database: Path, **extra: str) -> dict[str, str]:
     env.update(BOT_TOKEN=TEST_BOT_TOKEN, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
     env.update(extra)
     return env
+
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_runner(database: Path, workdir: Path) -> Run:
+    """`digestbot ARGUMENTS` in a child process, as cron runs it: only PATH, HOME,
+    PYTHONPATH and an SQLite DATABASE_URL at `database` are set; keyword arguments add
+    variables or replace these."""
+
+    def run(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(workdir),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+            **environment,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *arguments],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=workdir,
+            timeout=120,
+        )
+
+    return run
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The command's one `digestbot: …` line on stderr (asserting there is exactly one and
+    no traceback)."""
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("digestbot: ")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import URL, make_url
 
 from storage.db import upgrade_database
+from tests.support.services import required_url
 
 if TYPE_CHECKING:
     import asyncpg
@@ -31,14 +32,7 @@ POSTGRES_ENV = "TEST_POSTGRES_URL"
 
 def require_postgres() -> str:
     """The server's URL; a test that needs one is skipped without it, and fails in CI."""
-    import pytest
-
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"{POSTGRES_ENV} is not set in CI: .ci/run starts PostgreSQL")
-        pytest.skip(f"needs PostgreSQL: set {POSTGRES_ENV} (bash .ci/postgres.sh prints one)")
-    return url
+    return required_url(POSTGRES_ENV, "PostgreSQL", ".ci/postgres.sh")
 
 
 def backends() -> list[str]:
