@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import date
 
@@ -11,10 +13,12 @@ from digests.cluster import cluster_stories
 from digests.compose import Digest, DigestSection, compose_digest
 from digests.model import DigestArticle, Labels, Story, Subscription
 from digests.render import (
+    LINE_BREAKERS,
     MAX_ENTITIES,
     MAX_HTML_LENGTH,
     MAX_MESSAGE_LENGTH,
     MessageLimits,
+    clean_text,
     entity_count,
     fill,
     html_to_text,
@@ -108,6 +112,23 @@ def test_control_and_direction_characters_are_removed(
     text = html_to_text(item)
     assert "Новость с переносом" in text
     assert not re.search("[\x00-\x1f\u202a-\u202e\u2066-\u2069\ufeff]", text)
+
+
+def test_the_characters_shown_as_spaces_are_the_control_and_separator_categories() -> None:
+    # LINE_BREAKERS stands for unicodedata's Cc, Zl and Zp, which it is faster than asking
+    # character by character; a Unicode version that moved a character would show here.
+    by_category = {
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in ("Cc", "Zl", "Zp")
+    }
+    by_pattern = {
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code <= 0xDFFF and LINE_BREAKERS.fullmatch(chr(code))
+    }
+    assert by_pattern == by_category
+    assert clean_text("Омск\u2028Ташкент\x85Минск\ufeff\t") == "Омск Ташкент Минск"
 
 
 def test_dates_are_in_the_subscriber_time_zone(article_factory: Factory, labels: Labels) -> None:
