@@ -255,8 +255,9 @@ def _take_write_turn(connection: Any, database: str, background: bool) -> None:
 
 def _begin_immediate(connection: Any) -> None:
     """BEGIN IMMEDIATE sent to the driver's cursor itself. Through `exec_driver_sql` it
-    would build a whole statement's execution context and result: a quarter of the CPU of
-    a short transaction, and most transactions of a chat update are short."""
+    built a whole statement's execution context and result: with the free turn taken
+    without waiting, a one-select transaction makes 610 Python calls instead of 687, and
+    most transactions of a chat update are that short."""
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.dbapi_connection.cursor()
     try:
