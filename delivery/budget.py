@@ -8,10 +8,7 @@ all.
 Slots are reserved a chunk (CHUNK_SECONDS of the rate) at a time, the next chunk while the
 current one still lasts, so that a send never waits for the database. Slots of all
 processes lie on one grid, so together they keep the rate; a slot this process could not
-use in time (its event loop was busy) is dropped rather than sent late, since late slots
-sent together would be a burst: Telegram (and the emulator) count sends over a sliding
-second, and slots up to STALE_SLOT_SECONDS late put at most rate × (1 + STALE_SLOT_SECONDS)
-sends into any one second (950/s and 0.025 s: 974, under 1,000).
+use in time (its event loop was busy) is dropped rather than sent late (delivery.pacing).
 
 A pause reaches the other processes through a PostgreSQL notification (storage.budget
 .listen) within a few milliseconds; each process checks its pause right before every send.
@@ -39,6 +36,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from delivery.pacing import STALE_SLOT_SECONDS, SlotWait
 from storage import budget
 
 logger = logging.getLogger(__name__)
@@ -51,9 +49,6 @@ CHUNK_SECONDS = 0.1
 LEAD_SECONDS = 0.05
 # How many reservations the clock offset is estimated over.
 OFFSET_SAMPLES = 32
-# A reserved slot this far in the past (the sender was busy or idle) is dropped, not used
-# late (see the module docstring).
-STALE_SLOT_SECONDS = 0.025
 DATABASE_RETRY_SECONDS = 1.0
 LISTEN_RETRY_SECONDS = 30.0
 
@@ -91,10 +86,9 @@ class SharedPacer:
         self._slots: deque[float] = deque()
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
-        # What the one `acquire` waiting (under the lock) waits on: a pause, a reservation
-        # done, `stop`, or its time.
-        self._waiter: asyncio.Future[None] | None = None
-        self._stop_watch: tuple[asyncio.Event, asyncio.Task[None]] | None = None
+        # The one `acquire` waiting (under the lock): for a pause, a reservation, `stop` or
+        # its time.
+        self._waiting = SlotWait()
         self._publishing: set[asyncio.Task[None]] = set()
         self.reservations = 0
         # Local clock minus the database server's epoch clock: the smallest of the recent
@@ -124,7 +118,7 @@ class SharedPacer:
         if until > self._paused_until:
             self._paused_until = until
             self._slots.clear()
-            self._wake_waiter()
+            self._waiting.wake()
 
     async def _publish_pause(self, seconds: float) -> None:
         try:
@@ -181,7 +175,7 @@ class SharedPacer:
             logger.warning("could not reserve send slots: %s", _one_line(error))
         finally:
             self._reserving = None
-            self._wake_waiter()
+            self._waiting.wake()
 
     def _start(self) -> None:
         if self._listening is None and not self._closed:
@@ -206,81 +200,35 @@ class SharedPacer:
                     not slots or slots[-1] - now < self.chunk * self.interval
                 ):
                     if now < self._paused_until and not slots:
-                        await self._wait(self._paused_until - now, stop)
+                        await self._waiting.wait(self._paused_until - now, stop)
                         continue
                     if not slots:
                         try:
                             await self._reserve()
                         except Exception as error:
                             logger.warning("could not reserve send slots: %s", _one_line(error))
-                            await self._wait(DATABASE_RETRY_SECONDS, stop)
+                            await self._waiting.wait(DATABASE_RETRY_SECONDS, stop)
                         continue
                     # The next chunk while this one lasts.
                     self._reserving = asyncio.get_running_loop().create_task(self._reserve_ahead())
                 if not slots and self._reserving is not None:
-                    await self._wait(DATABASE_RETRY_SECONDS, stop, self._reserving)
+                    await self._waiting.wait(DATABASE_RETRY_SECONDS, stop, self._reserving)
                     continue
                 ready_at = slots[0]
                 if now >= ready_at:
                     slots.popleft()
                     return True
-                await self._wait(ready_at - now, stop)
-
-    async def _wait(
-        self,
-        seconds: float,
-        stop: asyncio.Event | None,
-        reserving: asyncio.Task[None] | None = None,
-    ) -> None:
-        """Until `seconds` pass, a pause or a reservation comes, `reserving` ends or `stop`
-        is set. One future and one timer: a send waits here for its slot, hundreds of
-        times a second."""
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(max(seconds, 0.0), _wake, waiter)
-        if stop is not None:
-            self._watch(stop)
-        if reserving is not None:
-            reserving.add_done_callback(lambda _: _wake(waiter))
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
-
-    def _wake_waiter(self) -> None:
-        if self._waiter is not None:
-            _wake(self._waiter)
-
-    def _watch(self, stop: asyncio.Event) -> None:
-        """Wakes the waiting `acquire` when `stop` is set (one task per `stop` event)."""
-        if self._stop_watch is not None:
-            watched, task = self._stop_watch
-            if watched is stop:
-                return
-            task.cancel()
-
-        async def watch() -> None:
-            await stop.wait()
-            self._wake_waiter()
-
-        self._stop_watch = (stop, asyncio.get_running_loop().create_task(watch()))
+                await self._waiting.wait(ready_at - now, stop)
 
     async def close(self) -> None:
         self._closed = True
         for publishing in list(self._publishing):
             with contextlib.suppress(Exception):
                 await publishing
-        watching = self._stop_watch[1] if self._stop_watch is not None else None
-        self._stop_watch = None
-        for task in (self._listening, self._reserving, watching):
+        await self._waiting.close()
+        for task in (self._listening, self._reserving):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
         self._listening = self._reserving = None
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)

@@ -83,6 +83,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.metrics import SendReport
+from delivery.pacing import STALE_SLOT_SECONDS, SlotWait
 from digests.chart import draw_recipe_timed
 from storage import chats as chat_repo
 from storage import media as media_repo
@@ -152,9 +153,10 @@ class SendPacer:
     """One schedule of send slots `1/rate` apart, shared by every concurrent send, and a
     bot-wide pause after a 429.
 
-    Slots are reserved in order on a fixed grid, so wake-up jitter does not add up into a
-    lower rate; two sends are never closer than half an interval, and none goes out during
-    a pause.
+    Slots lie on a fixed grid: a send that wakes a little late still takes its slot, so
+    wake-up jitter does not add up into a lower rate, and a slot more than
+    STALE_SLOT_SECONDS past (nothing was sent for a while) starts a new grid instead of a
+    burst (delivery.pacing). None goes out during a pause.
     """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -165,7 +167,7 @@ class SendPacer:
         self._next_slot = 0.0
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Event()
+        self._waiting = SlotWait()
 
     @property
     def paused_until(self) -> float:
@@ -179,7 +181,7 @@ class SendPacer:
         if until > self._paused_until:
             self._paused_until = until
             self._next_slot = max(self._next_slot, until)
-            self._changed.set()
+            self._waiting.wake()
         return fresh
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
@@ -189,30 +191,16 @@ class SendPacer:
                 if stop is not None and stop.is_set():
                     return False
                 now = self._clock()
+                if self._next_slot < now - STALE_SLOT_SECONDS:
+                    self._next_slot = max(now, self._paused_until)
                 ready_at = max(self._paused_until, self._next_slot)
                 if now >= ready_at:
-                    break
-                self._changed.clear()
-                waiters = [asyncio.ensure_future(self._changed.wait())]
-                if stop is not None:
-                    waiters.append(asyncio.ensure_future(stop.wait()))
-                try:
-                    await asyncio.wait(
-                        waiters, timeout=ready_at - now, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    for waiter in waiters:
-                        waiter.cancel()
-            if now - self._next_slot <= self.interval / 2:
-                # On the grid (or slightly late from wake-up jitter): keep the grid.
-                self._next_slot += self.interval
-            else:
-                # Idle for a while: start a new grid instead of bursting to catch up.
-                self._next_slot = now + self.interval
-            return True
+                    self._next_slot = ready_at + self.interval
+                    return True
+                await self._waiting.wait(ready_at - now, stop)
 
     async def close(self) -> None:
-        """Nothing to let go of (the shared pacer has a connection to close)."""
+        await self._waiting.close()
 
 
 class Pacer(Protocol):

@@ -346,6 +346,37 @@ async def test_pacer_spaces_sends_and_honours_a_pause() -> None:
     assert not await pacer.acquire(stop)
 
 
+async def test_a_send_that_wakes_late_keeps_the_grid_and_a_stale_slot_starts_a_new_one() -> None:
+    now = [0.0]
+    pacer = SendPacer(100.0, clock=lambda: now[0])  # slots 10 ms apart
+
+    async def slot() -> bool:
+        return await asyncio.wait_for(pacer.acquire(), 1.0)
+
+    assert await slot()  # the slot at 0
+    now[0] = 0.016  # the slot at 0.01, taken 6 ms late
+    assert await slot()
+    now[0] = 0.0201  # the slot at 0.02 is due: lateness did not move the grid
+    assert await slot()
+    now[0] = 0.05  # 20 ms past the slot at 0.03: within STALE_SLOT_SECONDS, so it is used,
+    assert await slot()  # and those at 0.04 and 0.05 follow at once
+    assert await slot()
+    assert await slot()
+    waiting = asyncio.ensure_future(pacer.acquire())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the slot at 0.06 is not due yet
+    now[0] = 0.0601
+    assert await asyncio.wait_for(waiting, 1.0)
+    now[0] = 0.5  # idle: the slot at 0.07 is long past, so a new grid starts now
+    assert await slot()
+    waiting = asyncio.ensure_future(pacer.acquire())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # a full interval after the new grid's first slot
+    now[0] = 0.5101
+    assert await asyncio.wait_for(waiting, 1.0)
+    await pacer.close()
+
+
 def test_chat_pacing_private_and_group_windows() -> None:
     pacing = ChatPacing(private_interval=1.0, group_per_minute=20)
     pacing.record(5, 100.0)
