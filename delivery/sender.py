@@ -389,6 +389,8 @@ class Sender:
         self._draw_wake = asyncio.Event()
         # Delivered rows not recorded yet: (row id, Telegram's message id).
         self._unrecorded: list[tuple[int, int | None]] = []
+        # Delivered rows whose recording transaction is under way: not recorded either.
+        self._recording = 0
         self._record_wake = asyncio.Event()
         self._record_room = asyncio.Event()
         self._record_room.set()
@@ -747,17 +749,23 @@ class Sender:
     async def _send(
         self, item: OutboxItem, media: StoredMedia | None, stopping: asyncio.Event
     ) -> _Delivered | None:
-        while len(self._unrecorded) >= self.record_batch and not stopping.is_set():
-            # Recording lags behind: wait rather than add to what a crash would repeat.
-            self._record_room.clear()
-            self._record_wake.set()
-            await self._record_room.wait()
         await self._requests.acquire()
         try:
-            # The pause is checked here, right before the request: a 429 seen meanwhile
-            # by any request of any process holds this one back.
-            if not await self._pacer.acquire(stopping) or stopping.is_set():
-                return None
+            while True:
+                while self._recording_lags() and not stopping.is_set():
+                    # Recording lags behind: wait rather than add to what a crash would
+                    # repeat.
+                    self._record_room.clear()
+                    self._record_wake.set()
+                    await self._record_room.wait()
+                # The pause is checked here, right before the request: a 429 seen meanwhile
+                # by any request of any process holds this one back.
+                if not await self._pacer.acquire(stopping) or stopping.is_set():
+                    return None
+                if not self._recording_lags():
+                    break
+                # Deliveries came back while this send waited for its slot, and recording
+                # lags again: the slot goes unused.
             sent_at = time.monotonic()
             self._chat_pacing.record(item.chat_id, sent_at)
             try:
@@ -771,6 +779,12 @@ class Sender:
             return _Delivered(message.message_id, file_id, sent_at)
         finally:
             self._requests.release()
+
+    def _recording_lags(self) -> bool:
+        """Whether `record_batch` delivered rows are waiting to be recorded, counting those
+        being recorded: checked with no wait between it and the request, so a crash repeats
+        at most those rows and the requests out (`concurrency`)."""
+        return len(self._unrecorded) + self._recording >= self.record_batch
 
     async def _send_with_aiogram(self, item: OutboxItem, media: StoredMedia | None) -> Message:
         markup = self._markup(item)
@@ -935,6 +949,7 @@ class Sender:
         if not self._unrecorded:
             return
         batch, self._unrecorded = self._unrecorded, []
+        self._recording = len(batch)
         try:
             async with self._transaction() as session:
                 await outbox.mark_sent_many(session, batch, now=self._clock())
@@ -943,7 +958,8 @@ class Sender:
             self._unrecorded[:0] = batch
             raise
         finally:
-            if len(self._unrecorded) < self.record_batch:
+            self._recording = 0
+            if not self._recording_lags():
                 self._record_room.set()
 
     async def _on_retry_after(self, item: OutboxItem, error: TelegramRetryAfter) -> None:
