@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from storage.db import known_revisions
 from storage.guard import RunLock, StoreLockError
-
-MIGRATIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 class BackupRefused(Exception):
@@ -75,12 +74,6 @@ def _read_only(database: Path, *, finished: bool) -> str:
     nothing beside it (a store in use is not: another process may start writing to it)."""
     immutable = finished and not database.with_name(database.name + "-wal").exists()
     return f"file:{quote(str(database.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
-
-
-def known_revisions() -> set[str]:
-    """The schema revisions this code has migrations for ("0001", …), read from the
-    scripts' file names so that Alembic need not load."""
-    return {path.name.split("_", 1)[0] for path in MIGRATIONS.glob("[0-9]*_*.py")}
 
 
 def backup_revision(backup: Path) -> str:

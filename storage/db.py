@@ -29,6 +29,7 @@ WRITE_TURN_KEY = "digestbot_write_turn"
 # third of a one-shot command's run.
 SCHEMA_HEAD = "0008"
 SCHEMA_CHECK_SECONDS = 10.0
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 class DatabaseConfigError(Exception):
@@ -364,7 +365,7 @@ def _alembic_config(url: str) -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logger"] = False
     return config
@@ -405,6 +406,12 @@ async def _at_schema_head(url: str) -> bool:
     finally:
         await engine.dispose()
     return versions == [SCHEMA_HEAD]
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this code has migrations for ("0001", …), read from the
+    scripts' file names so that Alembic need not load."""
+    return {path.name.split("_", 1)[0] for path in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
 
 
 def head_revision() -> str | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, make_url
 
-from storage.db import upgrade_database
+from storage.db import MIGRATIONS, upgrade_database
 from tests.support.services import required_url
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ def backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "storage" / "migrations"
 # Names of the databases a test process makes carry this machine and the process, so that a
 # later run can drop what a killed process left behind without touching a live one's.
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
