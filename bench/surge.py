@@ -370,7 +370,7 @@ async def surge(
     background_cpu = processes.background_cpu() - background_cpu_before
     own_cpu = time.process_time() - own_cpu_before
 
-    # The newest articles follow the last reply (delivery.latest): the surge's work is done
+    # The newest articles follow the last reply (delivery.welcome): the surge's work is done
     # when every user has them.
     def has_latest(user: int) -> bool:
         return any(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -28,7 +28,7 @@ from bot.wiring import ingest_config
 from core.i18n import LANGUAGES, N_, create_i18n, gettext_for
 from core.settings import Settings
 from delivery.labels import digest_labels
-from delivery.latest import LatestQueue
+from delivery.welcome import WelcomeComposer
 from handlers import get_routers
 from handlers.middlewares import (
     EndTransactionBeforeRequest,
@@ -105,12 +105,16 @@ def create_dispatcher(
     message_bucket: TokenBucket | SharedBucket | None = None,
     callback_bucket: TokenBucket | SharedBucket | None = None,
     update_stats: UpdateStats | None = None,
+    on_welcome_queued: Callable[[], object] | None = None,
 ) -> Dispatcher:
     """Routers, middlewares and the objects handlers receive by name (`settings`,
-    `ingest_config`, `session_factory`, `tagger`, `i18n`, `latest_queue`; `session` and
-    `state` per update)."""
+    `ingest_config`, `session_factory`, `tagger`, `i18n`, `welcome`; `session` and
+    `state` per update). `on_welcome_queued` is called when welcome messages were queued
+    in the outbox (the in-process sender's notify)."""
     i18n = create_i18n()
-    latest_queue = LatestQueue(session_factory, threshold=settings.tag_threshold)
+    welcome = WelcomeComposer(
+        session_factory, threshold=settings.tag_threshold, on_queued=on_welcome_queued
+    )
     dispatcher = Dispatcher(
         storage=storage or MemoryStorage(),
         settings=settings,
@@ -118,7 +122,7 @@ def create_dispatcher(
         session_factory=session_factory,
         tagger=tagger,
         i18n=i18n,
-        latest_queue=latest_queue,
+        welcome=welcome,
     )
     register_middlewares(
         dispatcher,
@@ -132,7 +136,12 @@ def create_dispatcher(
     dispatcher.include_routers(*get_routers())
     dispatcher.startup.register(_load_lookup_tables)
     dispatcher.startup.register(freeze_startup_objects)
-    dispatcher.shutdown.register(latest_queue.close)
+
+    async def start_welcome() -> None:
+        welcome.start()
+
+    dispatcher.startup.register(start_welcome)
+    dispatcher.shutdown.register(welcome.close)
     return dispatcher
 
 

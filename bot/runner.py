@@ -111,13 +111,6 @@ async def run_bot(settings: Settings) -> int:
         if not await _until_telegram_answers(bot.get_me, stop, "check the token"):
             return 0
         bot.session.middleware(PollingConflictWatch(health))
-        dispatcher = create_dispatcher(
-            settings=settings,
-            session_factory=session_factory,
-            tagger=tagger,
-            storage=_fsm_storage(settings),
-            update_stats=health.updates,
-        )
         pipeline = IngestPipeline(background_sessions, tagger, ingest_config(settings))
         background = _Background(
             settings,
@@ -128,6 +121,14 @@ async def run_bot(settings: Settings) -> int:
             # Several processes may share a PostgreSQL database: they take turns at the
             # clock and share out the feeds (bot.leadership).
             shared=background_engine if database is None else None,
+        )
+        dispatcher = create_dispatcher(
+            settings=settings,
+            session_factory=session_factory,
+            tagger=tagger,
+            storage=_fsm_storage(settings),
+            update_stats=health.updates,
+            on_welcome_queued=background.notify_sender,
         )
         health.send_report = background.send_report
         health.store_gauges = store_gauges(background_sessions)
@@ -278,6 +279,10 @@ class _Background:
     @property
     def send_report(self) -> SendReport:
         return self._sender.report
+
+    def notify_sender(self) -> None:
+        """Rows were queued outside the clock (welcome messages): send them now."""
+        self._sender.notify()
 
     async def _poll_feeds(self) -> object:
         polling = asyncio.ensure_future(self._pipeline.run_once(due_only=True))

@@ -79,7 +79,8 @@ async def latest_for_subscriber(
     threshold: float = 0.5,
 ) -> LatestArticles | None:
     """Right after subscribing: the newest matching articles as one message, so that the
-    chat does not start empty; None when the archive has nothing on its countries."""
+    chat does not start empty; None when the archive has nothing on its countries, and no
+    text (nor articles) when the chat got every one of them already."""
     found, _more = await find_articles_page(
         session,
         countries=chat.countries,
@@ -89,6 +90,10 @@ async def latest_for_subscriber(
     )
     if not found:
         return None
+    sent = await chat_repo.sent_article_ids(session, chat.id, [article.id for article in found])
+    found = [article for article in found if article.id not in sent]
+    if not found:
+        return LatestArticles("", ())
     timezone = usable_timezone(chat.timezone)
     stories = cluster_stories([to_digest_article(article) for article in found])
     text = render_article_list(

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
 from delivery import subscriptions
-from delivery.latest import LatestQueue
 from delivery.schedule import parse_time, parse_timezone
+from delivery.welcome import WelcomeComposer, request_welcome
 from handlers.common import edit_or_send, quote, typed_text, utc_offset_label
 from handlers.middlewares import ACCESS_FLAG, CHAT_ADMIN
 from handlers.screens import (
@@ -299,17 +299,18 @@ async def _save_zone(
     in the same transaction. Returns the saved record and whether it was subscribed."""
     if flow == SETTINGS or not chat.countries:
         return await subscriptions.change_schedule(session, chat, timezone=zone), False
-    return await subscriptions.subscribe(session, chat, timezone=zone), True
+    saved = await subscriptions.subscribe(session, chat, timezone=zone)
+    await request_welcome(session, chat.id)
+    return saved, True
 
 
 async def _after_zone(
     target: CallbackQuery | Message,
-    bot: Bot,
     session: AsyncSession,
     chat: ChatRecord,
     subscribed: bool,
     flow: str,
-    latest_queue: LatestQueue,
+    welcome: WelcomeComposer,
 ) -> None:
     if flow == SETTINGS:
         await show_settings(target, session, chat.id)
@@ -325,9 +326,9 @@ async def _after_zone(
         await edit_or_send(target, _subscribed_text(chat))
     else:
         await target.answer(_subscribed_text(chat))
-    # The newest articles follow the reply (delivery.latest): composing them here would
-    # make this the slowest step of a surge.
-    latest_queue.add(bot, chat)
+    # The newest articles follow the reply (delivery.welcome): composing them here would
+    # make this the slowest step of a surge. The request was committed before the reply.
+    welcome.wake()
 
 
 async def pick_zone(
@@ -337,7 +338,7 @@ async def pick_zone(
     settings: Settings,
     state: FSMContext,
     bot: Bot,
-    latest_queue: LatestQueue,
+    welcome: WelcomeComposer,
 ) -> None:
     telegram_chat = callback_chat(callback)
     flow = callback_data.flow
@@ -361,7 +362,7 @@ async def pick_zone(
         return
     saved, subscribed = await _save_zone(session, chat, zone, flow)
     await callback.answer(_("Time zone: {zone}").format(zone=zone))
-    await _after_zone(callback, bot, session, saved, subscribed, flow, latest_queue)
+    await _after_zone(callback, session, saved, subscribed, flow, welcome)
 
 
 async def type_zone(
@@ -369,8 +370,7 @@ async def type_zone(
     session: AsyncSession,
     settings: Settings,
     state: FSMContext,
-    bot: Bot,
-    latest_queue: LatestQueue,
+    welcome: WelcomeComposer,
 ) -> None:
     text = (message.text or "")[:64]
     zone = parse_timezone(text)
@@ -390,7 +390,7 @@ async def type_zone(
     await message.answer(
         _("Time zone: {zone}").format(zone=quote(zone)) + f" ({utc_offset_label(zone)})"
     )
-    await _after_zone(message, bot, session, saved, subscribed, flow, latest_queue)
+    await _after_zone(message, session, saved, subscribed, flow, welcome)
 
 
 def create_router() -> Router:

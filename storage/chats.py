@@ -55,6 +55,7 @@ UPDATABLE_FIELDS = frozenset(
         "next_weekly_at",
         "next_instant_at",
         "instant_seen_until",
+        "welcome_due_at",
     }
 )
 
@@ -717,14 +718,60 @@ async def lock_weekly_schedules(
     return found
 
 
+async def welcome_chat_batch(
+    session: AsyncSession, now: datetime, *, limit: int = 50
+) -> list[tuple[ChatRecord, datetime]]:
+    """Chats whose first articles after subscribing are due at `now`, oldest request
+    first, with the moment each was requested (the value a compare-and-set expects)."""
+    query = (
+        select(Chat)
+        .where(Chat.welcome_due_at.is_not(None), Chat.welcome_due_at <= now)
+        .order_by(Chat.welcome_due_at, Chat.id)
+        .limit(limit)
+    )
+    chats = list(await session.scalars(query))
+    if not chats:
+        return []
+    due: dict[int, datetime] = {}
+    for chat in chats:
+        assert chat.welcome_due_at is not None
+        due[chat.id] = chat.welcome_due_at
+    return [(record, due[record.id]) for record in await _records(session, chats)]
+
+
+async def lock_welcome_requests(
+    session: AsyncSession, chat_ids: Collection[int]
+) -> dict[int, datetime]:
+    """welcome_due_at of those chats that still have one, locked for a compare-and-set
+    like `lock_digest_schedules`."""
+    found: dict[int, datetime] = {}
+    ids = list(chat_ids)
+    for start in range(0, len(ids), 500):
+        query = (
+            select(Chat.id, Chat.welcome_due_at)
+            .where(Chat.id.in_(ids[start : start + 500]), Chat.welcome_due_at.is_not(None))
+            .with_for_update()
+        )
+        for chat_id, due in await session.execute(query):
+            if due is not None:
+                found[chat_id] = due
+    return found
+
+
 async def set_chat_fields_many(
     session: AsyncSession, field_name: str, values: Collection[tuple[int, datetime | None]]
 ) -> None:
-    """One column (`next_weekly_at`, `next_instant_at`, `instant_seen_until`) for many
+    """One column (`next_weekly_at`, `next_instant_at`, `instant_seen_until`,
+    `welcome_due_at`) for many
     chats at once: (chat id, value) pairs."""
     from sqlalchemy import Table, bindparam
 
-    if field_name not in {"next_weekly_at", "next_instant_at", "instant_seen_until"}:
+    if field_name not in {
+        "next_weekly_at",
+        "next_instant_at",
+        "instant_seen_until",
+        "welcome_due_at",
+    }:
         raise ValueError(f"not a schedule field: {field_name}")
     if not values:
         return

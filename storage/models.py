@@ -130,6 +130,9 @@ class Chat(Base):
     next_weekly_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     next_instant_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     instant_seen_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the chat subscribes, cleared when its first articles are in the outbox
+    # (delivery.welcome).
+    welcome_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

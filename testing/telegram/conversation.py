@@ -65,11 +65,22 @@ class Conversation:
             self.bot, Update.model_validate(update, context={"bot": self.bot})
         )
         # What the update left to do after its reply (the latest articles after
-        # subscribing) is part of the bot's answer as the person sees it.
-        latest_queue = self.dispatcher.workflow_data.get("latest_queue")
-        if latest_queue is not None:
-            await latest_queue.join()
+        # subscribing, composed into the outbox and sent by the sender) is part of the
+        # bot's answer as the person sees it.
+        welcome = self.dispatcher.workflow_data.get("welcome")
+        if welcome is not None:
+            queued = welcome.report.messages
+            await welcome.join()
+            if welcome.report.messages > queued:
+                await self.send_outbox()
         return self.session.log[start:]
+
+    async def send_outbox(self) -> None:
+        """What the bot's sender would send now, sent (the outbox drained)."""
+        from delivery.sender import Sender
+
+        sender = Sender(self.bot, self.dispatcher["session_factory"], rate=1000.0, idle_poll=0.05)
+        await sender.run_until_empty()
 
     def _sender(self, user_id: int | None) -> int:
         return user_id if user_id is not None else self.user_id

@@ -1,4 +1,5 @@
-"""The latest articles after subscribing come after the reply, from the bot's LatestQueue."""
+"""The latest articles after subscribing come after the reply: requested with the
+subscription, composed into the outbox by the bot's WelcomeComposer, sent by the sender."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import Update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from delivery.welcome import WELCOME_KIND
 from handlers.screens import ZonePick
-from storage.chats import sent_article_ids
+from storage.chats import get_chat, sent_article_ids
+from storage.models import OutboxMessage
 from testing.telegram import Conversation, MockedSession, calls, texts
 from tests.handlers.conftest import ArticleSeeder, ConversationFactory
 from tests.handlers.helpers import reach_the_zone_step
@@ -18,8 +22,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 async def press_zone_without_waiting(chat: Conversation, dispatcher: Dispatcher, bot: Bot) -> None:
-    """The zone tap as the bot gets it, returning when the update is handled, not when the
-    queue has served the chat (Conversation.press waits for both)."""
+    """The zone tap as the bot gets it, returning when the update is handled, not when its
+    welcome message is composed and sent (Conversation.press waits for all of it)."""
     chat.telegram.press_button(
         chat.chat_id,
         chat.last_keyboard_message_id(),
@@ -68,7 +72,7 @@ async def test_the_latest_articles_are_in_the_chat_language(
     assert "Latest on your countries" in texts(done)[-1]
 
 
-async def test_a_stop_sends_what_is_queued(
+async def test_a_stop_leaves_the_messages_in_the_outbox_for_the_sender(
     conversation: ConversationFactory,
     dispatcher: Dispatcher,
     bot: Bot,
@@ -84,15 +88,28 @@ async def test_a_stop_sends_what_is_queued(
 
     await dispatcher.emit_shutdown(bot=bot)
 
+    assert not [
+        method
+        for method in calls(mocked_session.log, SendMessage)
+        if "Свежее по вашим странам" in (method.text or "")
+    ]
+    async with session_factory() as session:
+        queued = list(
+            await session.scalars(
+                select(OutboxMessage.chat_id).where(OutboxMessage.kind == WELCOME_KIND)
+            )
+        )
+        assert sorted(queued) == [chat.chat_id for chat in chats]
+        for chat in chats:
+            assert await sent_article_ids(session, chat.chat_id) == {uzbek_article}
+    # The next process's sender.
+    await chats[0].send_outbox()
     latest_to = [
         int(method.chat_id)
         for method in calls(mocked_session.log, SendMessage)
         if "Свежее по вашим странам" in (method.text or "")
     ]
     assert sorted(latest_to) == [chat.chat_id for chat in chats]
-    async with session_factory() as session:
-        for chat in chats:
-            assert await sent_article_ids(session, chat.chat_id) == {uzbek_article}
 
 
 @pytest.mark.rejections_expected
@@ -115,8 +132,8 @@ async def test_a_chat_that_blocked_the_bot_does_not_hold_up_the_next(
     assert "Подписка оформлена!" in texts(blocked_done)[0]
     assert "Свежее по вашим странам" in texts(next_done)[-1]
     async with session_factory() as session:
-        # Not shown, so not recorded: the first digest brings the article instead.
-        assert await sent_article_ids(session, blocked.chat_id) == set()
+        blocked_chat = await get_chat(session, blocked.chat_id)
+        assert blocked_chat is not None and not blocked_chat.active
         assert await sent_article_ids(session, next_chat.chat_id) == {uzbek_article}
 
 
