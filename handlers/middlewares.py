@@ -70,7 +70,10 @@ class DbSessionMiddleware(BaseMiddleware):
                 result = await handler(event, data)
             finally:
                 _UPDATE_SESSION.reset(token)
-            await session.commit()
+            # Most updates ended their transaction before replying: committing no
+            # transaction still costs SQLAlchemy a greenlet and a transaction object.
+            if session.in_transaction():
+                await session.commit()
             return result
 
 
