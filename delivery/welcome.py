@@ -124,6 +124,8 @@ async def _compose(
         kind=WELCOME_KIND,
         text=text,
         article_ids=article_ids,
+        # The person has just subscribed: ahead of a fan-out queued before.
+        priority=outbox.INTERACTIVE,
     )
     return _Welcome(chat.id, requested_at, message, article_ids)
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -239,7 +240,9 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("chat_id", "digest_key", "part"),
-        Index("ix_outbox_status_available_at_id", "status", "available_at", "id"),
+        Index(
+            "ix_outbox_status_priority_available_at_id", "status", "priority", "available_at", "id"
+        ),
         Index("ix_outbox_chat_id_id", "chat_id", "id"),
     )
 
@@ -266,6 +269,9 @@ class OutboxMessage(Base):
     # The forum topic the row goes to (None: the chat itself or its general topic).
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
+    # Claims go by (priority, available_at, id): 0 for a message a person is waiting for,
+    # 1 (bulk) for digests and the rest (storage.outbox).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
 
 class Fact(Base):

@@ -6,7 +6,9 @@ retry puts it back to `pending` with a later `available_at`. A worker that dies 
 rows `sending`: once their lease has ended, any worker claims them again.
 
 Parts of one chat go out in order: a row is claimable only when no earlier row of the same
-chat (by id) is still pending or being sent.
+chat (by id) is still pending or being sent. Across chats, claims go by priority, then
+available_at, then id: a message a person is waiting for (INTERACTIVE, the first articles
+after subscribing) goes ahead of a fan-out queued before it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ STATUSES: tuple[str, ...] = (PENDING, SENDING, SENT, FAILED, SKIPPED)
 UNFINISHED: tuple[str, ...] = (PENDING, SENDING)
 FINISHED: tuple[str, ...] = tuple(status for status in STATUSES if status not in UNFINISHED)
 MAX_ERROR_LENGTH = 1000
+INTERACTIVE = 0
+BULK = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class NewOutboxMessage:
     available_at: datetime | None = None
     thread_id: int | None = None
     media_id: int | None = None
+    priority: int = BULK
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,7 @@ async def enqueue(
             "created_at": now,
             "thread_id": message.thread_id,
             "media_id": message.media_id,
+            "priority": message.priority,
         }
         for message in messages
     ]
@@ -130,8 +136,8 @@ _NO_EARLIER_UNFINISHED_ROW = ~exists().where(
     # "Not finished" rather than "pending or sending": the same rows, but a condition
     # no index can serve, so that PostgreSQL looks the earlier rows up by chat alone.
     # Otherwise, on a table not analysed yet (a broadcast queued a moment ago), it
-    # combined the chat index with the (status, available_at, id) index for every
-    # due row: seconds per claim at 10,000 rows.
+    # combined the chat index with the status index for every due row: seconds per
+    # claim at 10,000 rows.
     _EARLIER.c.status.not_in(FINISHED),
 )
 
@@ -151,6 +157,7 @@ _CLAIMED_COLUMNS = (
     _OUTBOX.c.thread_id,
     _OUTBOX.c.media_id,
     _OUTBOX.c.available_at,
+    _OUTBOX.c.priority,
 )
 
 
@@ -182,7 +189,7 @@ def _claim_statements(dialect: str) -> _ClaimStatements:
         select(_OUTBOX.c.id)
         .where(_OUTBOX.c.status == PENDING, _OUTBOX.c.available_at <= bindparam("now"))
         .where(_NO_EARLIER_UNFINISHED_ROW)
-        .order_by(_OUTBOX.c.available_at, _OUTBOX.c.id)
+        .order_by(_OUTBOX.c.priority, _OUTBOX.c.available_at, _OUTBOX.c.id)
         .limit(bindparam("limit"))
     )
 
@@ -219,15 +226,15 @@ async def claim_batch(
     session: AsyncSession, *, owner: str, now: datetime, lease: timedelta, limit: int
 ) -> list[OutboxItem]:
     """Claims up to `limit` due rows for `owner` until `now + lease`: rows whose lease has
-    ended first (their worker died), then pending rows, oldest first (by available_at, then
-    id); returned in that order.
+    ended first (their worker died), then pending rows, by priority, then oldest first (by
+    available_at, then id); returned in the order (priority, available_at, id).
 
     SQLite serialises writers (every transaction starts with BEGIN IMMEDIATE), so the
     select and the update below cannot interleave with another claim. PostgreSQL lets
     claims run side by side: FOR UPDATE SKIP LOCKED hands each worker different rows.
-    Pending rows are taken by one UPDATE whose subquery walks the (status, available_at,
-    id) index in order and stops at `limit`. Call inside a transaction and commit right
-    after.
+    Pending rows are taken by one UPDATE whose subquery walks the (status, priority,
+    available_at, id) index in order and stops at `limit`. Call inside a transaction and
+    commit right after.
     """
     dialect = _dialect(session)
     statements = _claim_statements(dialect)
@@ -246,7 +253,7 @@ async def claim_batch(
         rows += await session.execute(
             statements.lease_due, {"now": now, "limit": limit - len(expired_ids), **leasing}
         )
-    rows.sort(key=lambda row: (_aware(row.available_at), row.id))
+    rows.sort(key=lambda row: (row.priority, _aware(row.available_at), row.id))
     return [
         OutboxItem(
             id=row.id,

@@ -109,6 +109,39 @@ async def test_a_batch_of_deliveries_is_recorded_in_one_go_and_claims_come_in_or
     assert [item.chat_id for item in await claim(session_factory, "w")] == [13]
 
 
+async def test_a_message_a_person_waits_for_goes_ahead_of_a_fan_out_queued_before(
+    session_factory: SessionFactory,
+) -> None:
+    fan_out = list(range(21, 61))
+    for chat_id in [*fan_out, 70, 71]:
+        await add_chat(session_factory, chat_id, now=NOW)
+    for chat_id in fan_out:
+        await queue_digest(session_factory, chat_id, [f"выпуск для {chat_id}"], now=NOW)
+    async with session_factory() as session:
+        welcomes = [
+            outbox.NewOutboxMessage(
+                chat_id=chat_id,
+                digest_key=f"welcome-{chat_id}",
+                part=0,
+                text="Свежее по вашим странам",
+                kind="welcome",
+                available_at=NOW + timedelta(seconds=seconds),
+                priority=outbox.INTERACTIVE,
+            )
+            # 71's is due later (as a retry would be): not claimable at the first claim.
+            for chat_id, seconds in ((70, 30), (71, 80))
+        ]
+        await outbox.enqueue(session, welcomes, now=NOW)
+        await session.commit()
+
+    first = await claim(session_factory, "w", now=NOW + timedelta(seconds=60), limit=3)
+    # Before the first claim's leases end (at +90 s).
+    later = await claim(session_factory, "w", now=NOW + timedelta(seconds=85), limit=2)
+
+    assert [item.chat_id for item in first] == [70, 21, 22]
+    assert [item.chat_id for item in later] == [71, 23]
+
+
 async def test_retry_without_counting_the_attempt(session_factory: SessionFactory) -> None:
     await add_chat(session_factory, 9, now=NOW)
     await queue_digest(session_factory, 9, ["текст"], now=NOW)

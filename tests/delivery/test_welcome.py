@@ -81,6 +81,8 @@ async def test_a_request_left_by_a_stopped_process_is_composed_by_the_next_at_it
 
     (row,) = await welcome_rows(session_factory)
     assert row.chat_id == 501 and row.status == "pending"
+    # Claimed ahead of bulk rows (storage.outbox).
+    assert row.priority == 0
     assert "Свежее по вашим странам" in row.text and "подписали соглашение" in row.text
     assert row.article_ids == str(article)
     assert await sent_to(session_factory, 501) == {article}
