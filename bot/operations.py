@@ -143,6 +143,12 @@ def db_restore(settings: Settings, backup: Path) -> int:
     if restored.kept is not None:
         how = " (unreadable as a database: its files copied as they were)"
         print(f"the store it replaced is kept at {restored.kept}{how if restored.kept_raw else ''}")
+    if restored.earlier:
+        print(
+            f"copies from earlier restores beside it: {len(restored.earlier)} "
+            f"({restored.earlier_bytes / 1_000_000:.1f} MB), the oldest "
+            f"{restored.earlier[0].name}; delete those no longer needed"
+        )
     if restored.revision != SCHEMA_HEAD:
         print("it is migrated to the current schema when the bot or any command next opens it")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ class Restored:
     kept: Path | None
     # The kept copy could not be read through SQLite, so its files were copied as they were.
     kept_raw: bool
+    # Copies kept by earlier restores, still beside the store (the operator deletes them),
+    # and their size in bytes, journals included.
+    earlier: tuple[Path, ...] = ()
+    earlier_bytes: int = 0
 
 
 def copy_database(source: Path, target: Path, *, finished: bool = False) -> int:
@@ -137,7 +142,28 @@ def restore_database(backup: Path, target: Path, *, now: datetime | None = None)
             _sync_directory(target.parent)
         finally:
             incoming.unlink(missing_ok=True)
-    return Restored(revision=revision, kept=kept, kept_raw=kept_raw)
+    earlier = tuple(path for path in _kept_copies(target) if path != kept)
+    earlier_bytes = sum(
+        path.stat().st_size
+        for copy in earlier
+        for path in (copy, *_journals(copy))
+        if path.exists()
+    )
+    return Restored(
+        revision=revision,
+        kept=kept,
+        kept_raw=kept_raw,
+        earlier=earlier,
+        earlier_bytes=earlier_bytes,
+    )
+
+
+def _kept_copies(store: Path) -> list[Path]:
+    """The `.before-restore-*` copies of `store` beside it, oldest first (journals aside)."""
+    pattern = re.compile(re.escape(store.name) + r"\.before-restore-\d{8}-\d{6}(-\d+)?")
+    return sorted(
+        path for path in store.parent.iterdir() if pattern.fullmatch(path.name) is not None
+    )
 
 
 def _journals(database: Path) -> list[Path]:

@@ -95,6 +95,25 @@ def test_restore_puts_the_backup_in_place_and_keeps_the_store_it_replaced(
     assert "second.example" not in listed.stdout
 
 
+def test_a_restore_names_the_copies_earlier_restores_left(
+    digestbot: Run, store: Path, backed_up: Path, tmp_path: Path
+) -> None:
+    first = digestbot("db", "restore", str(backed_up))
+    assert first.returncode == 0, first.stderr
+    assert "earlier restores" not in first.stdout
+    (kept,) = tmp_path.glob("digest.db.before-restore-*")
+
+    second = digestbot("db", "restore", str(backed_up))
+
+    assert second.returncode == 0, second.stderr
+    assert len(list(tmp_path.glob("digest.db.before-restore-*"))) == 2
+    size = kept.stat().st_size / 1_000_000
+    assert (
+        f"copies from earlier restores beside it: 1 ({size:.1f} MB), the oldest "
+        f"{kept.name}; delete those no longer needed\n"
+    ) in second.stdout
+
+
 def test_restore_is_refused_while_the_bot_runs(
     digestbot: Run, store: Path, backed_up: Path, tmp_path: Path
 ) -> None:
