@@ -9,6 +9,11 @@ prints: sustained messages/s and its ratio to the limit (target ≥ 0.93), 429 a
 sends during a pause (must be 0), duplicates and lost messages, peak memory, and the
 compose time as a share of the send time (target < 10%). 10,000 chats take about six
 minutes at 28 messages/s.
+
+`--welcome-at K`: once K messages are out, one more chat subscribes, and its welcome
+message (delivery.welcome) is composed and queued behind the rest of the fan-out; prints
+how long after it was queued it reached the emulator and how many digest messages were
+still waiting when it was queued.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ import aiohttp  # noqa: E402
 from aiogram import Bot  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession  # noqa: E402
 from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
 from core.metrics import SendReport  # noqa: E402
 from delivery.daily import compose_due_digests  # noqa: E402
 from delivery.labels import digest_labels  # noqa: E402
 from delivery.sender import Sender  # noqa: E402
+from delivery.welcome import WELCOME_KIND, compose_welcomes, request_welcome  # noqa: E402
 from storage import articles as article_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from storage.models import Article, Chat, ChatCountry, ChatTopic, OutboxMessage  # noqa: E402
@@ -125,6 +131,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--articles", type=int, default=120, help="tagged articles of the last day")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database", type=Path, help="keep the database at this path")
+    parser.add_argument(
+        "--welcome-at", type=int, help="a new subscriber's welcome queued after this many sends"
+    )
     return parser.parse_args()
 
 
@@ -243,6 +252,49 @@ async def fill_database(
     return now
 
 
+async def queue_welcome_when(
+    session_factory: async_sessionmaker[AsyncSession],
+    sender: Sender,
+    chat_id: int,
+    reached: asyncio.Event,
+) -> tuple[int, int]:
+    """Once `reached` is set, subscribes `chat_id` and queues its welcome; returns how
+    many messages were out by then and how many digest messages were still waiting."""
+    await reached.wait()
+    now = datetime.now(UTC)
+    async with session_factory() as session:
+        await session.execute(
+            insert(Chat),
+            [
+                {
+                    "id": chat_id,
+                    "type": "private",
+                    "language": "ru",
+                    "timezone": "Asia/Omsk",
+                    "digest_time": "09:00",
+                    "next_digest_at": now + timedelta(days=1),
+                    "subscribed": True,
+                    "active": True,
+                    "paused": False,
+                }
+            ],
+        )
+        await session.execute(insert(ChatCountry), [{"chat_id": chat_id, "country": "UZ"}])
+        await request_welcome(session, chat_id, now=now)
+        await session.commit()
+    report = await compose_welcomes(session_factory, now=now)
+    assert report.messages == 1, report
+    out = sender.report.sent
+    async with session_factory() as session:
+        waiting = await session.scalar(
+            select(func.count()).where(
+                OutboxMessage.status == "pending", OutboxMessage.kind != WELCOME_KIND
+            )
+        )
+    sender.notify()
+    return out, int(waiting or 0)
+
+
 async def expected_per_chat(session_factory: async_sessionmaker[AsyncSession]) -> Counter[int]:
     async with session_factory() as session:
         rows = await session.execute(select(OutboxMessage.chat_id))
@@ -275,13 +327,27 @@ async def run(arguments: argparse.Namespace) -> None:
         sender = Sender(bot, session_factory, rate=arguments.rate)
         total = sum(expected.values())
 
+        reached = asyncio.Event()
+
         def progress(report: SendReport) -> None:
             if report.sent and report.sent % 1000 == 0:
                 print(f"  sent {report.sent}/{total}", flush=True)
+            if arguments.welcome_at is not None and report.sent >= arguments.welcome_at:
+                reached.set()
 
+        welcome_chat = arguments.chats + 1
+        welcome: asyncio.Task[tuple[int, int]] | None = None
+        if arguments.welcome_at is not None:
+            welcome = asyncio.create_task(
+                queue_welcome_when(session_factory, sender, welcome_chat, reached)
+            )
         started = time.perf_counter()
         try:
             report = await sender.run_until_empty(progress)
+            if welcome is not None:
+                out_when_queued, waiting = await welcome
+                # Queued after the sender ran out of rows: send it too.
+                report = await sender.run_until_empty()
         finally:
             await bot.session.close()
         send_seconds = time.perf_counter() - started
@@ -297,6 +363,24 @@ async def run(arguments: argparse.Namespace) -> None:
         if arguments.database is None:
             workdir.cleanup()
 
+    if welcome is not None:
+        arrivals = sorted(sent, key=lambda message: float(message["timestamp"]))
+        (position,) = [
+            index
+            for index, message in enumerate(arrivals)
+            if int(message["chat_id"]) == welcome_chat
+        ]
+        # In the emulator's clock: from the last message out when the welcome was queued.
+        waited = float(arrivals[position]["timestamp"]) - float(
+            arrivals[out_when_queued - 1]["timestamp"]
+        )
+        sent = [message for message in sent if int(message["chat_id"]) != welcome_chat]
+        print(
+            f"welcome: queued with {waiting} digest messages waiting "
+            f"({waiting / arguments.rate:.1f} s of sending at {arguments.rate:g}/s); "
+            f"{position - out_when_queued} messages went out before it, "
+            f"{waited:.2f} s after the last one out when it was queued"
+        )
     stamps = sorted(float(message["timestamp"]) for message in sent)
     delivered = Counter(int(message["chat_id"]) for message in sent)
     sustained = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
