@@ -14,7 +14,7 @@ after subscribing) goes ahead of a fan-out queued before it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -291,6 +291,22 @@ async def mark_sent(
     await mark_sent_many(session, [(item_id, telegram_message_id)], now=now)
 
 
+_LOCK_IN_ID_ORDER = text(
+    "SELECT id FROM outbox WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
+)
+
+
+async def _lock_in_id_order(session: AsyncSession, ids: Collection[int]) -> None:
+    """On PostgreSQL, locks the rows a multi-row update is about to change in id order.
+
+    A sender records a batch of sends while it renews the leases of the rows it holds, on
+    two connections, and the two sets can share rows: each UPDATE locked them in the order
+    of its own plan, and PostgreSQL aborted one of the two as a deadlock (seen in a test
+    run). Taken in one order, the second waits for the first instead."""
+    if len(ids) > 1 and _dialect(session) == "postgresql":
+        await session.execute(_LOCK_IN_ID_ORDER, {"ids": sorted(ids)})
+
+
 async def mark_sent_many(
     session: AsyncSession, sent: Sequence[tuple[int, int | None]], *, now: datetime
 ) -> None:
@@ -299,6 +315,7 @@ async def mark_sent_many(
     if not sent:
         return
     if _dialect(session) == "postgresql":
+        await _lock_in_id_order(session, [row_id for row_id, _ in sent])
         # One statement over two arrays: an executemany is a statement run per row for
         # PostgreSQL to plan and the driver to bind.
         await session.execute(
@@ -373,6 +390,7 @@ async def release_claims(
     if not ids:
         return 0
     attempts = _one_attempt_less(session)
+    await _lock_in_id_order(session, ids)
     result = await session.execute(
         _update_rows()
         .where(
@@ -394,6 +412,7 @@ async def extend_leases(
     ids = list(item_ids)
     if not ids:
         return 0
+    await _lock_in_id_order(session, ids)
     result = await session.execute(
         _update_rows()
         .where(
