@@ -35,7 +35,7 @@ import asyncpg  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.fanout import DEFAULT_TOKEN, control, start_emulator  # noqa: E402
+from bench.fanout import DEFAULT_TOKEN, control, start_emulator, subscribed_chat  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from storage.models import Chat, OutboxMessage  # noqa: E402
 
@@ -59,22 +59,7 @@ async def fill(url: str, chats: int) -> None:
             ids = range(7_000_000, 7_000_000 + chats)
             await session.execute(
                 insert(Chat),
-                [
-                    {
-                        "id": chat_id,
-                        "type": "private",
-                        "language": "ru",
-                        "timezone": "Asia/Omsk",
-                        "digest_time": "09:00",
-                        "notify_empty": False,
-                        "subscribed": True,
-                        "active": True,
-                        "paused": False,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for chat_id in ids
-                ],
+                [subscribed_chat(chat_id, created_at=now, updated_at=now) for chat_id in ids],
             )
             await session.execute(
                 insert(OutboxMessage),

@@ -169,6 +169,22 @@ async def control(api_url: str, action: str, **body: Any) -> Any:
     return payload["result"]
 
 
+def subscribed_chat(chat_id: int, **fields: Any) -> dict[str, Any]:
+    """A `chats` row of a subscribed private chat in Omsk at 09:00, with `fields` over it."""
+    return {
+        "id": chat_id,
+        "type": "private",
+        "language": "ru",
+        "timezone": "Asia/Omsk",
+        "digest_time": "09:00",
+        "notify_empty": False,
+        "subscribed": True,
+        "active": True,
+        "paused": False,
+        **fields,
+    }
+
+
 async def fill_database(
     session_factory: async_sessionmaker[AsyncSession], chats: int, articles: int, seed: int
 ) -> datetime:
@@ -216,19 +232,12 @@ async def fill_database(
             await session.execute(
                 insert(Chat),
                 [
-                    {
-                        "id": chat_id,
-                        "type": "private",
-                        "language": "ru",
-                        "timezone": zones[chat_id % len(zones)],
-                        "digest_time": "09:00",
-                        "next_digest_at": now - timedelta(seconds=1),
-                        "last_digest_at": now - timedelta(days=1),
-                        "notify_empty": False,
-                        "subscribed": True,
-                        "active": True,
-                        "paused": False,
-                    }
+                    subscribed_chat(
+                        chat_id,
+                        timezone=zones[chat_id % len(zones)],
+                        next_digest_at=now - timedelta(seconds=1),
+                        last_digest_at=now - timedelta(days=1),
+                    )
                     for chat_id in ids
                 ],
             )
@@ -264,20 +273,7 @@ async def queue_welcome_when(
     now = datetime.now(UTC)
     async with session_factory() as session:
         await session.execute(
-            insert(Chat),
-            [
-                {
-                    "id": chat_id,
-                    "type": "private",
-                    "language": "ru",
-                    "timezone": "Asia/Omsk",
-                    "digest_time": "09:00",
-                    "next_digest_at": now + timedelta(days=1),
-                    "subscribed": True,
-                    "active": True,
-                    "paused": False,
-                }
-            ],
+            insert(Chat), [subscribed_chat(chat_id, next_digest_at=now + timedelta(days=1))]
         )
         await session.execute(insert(ChatCountry), [{"chat_id": chat_id, "country": "UZ"}])
         await request_welcome(session, chat_id, now=now)

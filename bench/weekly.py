@@ -58,7 +58,7 @@ from aiogram.client.telegram import TelegramAPIServer  # noqa: E402
 from sqlalchemy import delete, func, insert, select, update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
-from bench.fanout import CITIES, fill_database  # noqa: E402
+from bench.fanout import CITIES, fill_database, subscribed_chat  # noqa: E402
 from core.metrics import SendReport  # noqa: E402
 from delivery import weekly as weekly_module  # noqa: E402
 from delivery.instant import compose_instant_messages  # noqa: E402
@@ -261,20 +261,7 @@ async def latency(workdir: Path, seed: int) -> None:
         await session.execute(
             insert(Chat),
             [
-                {
-                    "id": chat_id,
-                    "type": "private",
-                    "language": "ru",
-                    "timezone": "Asia/Omsk",
-                    "digest_time": "09:00",
-                    "subscribed": True,
-                    "active": True,
-                    "paused": False,
-                    "notify_empty": False,
-                    "daily": False,
-                    "weekly": False,
-                    "instant_seen_until": start,
-                }
+                subscribed_chat(chat_id, daily=False, weekly=False, instant_seen_until=start)
                 for chat_id in range(1, 51)
             ],
         )
