@@ -68,6 +68,10 @@ class WelcomeReport:
     errors: int = 0
     seconds: float = 0.0
 
+    def add(self, other: WelcomeReport) -> None:
+        for name in ("chats", "messages", "articles", "skipped", "conflicts", "errors"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def __str__(self) -> str:
         return (
             f"welcome messages: {self.messages} queued for {self.chats} chats "
@@ -81,8 +85,12 @@ class WelcomeReport:
 class _Welcome:
     chat_id: int
     requested_at: datetime
+    # None: the request is cleared without a message.
     message: NewOutboxMessage | None
-    article_ids: tuple[int, ...]
+
+    @property
+    def article_ids(self) -> tuple[int, ...]:
+        return self.message.article_ids if self.message is not None else ()
 
 
 def _wants_messages(chat: ChatRecord) -> bool:
@@ -93,7 +101,7 @@ async def _compose(
     session: AsyncSession, chat: ChatRecord, requested_at: datetime, now: datetime, threshold: float
 ) -> _Welcome:
     if not _wants_messages(chat) or now - requested_at > MAX_AGE:
-        return _Welcome(chat.id, requested_at, None, ())
+        return _Welcome(chat.id, requested_at, None)
     _ = gettext_for(chat.language)
     latest = await latest_for_subscriber(
         session,
@@ -114,7 +122,7 @@ async def _compose(
         article_ids: tuple[int, ...] = ()
     elif not latest.article_ids:
         # The chat got them already (/digest right after subscribing).
-        return _Welcome(chat.id, requested_at, None, ())
+        return _Welcome(chat.id, requested_at, None)
     else:
         text, article_ids = latest.text, latest.article_ids
     message = NewOutboxMessage(
@@ -127,7 +135,7 @@ async def _compose(
         # The person has just subscribed: ahead of a fan-out queued before.
         priority=outbox.INTERACTIVE,
     )
-    return _Welcome(chat.id, requested_at, message, article_ids)
+    return _Welcome(chat.id, requested_at, message)
 
 
 async def _apply(
@@ -278,16 +286,12 @@ class WelcomeComposer:
                     self._session_factory, now=datetime.now(UTC), threshold=self._threshold
                 )
             except Exception:
-                logger.exception("composing welcome messages failed; next try in a moment")
+                logger.exception("composing welcome messages failed; next try at the next pass")
                 report = WelcomeReport(errors=1)
-            self._add(report)
+            self.report.add(report)
+            if report.chats or report.errors:
+                logger.debug("%s", report)
             if report.messages and self.on_queued is not None:
                 self.on_queued()
             if not self._wake.is_set():
                 self._idle.set()
-
-    def _add(self, report: WelcomeReport) -> None:
-        for name in ("chats", "messages", "articles", "skipped", "conflicts", "errors"):
-            setattr(self.report, name, getattr(self.report, name) + getattr(report, name))
-        if report.chats or report.errors:
-            logger.debug("%s", report)

@@ -762,8 +762,7 @@ async def set_chat_fields_many(
     session: AsyncSession, field_name: str, values: Collection[tuple[int, datetime | None]]
 ) -> None:
     """One column (`next_weekly_at`, `next_instant_at`, `instant_seen_until`,
-    `welcome_due_at`) for many
-    chats at once: (chat id, value) pairs."""
+    `welcome_due_at`) for many chats at once: (chat id, value) pairs."""
     from sqlalchemy import Table, bindparam
 
     if field_name not in {
