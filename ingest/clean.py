@@ -12,9 +12,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lxml.html
-from lxml import etree
+if TYPE_CHECKING:
+    from lxml import etree
 
 PARAGRAPH_SEPARATOR = "\n\n"
 
@@ -228,9 +229,8 @@ def html_to_paragraphs(markup: str) -> list[str]:
         return []
     if not looks_like_markup(markup):
         return clean_paragraphs(_plain_lines(markup))
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (etree.ParserError, ValueError):
+    root = _fragment(markup)
+    if root is None:
         return clean_paragraphs(_plain_lines(re.sub(r"<[^>]*>", " ", markup)))
     blocks = list(_blocks(root))
     return clean_paragraphs(
@@ -247,12 +247,23 @@ def inline_text(markup: str) -> str:
     if not markup:
         return ""
     if looks_like_markup(markup):
-        try:
-            root = lxml.html.fragment_fromstring(markup, create_parent="div")
+        root = _fragment(markup)
+        if root is not None:
             return normalise_line(" ".join(root.itertext()))
-        except (etree.ParserError, ValueError):
-            markup = re.sub(r"<[^>]*>", " ", markup)
+        markup = re.sub(r"<[^>]*>", " ", markup)
     return normalise_line(html.unescape(markup))
+
+
+def _fragment(markup: str) -> etree._Element | None:
+    """The markup parsed under one <div>, or None if lxml cannot make a tree of it."""
+    # Loaded with the first markup: commands that never clean a feed start faster.
+    import lxml.html
+    from lxml import etree
+
+    try:
+        return lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return None
 
 
 def plain_text_to_paragraphs(text: str) -> list[str]:

@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
-
 from ingest.clean import html_to_paragraphs, inline_text, lead, plain_text_to_paragraphs
 from ingest.dates import parse_feed_date, resolve_item_date
 from ingest.encoding import decode_document, with_utf8_declaration
@@ -226,6 +224,10 @@ def parse_feed(
     if is_html_page(decoded.text, content_type):
         raise FeedParseError("not a feed (HTML page)")
     document = with_utf8_declaration(strip_internal_subset(decoded.text)).encode("utf-8")
+    # Loaded with the first feed body: a poll that gets only errors and 304s (most cron
+    # runs) never needs it, and it costs a tenth of a second of start-up.
+    import feedparser
+
     result = feedparser.parse(
         document,
         response_headers={

@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest import workers
 from ingest.config import IngestConfig
-from ingest.facts_backfill import new_facts
 from ingest.fetch import PAGE_ACCEPT, Fetcher, FetchError, HostLimiter, create_http_session
 from ingest.fulltext import extract_article_text, matches_title
 from ingest.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed, source_name
@@ -35,7 +34,6 @@ from storage.feeds import FeedRecord
 from storage.guard import StoreUnavailable
 from storage.types import utcnow
 from tagging import MAX_ARTICLE_CHARACTERS, Tagger, lemmatize_for_search, within_article_limit
-from tagging.facts import FACTS_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +126,10 @@ def analyse_items(
 
 def _facts(item: FeedItem, countries: Sequence[str]) -> tuple[fact_repo.NewFact, ...]:
     """The item's agreements and figures as rows to store, keyed so that outlets merge."""
+    # The fact extractor loads with the first new item: a poll that finds nothing new
+    # (most cron runs) does without its tenth of a second of start-up.
+    from ingest.facts_backfill import new_facts
+
     return new_facts(item.title, item.text, countries, item.published_at)
 
 
@@ -403,6 +405,8 @@ class IngestPipeline:
         """Inserts the items not stored meanwhile (by another feed); returns how many."""
         if not items:
             return 0
+        from tagging.facts import FACTS_VERSION
+
         urls, hashes = await article_repo.known_urls_and_hashes(
             session, [item.url for item in items], [item.content_hash for item in items]
         )

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
-from ingest.facts_backfill import new_facts
 from ingest.fulltext import extract_article_text
 from ingest.parse import FeedItem, ParsedFeed, parse_feed
 from storage import articles as article_repo
@@ -66,6 +65,8 @@ def analyse(
     """Per item: its tags, its search lemmas and its facts (agreements and figures)."""
     if _tagger is None:
         raise RuntimeError("not an ingest worker process")
+    from ingest.facts_backfill import new_facts
+
     results = _tagger.tag_many([(item.title, item.text) for item in items])
     analyses = []
     for item, result in zip(items, results, strict=True):

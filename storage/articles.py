@@ -22,7 +22,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import Article, ArticleTag
@@ -72,9 +71,15 @@ class StoredArticle:
 
 
 def insert_ignoring_conflicts(session: AsyncSession, model: type | Table) -> Any:
+    # Each dialect's module loads with its first insert: a SQLite deployment never pays
+    # for importing PostgreSQL's.
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(model).on_conflict_do_nothing()
 
 

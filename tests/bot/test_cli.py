@@ -5,6 +5,7 @@ one-line errors."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from storage.db import upgrade_database
 from testing.ports import free_port
 from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import KAZAKH_GRAIN, rss
@@ -134,6 +136,58 @@ async def test_ingest_once_fails_when_every_feed_failed(digestbot: Run, tmp_path
         )
         assert partly.returncode == 0, partly.stderr
         assert server.seen.hits["/feed.xml"] == 1
+
+
+LOADED_PROBE = """
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = ("feedparser", "lxml.html", "tagging.facts", "sqlalchemy.dialects.postgresql")
+print(json.dumps({"code": code, "loaded": [name for name in heavy if name in sys.modules]}))
+"""
+
+
+def _poll_loading(tmp_path: Path, feeds: Path) -> tuple[int, list[str]]:
+    """`ingest --once` in a child process: its exit code, and which of the parser, the
+    HTML cleaner, the fact extractor and PostgreSQL's dialect it loaded."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "ingest", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+            "FEEDS_FILE": str(feeds),
+            "FEEDS_ALLOW_PRIVATE": "1",
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    return outcome["code"], outcome["loaded"]
+
+
+async def test_a_poll_with_nothing_new_starts_without_the_parser_and_the_analysis(
+    tmp_path: Path,
+) -> None:
+    # Most cron polls get only errors and 304s; each of these modules costs start-up time.
+    await upgrade_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    async with FeedServer() as server:
+        server.status("/broken.xml", 503)
+        server.document("/feed.xml", rss("Омские новости", [KAZAKH_GRAIN]))
+        feeds = tmp_path / "feeds.txt"
+        feeds.write_text(f"{server.url('/broken.xml')} Сломанная\n", "utf-8")
+        assert await asyncio.to_thread(_poll_loading, tmp_path, feeds) == (1, [])
+
+        feeds.write_text(f"{server.url('/feed.xml')} Рабочая\n", "utf-8")
+        code, loaded = await asyncio.to_thread(_poll_loading, tmp_path, feeds)
+        assert code == 0
+        # The feed's text has no markup, so the HTML cleaner may stay unloaded.
+        assert {"feedparser", "tagging.facts"} <= set(loaded)
+        assert "sqlalchemy.dialects.postgresql" not in loaded
 
 
 async def _in_thread(
