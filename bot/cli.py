@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot.errors import CommandError, RuntimeFailure
 from core.settings import Settings, SettingsError, load_settings
@@ -62,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--preview", type=int, metavar="CHAT_ID", help="print a chat's next digest")
     mode.add_argument("--send-due", action="store_true", help="compose and send what is due now")
     return parser
+
+
+def entry() -> NoReturn:
+    """The `digestbot` command (and `python -m bot`)."""
+    code = main()
+    # What the command leaves alive goes with the process. Frozen, it is skipped by the
+    # collections the interpreter runs on its way out, which walk every object of every
+    # loaded module: 0.2 s of a command's 1.5 s here.
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
