@@ -120,13 +120,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             sys.stdin, sys.stdout, sys.stderr, threshold=threshold, explain=args.explain
         )
     if command == "run":
+        from bot.heap import loading_modules
+
         if args.role != "all":
             # Not bot.runner: it loads Telegram's library and the handlers (about 120 MB of
             # an ingest worker's memory), which only the bot and sender roles import.
-            from bot.roles import run_role
+            with loading_modules():
+                from bot.roles import run_role
 
             return asyncio.run(run_role(settings, args.role))
-        from bot.runner import run_bot
+        with loading_modules():
+            from bot.runner import run_bot
         from storage.guard import StoreLockError
 
         try:

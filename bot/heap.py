@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +30,21 @@ async def freeze_startup_objects() -> None:
         gc.get_freeze_count(),
         1000 * (time.perf_counter() - started),
     )
+
+
+@contextmanager
+def loading_modules() -> Iterator[None]:
+    """For the imports of a long-running process's stack (Telegram's library above all).
+
+    They create most of the objects that freeze_startup_objects sets aside, and every
+    collection they set off walks all those made so far and finds nothing to free: 0.5 to
+    0.9 s of the 6–8 s of CPU that importing the bot's stack takes on a two-core machine.
+    The collector is off meanwhile, and what they made is frozen when they are done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()

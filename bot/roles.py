@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.health import HealthServer, ProcessHealth, database_probe, log_update_summaries
+from bot.heap import loading_modules
 from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.process import cancel_task, install_stop_signals, store_gauges
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
@@ -94,12 +95,13 @@ async def _bot(
 ) -> None:
     # Telegram's library, the handlers and the tagger are imported by the roles that use
     # them: an ingest worker never loads them (about 120 MB and 2.7 s of CPU at start).
-    from bot.app import create_bot, create_dispatcher, setup_bot_commands
-    from bot.conflict_watch import PollingConflictWatch
-    from bot.runner import _fsm_storage, _poll, _serve_webhook, _until_telegram_answers
-    from bot.throttling import redis_buckets
-    from handlers.middlewares import SharedBucket
-    from tagging import Tagger
+    with loading_modules():
+        from bot.app import create_bot, create_dispatcher, setup_bot_commands
+        from bot.conflict_watch import PollingConflictWatch
+        from bot.runner import _fsm_storage, _poll, _serve_webhook, _until_telegram_answers
+        from bot.throttling import redis_buckets
+        from handlers.middlewares import SharedBucket
+        from tagging import Tagger
 
     tagger = await asyncio.to_thread(Tagger, settings.tag_threshold)
     if stop.is_set():
@@ -177,9 +179,10 @@ async def _sender(
     stop: asyncio.Event,
     resources: contextlib.AsyncExitStack,
 ) -> None:
-    from bot.app import create_bot
-    from bot.runner import _until_telegram_answers
-    from bot.sending import build_sender
+    with loading_modules():
+        from bot.app import create_bot
+        from bot.runner import _until_telegram_answers
+        from bot.sending import build_sender
 
     bot = create_bot(settings)
     resources.push_async_callback(bot.session.close)
