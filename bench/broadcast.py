@@ -12,7 +12,9 @@ are out, the emulator answers one request with a 429 (retry_after 1 s), which th
 must all wait out. Prints: sustained messages/s (first to last send) and its ratio to the
 limit (target ≥ 0.9), 429 answers, sends during the pause (target 0), lost and duplicated
 messages (target 0), the CPU seconds of each process (a sender's include about 4 s of
-start-up: compare with a run of `--chats 20`) and the machine's load average.
+start-up: compare with a run of `--chats 20`), those of the PostgreSQL server's processes
+from the queueing on (when the server runs on this machine) and the machine's load
+average.
 """
 
 from __future__ import annotations
@@ -91,6 +93,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU of the PostgreSQL server's processes so far, when they run on this machine:
+    user + system of each, with what its exited children (backends) used. None when no
+    such process is visible."""
+    total, found = 0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(" (")[2].rpartition(")")
+        if name != "postgres":
+            continue
+        fields = rest.split()
+        total += sum(int(value) for value in fields[11:15])
+        found = True
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 async def run(arguments: argparse.Namespace) -> None:
     server = os.environ.get("TEST_POSTGRES_URL")
     if not server:
@@ -132,6 +155,7 @@ async def run(arguments: argparse.Namespace) -> None:
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)
         print(f"queueing {arguments.chats} messages in {name}", flush=True)
+        postgres_before = postgres_cpu_seconds()
         await fill(url, arguments.chats)
         started = time.monotonic()
         paused = False
@@ -158,6 +182,7 @@ async def run(arguments: argparse.Namespace) -> None:
                 break
         await asyncio.sleep(1.0)
         emulator_cpu = cpu_seconds(emulator.pid)
+        postgres_after = postgres_cpu_seconds()
         stats = await control(api_url, "stats")
         messages = await control(api_url, "sent_messages")
     finally:
@@ -194,6 +219,12 @@ async def run(arguments: argparse.Namespace) -> None:
         "duplicates": sum(count - 1 for count in delivered.values() if count > 1),
         "sender_cpu_seconds": [round(value, 1) for value in cpu.values()],
         "emulator_cpu_seconds": round(emulator_cpu, 1),
+        # Queueing the messages included.
+        "postgres_cpu_seconds": (
+            round(postgres_after - postgres_before, 1)
+            if postgres_before is not None and postgres_after is not None
+            else None
+        ),
         # Other work on the machine competes for the same cores.
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
