@@ -1,5 +1,7 @@
 """A round-robin reverse proxy on 127.0.0.1, as an operator puts in front of webhook replicas:
-each request goes to the next backend; the headers Telegram sets are passed on."""
+each request goes to the next backend; the headers Telegram sets are passed on. A backend
+that refuses the connection (not started yet, or stopped) is passed over for the next one,
+as nginx does by default, and 502 comes back when none takes it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import itertools
 from collections import Counter
 from types import TracebackType
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientConnectorError, ClientSession, ClientTimeout, TCPConnector, web
 
 
 class RoundRobinProxy:
@@ -47,18 +49,24 @@ class RoundRobinProxy:
 
     async def _forward(self, request: web.Request) -> web.Response:
         assert self._http is not None
-        backend = next(self._next)
-        self.handled[backend] += 1
         headers = {
             name: value
             for name, value in request.headers.items()
             if name.lower().startswith("x-telegram") or name.lower() == "content-type"
         }
-        async with self._http.post(
-            backend + request.path, data=await request.read(), headers=headers
-        ) as answer:
-            return web.Response(
-                status=answer.status,
-                body=await answer.read(),
-                content_type=answer.content_type,
-            )
+        body = await request.read()
+        for _ in self.backends:
+            backend = next(self._next)
+            try:
+                async with self._http.post(
+                    backend + request.path, data=body, headers=headers
+                ) as answer:
+                    self.handled[backend] += 1
+                    return web.Response(
+                        status=answer.status,
+                        body=await answer.read(),
+                        content_type=answer.content_type,
+                    )
+            except ClientConnectorError:
+                continue
+        return web.Response(status=502, text="no backend took the connection")
