@@ -75,7 +75,9 @@ async def test_replicas_refuse_a_wrong_secret_and_share_the_updates(
     for _ in range(3):
         emulator.send_user_message(USER, "/start")
     await emulator.wait_for_messages(USER, 3, timeout=60)
-    await wait_until(lambda: min(proxy.handled.values(), default=0) >= 1, 10, "both replicas")
+    await wait_until(
+        lambda: all(proxy.handled[backend] >= 1 for backend in proxy.backends), 10, "both replicas"
+    )
     assert set(proxy.handled) == set(proxy.backends)
     assert emulator.messages_for(STRANGER) == []
     for replica in replicas:
