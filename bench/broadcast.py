@@ -87,9 +87,15 @@ async def fill(url: str, chats: int) -> None:
         await engine.dispose()
 
 
+def _stat(process: Path) -> tuple[str, list[str]]:
+    """A process's name and the fields of /proc/PID/stat after it (state first)."""
+    name, _, rest = process.joinpath("stat").read_text().partition(" (")[2].rpartition(")")
+    return name, rest.split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a live process, from /proc (clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat(Path(f"/proc/{pid}"))[1]
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -102,15 +108,12 @@ def postgres_cpu_seconds() -> float | None:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            name, fields = _stat(entry)
         except OSError:
             continue
-        name, _, rest = stat.partition(" (")[2].rpartition(")")
-        if name != "postgres":
-            continue
-        fields = rest.split()
-        total += sum(int(value) for value in fields[11:15])
-        found = True
+        if name == "postgres":
+            total += sum(int(value) for value in fields[11:15])
+            found = True
     return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
