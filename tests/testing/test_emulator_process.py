@@ -1,0 +1,51 @@
+"""The emulator run as a process of its own (`python -m testing.telegram`) never stalls
+every client at once for a full collection of the messages it keeps. Checked in a child
+process, so that the test process's collector is left alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Keeps what it makes, as the emulator keeps every message, and counts the collections
+# of each generation.
+SCRIPT = """
+import gc, sys
+from testing.telegram.server import keep_full_collections_off
+
+if sys.argv[1] == "emulator":
+    keep_full_collections_off()
+collections = [0, 0, 0]
+gc.callbacks.append(
+    lambda phase, info: phase == "start" and collections.__setitem__(
+        info["generation"], collections[info["generation"]] + 1
+    )
+)
+kept = [{"message_id": index, "text": [index]} for index in range(300_000)]
+print(*collections)
+"""
+
+
+def _collections(mode: str, workdir: Path) -> list[int]:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, mode],
+        cwd=workdir,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return [int(count) for count in done.stdout.split()]
+
+
+def test_the_emulator_process_makes_no_full_collections(tmp_path: Path) -> None:
+    young, middle, full = _collections("emulator", tmp_path)
+    assert full == 0
+    # Young objects are still collected.
+    assert young > 100 and middle > 10
+    # The same growing heap in a process with the collector's defaults: full collections.
+    assert _collections("defaults", tmp_path)[2] > 0
