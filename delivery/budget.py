@@ -47,6 +47,10 @@ CHUNK_SECONDS = 0.1
 # Slots are reserved at least this far ahead of the database's clock, so that they have
 # not passed by the time the answer is read.
 LEAD_SECONDS = 0.05
+# A pause's first slots are reserved this long before it ends: the row hands out none
+# inside a pause, so they start right at its end instead of a round trip and LEAD_SECONDS
+# after it.
+RESUME_AHEAD_SECONDS = 0.25
 # How many reservations the clock offset is estimated over.
 OFFSET_SAMPLES = 32
 DATABASE_RETRY_SECONDS = 1.0
@@ -199,8 +203,9 @@ class SharedPacer:
                 if self._reserving is None and (
                     not slots or slots[-1] - now < self.chunk * self.interval
                 ):
-                    if now < self._paused_until and not slots:
-                        await self._waiting.wait(self._paused_until - now, stop)
+                    resume_at = self._paused_until - RESUME_AHEAD_SECONDS
+                    if now < resume_at and not slots:
+                        await self._waiting.wait(resume_at - now, stop)
                         continue
                     if not slots:
                         try:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from delivery.budget import STALE_SLOT_SECONDS, SharedPacer
+from storage import budget
 from storage.db import create_engine, create_session_factory
 
 NAME = "bot:123456"
@@ -72,3 +74,31 @@ async def test_a_pause_reaches_the_other_pacer_before_its_next_reservation(
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.5, stop.set)
     assert await second.acquire(stop) is False
+
+
+async def test_sending_resumes_at_the_end_of_a_pause(
+    pacers: list[SharedPacer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = pacers
+    for pacer in pacers:
+        assert await pacer.acquire()
+    reservations: list[budget.Reservation] = []
+    reserve = budget.reserve
+
+    async def recorded(*args: Any, **kwargs: Any) -> budget.Reservation:
+        got = await reserve(*args, **kwargs)
+        reservations.append(got)
+        return got
+
+    monkeypatch.setattr(budget, "reserve", recorded)
+    first.pause(1.0)
+    await asyncio.sleep(0.2)  # the pause is in the row and has reached the other pacer
+    assert second.paused_until > time.monotonic() + 0.5
+
+    assert await second.acquire()
+    assert time.monotonic() >= second.paused_until - 0.001
+    # The slots were reserved before the pause ended, so they start right at its end
+    # rather than a round trip and the reservation lead later.
+    after_pause = [got for got in reservations if got.paused_until > 0]
+    assert after_pause, "no reservation after the pause"
+    assert after_pause[0].first_slot == pytest.approx(after_pause[0].paused_until, abs=1e-6)
