@@ -55,6 +55,7 @@ from storage.db import create_engine, create_session_factory  # noqa: E402
 from testing.ports import free_port  # noqa: E402
 from testing.proxy import RoundRobinProxy  # noqa: E402
 from testing.telegram import BotApiEmulator, SentMessage  # noqa: E402
+from testing.telegram.server import keep_full_collections_off  # noqa: E402
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"
 FIRST_USER = 7_000_000
@@ -517,6 +518,9 @@ def main() -> int:
         (arguments.database_url or "").startswith("postgresql") and arguments.redis_url
     ):
         parser.error("--replicas needs a PostgreSQL --database-url and a --redis-url")
+    # This process plays Telegram for the bot: the emulator keeps every message, and a
+    # full collection of them would hold every user's answer at once.
+    keep_full_collections_off()
     return asyncio.run(run(arguments))
 
 
