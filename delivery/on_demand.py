@@ -8,9 +8,9 @@ digest; none writes anything: the caller sends the messages and then records the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +29,7 @@ from digests.render import (
     render_plain,
 )
 from storage import chats as chat_repo
-from storage.articles import find_articles_page
+from storage.articles import StoredArticle, find_articles_page
 from storage.chats import ChatRecord
 
 ON_DEMAND_WINDOW = timedelta(days=7)
@@ -69,6 +69,67 @@ class LatestArticles:
     article_ids: tuple[int, ...]
 
 
+class LatestCache:
+    """What `latest_for_subscriber` found and wrote, kept for one pass over many chats
+    (the welcome messages of a surge of new subscribers, who mostly choose alike): the
+    archive is asked once per choice of countries and topics, and the same articles are
+    rendered once per time zone and language. Made afresh for each pass, so that what it
+    holds is as new as the pass."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[frozenset[str], frozenset[str], float], list[StoredArticle]] = {}
+        self._texts: dict[tuple[tuple[int, ...], int, str, str, date], str] = {}
+        # The labels whose ids are part of the keys, kept so that no id is reused.
+        self._labels: dict[int, Labels] = {}
+
+    async def found(
+        self, session: AsyncSession, chat: ChatRecord, threshold: float
+    ) -> list[StoredArticle]:
+        key = (chat.countries, chat.topics, threshold)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = await _newest_matching(session, chat, threshold)
+        return found
+
+    def text(
+        self,
+        articles: Sequence[StoredArticle],
+        labels: Labels,
+        timezone: str,
+        header: str,
+        today: date,
+    ) -> str | None:
+        self._labels.setdefault(id(labels), labels)
+        key = (tuple(a.id for a in articles), id(labels), timezone, header, today)
+        return self._texts.get(key)
+
+    def keep_text(
+        self,
+        articles: Sequence[StoredArticle],
+        labels: Labels,
+        timezone: str,
+        header: str,
+        today: date,
+        text: str,
+    ) -> None:
+        self._labels.setdefault(id(labels), labels)
+        key = (tuple(a.id for a in articles), id(labels), timezone, header, today)
+        self._texts[key] = text
+
+
+async def _newest_matching(
+    session: AsyncSession, chat: ChatRecord, threshold: float
+) -> list[StoredArticle]:
+    found, _more = await find_articles_page(
+        session,
+        countries=chat.countries,
+        topics=chat.topics,
+        threshold=threshold,
+        limit=LATEST_ON_SUBSCRIBE,
+    )
+    return found
+
+
 async def latest_for_subscriber(
     session: AsyncSession,
     chat: ChatRecord,
@@ -77,17 +138,16 @@ async def latest_for_subscriber(
     *,
     header: str,
     threshold: float = 0.5,
+    cache: LatestCache | None = None,
 ) -> LatestArticles | None:
     """Right after subscribing: the newest matching articles as one message, so that the
     chat does not start empty; None when the archive has nothing on its countries, and no
-    text (nor articles) when the chat got every one of them already."""
-    found, _more = await find_articles_page(
-        session,
-        countries=chat.countries,
-        topics=chat.topics,
-        threshold=threshold,
-        limit=LATEST_ON_SUBSCRIBE,
-    )
+    text (nor articles) when the chat got every one of them already. `cache` shares the
+    archive's answers and the texts between the chats of one pass."""
+    if cache is None:
+        found = await _newest_matching(session, chat, threshold)
+    else:
+        found = await cache.found(session, chat, threshold)
     if not found:
         return None
     sent = await chat_repo.sent_article_ids(session, chat.id, [article.id for article in found])
@@ -95,10 +155,13 @@ async def latest_for_subscriber(
     if not found:
         return LatestArticles("", ())
     timezone = usable_timezone(chat.timezone)
-    stories = cluster_stories([to_digest_article(article) for article in found])
-    text = render_article_list(
-        stories, labels, tz=timezone, header=header, today=local_date(now, timezone)
-    )
+    today = local_date(now, timezone)
+    text = cache.text(found, labels, chat.timezone, header, today) if cache else None
+    if text is None:
+        stories = cluster_stories([to_digest_article(article) for article in found])
+        text = render_article_list(stories, labels, tz=timezone, header=header, today=today)
+        if cache is not None:
+            cache.keep_text(found, labels, chat.timezone, header, today, text)
     return LatestArticles(text, tuple(article.id for article in found))
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.i18n import gettext_for
 from delivery.labels import digest_labels
-from delivery.on_demand import latest_for_subscriber
+from delivery.on_demand import LatestCache, latest_for_subscriber
 from storage import chats as chat_repo
 from storage import outbox
 from storage.chats import ChatRecord
@@ -98,7 +98,12 @@ def _wants_messages(chat: ChatRecord) -> bool:
 
 
 async def _compose(
-    session: AsyncSession, chat: ChatRecord, requested_at: datetime, now: datetime, threshold: float
+    session: AsyncSession,
+    chat: ChatRecord,
+    requested_at: datetime,
+    now: datetime,
+    threshold: float,
+    cache: LatestCache,
 ) -> _Welcome:
     if not _wants_messages(chat) or now - requested_at > MAX_AGE:
         return _Welcome(chat.id, requested_at, None)
@@ -110,6 +115,7 @@ async def _compose(
         digest_labels(chat.language),
         header=_("Latest on your countries"),
         threshold=threshold,
+        cache=cache,
     )
     if latest is None:
         text = html.escape(
@@ -184,6 +190,7 @@ async def compose_welcomes(
     """Queues the first articles of every chat whose request is due at `now`."""
     started = time.perf_counter()
     report = WelcomeReport()
+    cache = LatestCache()
     while True:
         async with session_factory() as session:
             due = await chat_repo.welcome_chat_batch(session, now, limit=batch_size)
@@ -194,7 +201,9 @@ async def compose_welcomes(
             # updates of a surge are waiting for.
             try:
                 async with session_factory() as session:
-                    welcomes.append(await _compose(session, chat, requested_at, now, threshold))
+                    welcomes.append(
+                        await _compose(session, chat, requested_at, now, threshold, cache)
+                    )
                     await session.commit()
             except Exception:
                 logger.exception("could not compose the first articles of chat %s", chat.id)

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from core.i18n import gettext_for
+from delivery import on_demand
+from delivery.labels import digest_labels
+from delivery.on_demand import latest_for_subscriber
 from delivery.welcome import (
     MAX_AGE,
     WELCOME_KIND,
@@ -172,3 +178,70 @@ async def test_a_request_not_yet_due_waits(session_factory: SessionFactory) -> N
 
     assert report.chats == 0
     assert await requests_left(session_factory) == [950]
+
+
+async def test_chats_that_chose_alike_share_one_archive_query_and_keep_their_own_texts(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await uzbek_article(session_factory, "Омск и Самарканд открыли авиарейс", 50)
+    await uzbek_article(session_factory, "Омский завод поставит технику в Фергану", 20)
+    await add_article(
+        session_factory,
+        "Павлодарские аграрии приедут на омскую ярмарку",
+        countries={"KZ": 0.95},
+        first_seen_at=NOW - timedelta(minutes=30),
+    )
+    # Chat, language, time zone, countries.
+    chats = [
+        (821, "ru", "Asia/Omsk", "UZ"),
+        (822, "ru", "Asia/Omsk", "UZ"),
+        (823, "en", "Asia/Omsk", "UZ"),
+        (824, "ru", "America/Los_Angeles", "UZ"),
+        (825, "ru", "Asia/Omsk", "KZ"),
+    ]
+    for chat_id, language, timezone, country in chats:
+        await add_chat(
+            session_factory,
+            chat_id,
+            countries=(country,),
+            language=language,
+            timezone=timezone,
+            now=NOW,
+        )
+        async with session_factory() as session:
+            await request_welcome(session, chat_id, now=NOW)
+            await session.commit()
+    # Each chat's message as it is composed alone, before any of them is queued.
+    alone: dict[int, str] = {}
+    async with session_factory() as session:
+        for chat_id, *_ in chats:
+            chat = await chat_repo.get_chat(session, chat_id)
+            assert chat is not None
+            latest = await latest_for_subscriber(
+                session,
+                chat,
+                NOW + timedelta(seconds=1),
+                digest_labels(chat.language),
+                header=gettext_for(chat.language)("Latest on your countries"),
+            )
+            assert latest is not None
+            alone[chat_id] = latest.text
+    queries = 0
+    find = on_demand.find_articles_page
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal queries
+        queries += 1
+        return await find(*args, **kwargs)
+
+    monkeypatch.setattr(on_demand, "find_articles_page", counted)
+
+    report = await compose_welcomes(session_factory, now=NOW + timedelta(seconds=1))
+
+    # Uzbekistan and Kazakhstan: one query each for the five chats.
+    assert queries == 2
+    assert report.messages == 5
+    rows = await welcome_rows(session_factory)
+    assert {row.chat_id: row.text for row in rows} == alone
+    assert alone[821] == alone[822] != alone[823]
+    assert "ярмарку" in alone[825] and "ярмарку" not in alone[821]
