@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,7 +78,7 @@ class LatestCache:
 
     def __init__(self) -> None:
         self._found: dict[tuple[frozenset[str], frozenset[str], float], list[StoredArticle]] = {}
-        self._texts: dict[tuple[tuple[int, ...], int, str, str, date], str] = {}
+        self._texts: dict[tuple[object, ...], str] = {}
         # The labels whose ids are part of the keys, kept so that no id is reused.
         self._labels: dict[int, Labels] = {}
 
@@ -92,29 +92,22 @@ class LatestCache:
         return found
 
     def text(
-        self,
-        articles: Sequence[StoredArticle],
-        labels: Labels,
-        timezone: str,
-        header: str,
-        today: date,
+        self, articles: Sequence[StoredArticle], labels: Labels, *settings: object
     ) -> str | None:
-        self._labels.setdefault(id(labels), labels)
-        key = (tuple(a.id for a in articles), id(labels), timezone, header, today)
-        return self._texts.get(key)
+        """The text rendered for these articles and labels with the same `settings` (time
+        zone, header, date), if any."""
+        return self._texts.get(self._text_key(articles, labels, settings))
 
     def keep_text(
-        self,
-        articles: Sequence[StoredArticle],
-        labels: Labels,
-        timezone: str,
-        header: str,
-        today: date,
-        text: str,
+        self, articles: Sequence[StoredArticle], labels: Labels, *settings: object, text: str
     ) -> None:
+        self._texts[self._text_key(articles, labels, settings)] = text
+
+    def _text_key(
+        self, articles: Sequence[StoredArticle], labels: Labels, settings: tuple[object, ...]
+    ) -> tuple[object, ...]:
         self._labels.setdefault(id(labels), labels)
-        key = (tuple(a.id for a in articles), id(labels), timezone, header, today)
-        self._texts[key] = text
+        return (tuple(article.id for article in articles), id(labels), *settings)
 
 
 async def _newest_matching(
@@ -161,7 +154,7 @@ async def latest_for_subscriber(
         stories = cluster_stories([to_digest_article(article) for article in found])
         text = render_article_list(stories, labels, tz=timezone, header=header, today=today)
         if cache is not None:
-            cache.keep_text(found, labels, chat.timezone, header, today, text)
+            cache.keep_text(found, labels, chat.timezone, header, today, text=text)
     return LatestArticles(text, tuple(article.id for article in found))
 
 
