@@ -5,11 +5,10 @@ collector is left alone."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.commands import python_output
+
 SCRIPT = """
 import asyncio, gc
 from bot.app import create_dispatcher
@@ -51,22 +50,8 @@ print(gc.isenabled())
 """
 
 
-def _run(script: str, workdir: Path) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=workdir,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
-
-
 def test_start_up_freezes_the_objects_loaded(tmp_path: Path) -> None:
-    before, after = (int(value) for value in _run(SCRIPT, tmp_path))
+    before, after = (int(value) for value in python_output(SCRIPT, tmp_path))
     assert before == 0
     # The lookup tables (names, the lemmatizer, catalogs) are loaded by then: far more
     # than the interpreter's own objects.
@@ -74,7 +59,7 @@ def test_start_up_freezes_the_objects_loaded(tmp_path: Path) -> None:
 
 
 def test_imports_run_without_the_collector_and_are_frozen(tmp_path: Path) -> None:
-    lines = _run(LOADING, tmp_path)
+    lines = python_output(LOADING, tmp_path)
     # Off inside, on again after, and what was made is frozen.
     assert lines[:3] == ["False", "True", "True"]
     # A failed import turns it back on too.

@@ -58,3 +58,20 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("digestbot: ")]
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+def python_output(script: str, workdir: Path, *arguments: str) -> list[str]:
+    """The words `python -c SCRIPT ARGUMENTS` printed, run in a child process of its own
+    (its interpreter state, the collector's above all, apart from the test process's);
+    asserts it succeeded."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        cwd=workdir,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()

@@ -4,11 +4,10 @@ process, so that the test process's collector is left alone."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.commands import python_output
+
 # Keeps what it makes, as the emulator keeps every message, and counts the collections
 # of each generation.
 SCRIPT = """
@@ -29,17 +28,7 @@ print(*collections)
 
 
 def _collections(mode: str, workdir: Path) -> list[int]:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode],
-        cwd=workdir,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return [int(count) for count in done.stdout.split()]
+    return [int(count) for count in python_output(SCRIPT, workdir, mode)]
 
 
 def test_the_emulator_process_makes_no_full_collections(tmp_path: Path) -> None:
