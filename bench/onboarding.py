@@ -6,9 +6,11 @@ Feeds the updates of N users going through onboarding (/start, two countries, ne
 next, 09:00, Omsk) to the real Dispatcher (middlewares, routers, storage on a fresh
 SQLite file) through the fake Telegram session, `--concurrency` users at a time, after
 a warm-up of 20 users and the dispatcher's start-up (lookup tables, heap frozen).
-Prints the process's CPU time per update (time.process_time), steadier on a shared
-machine than bench/surge.py's wall-clock figures; the fake Telegram's own work is
-included. `--profile` prints the measured part's cProfile top
+The latest articles each new subscriber gets are composed meanwhile, as in the bot, and
+sent by one sender run at the end, as the bot's one sender would send them (not drained
+after each update, as handler tests do). Prints the process's CPU time per update
+(time.process_time), steadier on a shared machine than bench/surge.py's wall-clock
+figures; the fake Telegram's own work is included. `--profile` prints the measured part's cProfile top
 entries (by own time, then by cumulative time).
 """
 
@@ -29,6 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bot.app import create_bot, create_dispatcher  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from delivery.sender import Sender  # noqa: E402
 from handlers.middlewares import TokenBucket  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from testing.telegram import BOT_TOKEN, Conversation, MockedSession, Sent, button  # noqa: E402
@@ -52,9 +55,10 @@ async def measure(
     telegram = MockedSession()
     bot = create_bot(settings, session=telegram)
     unlimited = TokenBucket(capacity=10**9, rate=10**9)
+    session_factory = create_session_factory(engine)
     dispatcher = create_dispatcher(
         settings=settings,
-        session_factory=create_session_factory(engine),
+        session_factory=session_factory,
         message_bucket=unlimited,
         callback_bucket=unlimited,
     )
@@ -62,7 +66,7 @@ async def measure(
 
     async def onboard(user: int) -> None:
         nonlocal updates
-        chat = Conversation(dispatcher, bot, telegram, user)
+        chat = Conversation(dispatcher, bot, telegram, user, drain_outbox=False)
 
         def mine(sent: Sequence[Sent]) -> list[Sent]:
             # Other users' calls interleave in the session's log.
@@ -90,6 +94,10 @@ async def measure(
         if profiler is not None:
             profiler.enable()
         await asyncio.gather(*(one(8_000_000 + number) for number in range(users)))
+        # The latest articles each new subscriber gets, composed meanwhile, sent by one
+        # sender run: what the bot process's sender does for them.
+        await dispatcher.workflow_data["welcome"].join()
+        await Sender(bot, session_factory, rate=1000.0).run_until_empty()
         if profiler is not None:
             profiler.disable()
         return updates, time.process_time() - started

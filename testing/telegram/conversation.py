@@ -38,7 +38,11 @@ class Conversation:
         language_code: str | None = "ru",
         chat_type: str = "private",
         title: str | None = None,
+        drain_outbox: bool = True,
     ) -> None:
+        """`drain_outbox=False` leaves what an update queued in the outbox (the latest
+        articles after subscribing) to a sender the caller runs, as the bot process runs
+        one; by default each update waits for it and sends it, as the person sees it."""
         self.dispatcher = dispatcher
         self.bot = bot
         self.session = session
@@ -48,6 +52,7 @@ class Conversation:
         self.language_code = language_code
         self.chat_type = chat_type
         self.title = title
+        self.drain_outbox = drain_outbox
         group_title = None if chat_type == "private" else title or DEFAULT_GROUP_TITLE
         self.telegram.ensure_chat(chat_id, chat_type, title=group_title)
 
@@ -68,7 +73,7 @@ class Conversation:
         # subscribing, composed into the outbox and sent by the sender) is part of the
         # bot's answer as the person sees it.
         welcome = self.dispatcher.workflow_data.get("welcome")
-        if welcome is not None:
+        if welcome is not None and self.drain_outbox:
             queued = welcome.report.messages
             await welcome.join()
             if welcome.report.messages > queued:
