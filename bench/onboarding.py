@@ -10,8 +10,8 @@ The latest articles each new subscriber gets are composed meanwhile, as in the b
 sent by one sender run at the end, as the bot's one sender would send them (not drained
 after each update, as handler tests do). Prints the process's CPU time per update
 (time.process_time), steadier on a shared machine than bench/surge.py's wall-clock
-figures; the fake Telegram's own work is included. `--profile` prints the measured part's cProfile top
-entries (by own time, then by cumulative time).
+figures; the fake Telegram's own work is included. `--profile` prints the measured
+part's cProfile top entries (by own time, then by cumulative time).
 """
 
 from __future__ import annotations

@@ -38,3 +38,17 @@ def test_the_emulator_process_makes_no_full_collections(tmp_path: Path) -> None:
     assert young > 100 and middle > 10
     # The same growing heap in a process with the collector's defaults: full collections.
     assert _collections("defaults", tmp_path)[2] > 0
+
+
+def test_the_emulator_process_starts_without_aiogram(tmp_path: Path) -> None:
+    # aiogram's models cost seconds of CPU to import; only the in-process session and
+    # the conversations need them.
+    script = "import sys, testing.telegram.server; print('aiogram' in sys.modules)"
+    assert python_output(script, tmp_path) == ["False"]
+
+
+def test_every_name_the_package_exports_resolves() -> None:
+    import testing.telegram as package
+
+    for name in package.__all__:
+        assert getattr(package, name) is not None, name
