@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,49 +78,43 @@ class LatestCache:
 
     def __init__(self) -> None:
         self._found: dict[tuple[frozenset[str], frozenset[str], float], list[StoredArticle]] = {}
-        self._texts: dict[tuple[object, ...], str] = {}
-        # The labels whose ids are part of the keys, kept so that no id is reused.
-        self._labels: dict[int, Labels] = {}
+        # Keyed by the labels' id: each entry holds its labels, so the id stays theirs.
+        self._texts: dict[tuple[tuple[int, ...], int, str, str, date], tuple[Labels, str]] = {}
 
     async def found(
         self, session: AsyncSession, chat: ChatRecord, threshold: float
     ) -> list[StoredArticle]:
+        """The newest articles on the chat's countries and topics."""
         key = (chat.countries, chat.topics, threshold)
-        found = self._found.get(key)
-        if found is None:
-            found = self._found[key] = await _newest_matching(session, chat, threshold)
-        return found
+        if key not in self._found:
+            self._found[key], _more = await find_articles_page(
+                session,
+                countries=chat.countries,
+                topics=chat.topics,
+                threshold=threshold,
+                limit=LATEST_ON_SUBSCRIBE,
+            )
+        return self._found[key]
 
     def text(
-        self, articles: Sequence[StoredArticle], labels: Labels, *settings: object
-    ) -> str | None:
-        """The text rendered for these articles and labels with the same `settings` (time
-        zone, header, date), if any."""
-        return self._texts.get(self._text_key(articles, labels, settings))
-
-    def keep_text(
-        self, articles: Sequence[StoredArticle], labels: Labels, *settings: object, text: str
-    ) -> None:
-        self._texts[self._text_key(articles, labels, settings)] = text
-
-    def _text_key(
-        self, articles: Sequence[StoredArticle], labels: Labels, settings: tuple[object, ...]
-    ) -> tuple[object, ...]:
-        self._labels.setdefault(id(labels), labels)
-        return (tuple(article.id for article in articles), id(labels), *settings)
-
-
-async def _newest_matching(
-    session: AsyncSession, chat: ChatRecord, threshold: float
-) -> list[StoredArticle]:
-    found, _more = await find_articles_page(
-        session,
-        countries=chat.countries,
-        topics=chat.topics,
-        threshold=threshold,
-        limit=LATEST_ON_SUBSCRIBE,
-    )
-    return found
+        self,
+        articles: Sequence[StoredArticle],
+        labels: Labels,
+        *,
+        timezone: str,
+        header: str,
+        today: date,
+    ) -> str:
+        """The message listing `articles`, rendered once per labels, zone, header and date."""
+        key = (tuple(article.id for article in articles), id(labels), timezone, header, today)
+        entry = self._texts.get(key)
+        if entry is None:
+            stories = cluster_stories([to_digest_article(article) for article in articles])
+            rendered = render_article_list(
+                stories, labels, tz=usable_timezone(timezone), header=header, today=today
+            )
+            entry = self._texts[key] = (labels, rendered)
+        return entry[1]
 
 
 async def latest_for_subscriber(
@@ -138,23 +132,16 @@ async def latest_for_subscriber(
     text (nor articles) when the chat got every one of them already. `cache` shares the
     archive's answers and the texts between the chats of one pass."""
     if cache is None:
-        found = await _newest_matching(session, chat, threshold)
-    else:
-        found = await cache.found(session, chat, threshold)
+        cache = LatestCache()
+    found = await cache.found(session, chat, threshold)
     if not found:
         return None
     sent = await chat_repo.sent_article_ids(session, chat.id, [article.id for article in found])
     found = [article for article in found if article.id not in sent]
     if not found:
         return LatestArticles("", ())
-    timezone = usable_timezone(chat.timezone)
-    today = local_date(now, timezone)
-    text = cache.text(found, labels, chat.timezone, header, today) if cache else None
-    if text is None:
-        stories = cluster_stories([to_digest_article(article) for article in found])
-        text = render_article_list(stories, labels, tz=timezone, header=header, today=today)
-        if cache is not None:
-            cache.keep_text(found, labels, chat.timezone, header, today, text=text)
+    today = local_date(now, usable_timezone(chat.timezone))
+    text = cache.text(found, labels, timezone=chat.timezone, header=header, today=today)
     return LatestArticles(text, tuple(article.id for article in found))
 
 
