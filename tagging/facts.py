@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache, lru_cache
@@ -1631,7 +1631,35 @@ def _is_change(sentence: _Sentence, start: int, end: int, unit: str) -> bool:
     )
 
 
-_DIGIT = re.compile(r"\d")
+# Where a figure may start: a digit or a dollar sign. Most sentences have none.
+_FIGURE_START = re.compile(r"[\d$]")
+
+
+def _figures_in(text: str) -> Iterator[re.Match[str]]:
+    """What `_FIGURE.finditer(text)` finds, tried only where a figure may start: the pattern
+    opens with optional groups, so a scan would try it at every character."""
+    end = 0
+    for start in _FIGURE_START.finditer(text):
+        position = start.start()
+        if position < end:
+            continue
+        match = _FIGURE.match(text, position)
+        if match is not None:
+            yield match
+            end = match.end()
+
+
+# A multiple in words is either an adverb or «в … раза»: both are cheap to rule out.
+_WORD_TIMES_HINTS = ("раз", "вдвое", "втрое", "вчетверо", "впятеро")
+
+
+def _word_times_in(text: str) -> Iterator[re.Match[str]]:
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _WORD_TIMES_HINTS):
+        return iter(())
+    return _WORD_TIMES.finditer(text)
+
+
 _TIMES_UNIT = re.compile(r"(?i)раза?")
 _TIMES_BEFORE = re.compile(r"\bв\s*(?:более\s+чем\s+в\s+)?$")
 _DIGIT_BEFORE = re.compile(r"\d\.?$")
@@ -1660,9 +1688,7 @@ def extract_figures(
         article_mentions.update(code for _, code in mentions)
         previous = sentences[position - 1] if position else None
         numbers: list[tuple[int, float, str, re.Match[str]]] = []
-        # Every figure has a digit; most sentences have none.
-        digits = _DIGIT.search(sentence.text) is not None
-        for match in _FIGURE.finditer(sentence.text) if digits else ():
+        for match in _figures_in(sentence.text):
             unit = _unit(match)
             if _TIMES_UNIT.fullmatch(unit):
                 before = sentence.text[max(0, match.start() - 12) : match.start()]
@@ -1676,7 +1702,7 @@ def extract_figures(
                 if _COMPARED_WITH.search(sentence.text[: match.start()]):
                     continue
             numbers.append((match.start(), _value(match.group("number")), unit, match))
-        for match in _WORD_TIMES.finditer(sentence.text):
+        for match in _word_times_in(sentence.text):
             word = (match.group("adverb") or match.group("word") or "").lower()
             numbers.append((match.start(), _WORD_NUMBERS[word], "раза", match))
         numbers.extend(_numbers_in_words(sentence))

@@ -760,6 +760,9 @@ def _is_venue_name(knowledge: Knowledge, text: str, words: Words, match: Match) 
         return True
     if match.end < len(words.keys) and not words.keys[match.end].isdisjoint(knowledge.venue_after):
         return True
+    # Finding the words' offsets costs a scan of the sentence; most have no quotes at all.
+    if not any(quote in text for quote in _QUOTES_OPEN):
+        return False
     # A sentence can be a whole long text: look only at the characters next to the match,
     # never copy what comes before or after it.
     before = _visible_before(text, words.starts[match.start])

@@ -559,3 +559,31 @@ def test_russia_after_a_russian_province_is_no_part_of_its_name() -> None:
     )
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.parties == ("правительство Пензенской области", "хокимият Бухарской области")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Товарооборот вырос до 1234 567 млн рублей и $ 5 млн, а затем на 3–4 %.",
+        "В 2024 году отгрузили 12 тыс. т, $$7 млн и 1 000 000 руб.; 15 % — в январе.",
+        "Доля выросла с 80 % до 95 %, экспорт — в 2,5 раза, импорт — в 3 раз.",
+        "Без цифр вовсе.",
+        "12345678901234567890",
+    ],
+)
+def test_figures_are_read_only_where_one_may_start(text: str) -> None:
+    from tagging.facts import _FIGURE, _figures_in
+
+    assert [m.span() for m in _figures_in(text)] == [m.span() for m in _FIGURE.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ЭКСПОРТ В УЗБЕКИСТАН ВЫРОС ВДВОЕ.", 2.0),
+        ("Экспорт в Узбекистан вырос В ТРИ РАЗА.", 3.0),
+        ("Экспорт в Узбекистан вырос Впятеро.", 5.0),
+    ],
+)
+def test_multiples_in_words_in_any_case(text: str, value: float) -> None:
+    assert [(f.value, f.unit) for f in extract_figures(None, text, ("UZ",))] == [(value, "раза")]

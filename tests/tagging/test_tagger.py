@@ -68,6 +68,21 @@ def test_street_and_restaurant_names_are_not_countries(tagger: Tagger) -> None:
     assert result.countries == ()
 
 
+def test_a_country_name_in_quotes_is_the_name_of_a_firm(tagger: Tagger) -> None:
+    title = "Соглашение о поставках зерна"
+    firm = tagger.tag(
+        title,
+        "Омский агрохолдинг «Казахстан» подписал соглашение о сотрудничестве с областным "
+        "правительством и договорился о поставках зерна.",
+    )
+    partner = tagger.tag(
+        title,
+        "Омский агрохолдинг подписал с Казахстаном соглашение о сотрудничестве и договорился "
+        "о поставках зерна.",
+    )
+    assert (firm.country_codes, partner.country_codes) == ((), ("KZ",))
+
+
 def test_uz_as_health_institution_is_not_uzbekistan(tagger: Tagger) -> None:
     text = (
         "В УЗ «Городская клиническая больница №3» открылось отделение кардиологии. "
