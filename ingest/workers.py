@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -25,7 +26,23 @@ _tagger: Tagger | None = None
 
 def _start_worker(threshold: float) -> None:
     global _tagger
+    _exit_with_parent()
     _tagger = Tagger(threshold)
+
+
+def _exit_with_parent() -> None:
+    """A worker ends when the process that started it is gone, however it ended: one
+    killed (kill -9, the out-of-memory killer) cannot shut its pool down, and its workers
+    would otherwise wait for work forever, each holding a tagger's memory."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def create_ingest_pool(threshold: float, processes: int | None = None) -> ProcessPoolExecutor:

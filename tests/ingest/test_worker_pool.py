@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import suppress
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +24,7 @@ from tagging import Tagger
 from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import ARTICLE_PAGE, KAZAKH_GRAIN, Story, rss
 from tests.ingest.test_pipeline import CONFIG, SessionFactory, add_feeds
+from tests.support.commands import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +87,47 @@ async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
 
 def _fact_fields(fact: fact_repo.StoredFact | fact_repo.NewFact) -> tuple[object, ...]:
     return (fact.kind, fact.countries, fact.subject, fact.indicator, fact.value, fact.unit)
+
+
+_POOL_IN_A_CHILD = """
+import os, time
+from ingest.workers import create_ingest_pool
+pool = create_ingest_pool(0.5, processes=1)
+print(pool.submit(os.getpid).result(), flush=True)
+time.sleep(120)
+"""
+
+
+def _ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # a zombie has ended; its reaper is not ours
+
+
+def test_the_workers_end_when_the_process_that_started_them_is_killed(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _POOL_IN_A_CHILD],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": ""},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker = 0
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert not _ended(worker)
+        parent.kill()  # no shutdown of the pool: as kill -9 or the out-of-memory killer
+        parent.wait()
+        deadline = time.monotonic() + 30
+        while not _ended(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _ended(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+        if worker:
+            with suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
