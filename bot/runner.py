@@ -46,6 +46,7 @@ from ingest.facts_backfill import STOP_WAIT_SECONDS as BACKFILL_STOP_SECONDS
 from ingest.facts_backfill import backfill_in_background
 from ingest.pipeline import IngestPipeline
 from ingest.report import FeedOutcome
+from ingest.workers import create_ingest_pool
 from storage.db import (
     checkpoint_periodically,
     create_engine,
@@ -61,6 +62,9 @@ WEBHOOK_PATH = "/telegram/webhook"
 WEBHOOK_MAX_CONNECTIONS = 100
 TELEGRAM_RETRY_FIRST_SECONDS = 1.0
 TELEGRAM_RETRY_MAX_SECONDS = 60.0
+# Parse-and-tag processes of `digestbot run` unless INGEST_PROCESSES says otherwise: one
+# leaves a core to the bot's own process on a small machine.
+ALL_ROLE_INGEST_PROCESSES = 1
 
 
 async def run_bot(settings: Settings) -> int:
@@ -111,7 +115,14 @@ async def run_bot(settings: Settings) -> int:
         if not await _until_telegram_answers(bot.get_me, stop, "check the token"):
             return 0
         bot.session.middleware(PollingConflictWatch(health))
-        pipeline = IngestPipeline(background_sessions, tagger, ingest_config(settings))
+        # Parsing and tagging in a worker process: in a thread of this one they would hold
+        # the interpreter most of the time while a poll brings new articles, and every
+        # reply would wait its turn behind them.
+        pool = create_ingest_pool(
+            settings.tag_threshold, settings.ingest_processes or ALL_ROLE_INGEST_PROCESSES
+        )
+        resources.callback(pool.shutdown, wait=False, cancel_futures=True)
+        pipeline = IngestPipeline(background_sessions, None, ingest_config(settings), executor=pool)
         background = _Background(
             settings,
             background_sessions,

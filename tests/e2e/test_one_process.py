@@ -1,6 +1,7 @@
 """One `digestbot run` per SQLite file; another poller on the same token is a warning a
 minute, not a traceback; a database file deleted under the running bot is noticed, writes
-stop and /healthz says so."""
+stop and /healthz says so; new articles are tagged in a worker process that ends with the
+bot, however the bot ends."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -167,3 +169,49 @@ async def test_a_deleted_database_file_is_noticed_and_nothing_more_is_written(
     )
     code, _seconds = await again.stop()
     assert code == 0
+
+
+def _live_processes() -> dict[int, tuple[int, str]]:
+    """Every live process: its parent's pid and its command line (Linux /proc)."""
+    found: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if fields[0] not in ("Z", "X"):  # a zombie has ended; its reaper is not ours
+            found[int(entry.name)] = (int(fields[1]), command)
+    return found
+
+
+async def test_new_articles_are_tagged_in_a_worker_that_dies_with_the_bot(
+    bot_process: BotProcessFactory,
+) -> None:
+    process = bot_process()
+    process.start()
+    assert process.process is not None
+    await process.wait_for_first_poll()
+    assert process.query("SELECT count(*) FROM article_tags")[0][0] > 0
+
+    bot = process.process.pid
+    children = {
+        pid: command for pid, (parent, command) in _live_processes().items() if parent == bot
+    }
+    workers = [pid for pid, command in children.items() if "spawn_main" in command]
+    assert len(workers) == 1, children  # ALL_ROLE_INGEST_PROCESSES
+
+    process.process.kill()  # as the out-of-memory killer would: no shutdown at all
+    process.process.wait()
+    assert await asyncio.to_thread(_all_ended, children.keys(), 30.0)
+
+
+def _all_ended(pids: Collection[int], limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while pids & _live_processes().keys():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
