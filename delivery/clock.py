@@ -7,6 +7,7 @@ was down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -50,13 +51,23 @@ def start_clock(
     del bot
     now = datetime.now(UTC)
 
+    # A job under way when the bot stops is cancelled by the scheduler's shutdown: what it
+    # stored stays, and what it had not reached is due at the next start.
     async def poll_feeds_job() -> None:
         try:
             await poll_feeds()
+        except asyncio.CancelledError:
+            logger.info("feed polling stopped with the bot; the feeds left are due at its start")
         except Exception:
             logger.exception("feed polling failed; next try at the next interval")
 
     async def compose_job() -> None:
+        try:
+            await compose_everything_due()
+        except asyncio.CancelledError:
+            logger.info("composing stopped with the bot; the chats left are due at its start")
+
+    async def compose_everything_due() -> None:
         try:
             report = await compose_due_digests(
                 session_factory,
