@@ -51,13 +51,14 @@ def start_clock(
     del bot
     now = datetime.now(UTC)
 
-    # A job under way when the bot stops is cancelled by the scheduler's shutdown: what it
-    # stored stays, and what it had not reached is due at the next start.
+    # A job under way when the clock stops (the bot stops, or this process lost the clock
+    # lock) is cancelled by the scheduler's shutdown: what it stored stays, and what it
+    # had not reached is due at the clock's next run.
     async def poll_feeds_job() -> None:
         try:
             await poll_feeds()
         except asyncio.CancelledError:
-            logger.info("feed polling stopped with the bot; the feeds left are due at its start")
+            logger.info("the clock stopped during a feed poll; the feeds left are due next run")
         except Exception:
             logger.exception("feed polling failed; next try at the next interval")
 
@@ -65,7 +66,7 @@ def start_clock(
         try:
             await compose_everything_due()
         except asyncio.CancelledError:
-            logger.info("composing stopped with the bot; the chats left are due at its start")
+            logger.info("the clock stopped while composing; the chats left are due next run")
 
     async def compose_everything_due() -> None:
         try:

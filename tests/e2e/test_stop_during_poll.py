@@ -44,7 +44,7 @@ async def test_a_stop_during_a_poll_ends_it_cleanly(
     log = process.log
     assert code == 0, log[-3000:]
     assert "Traceback" not in log
-    assert "feed polling stopped with the bot; the feeds left are due at its start" in log
+    assert "the clock stopped during a feed poll; the feeds left are due next run" in log
     assert seconds < 20
     assert process.query("SELECT count(*) FROM articles") == [(1,)]
     # The stalled feed was never checked: it is due at the next start.
