@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from delivery import daily
 from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
 from delivery.on_demand import build_digest_now, preview_digest, record_digest_sent
+from delivery.planner import ChatChange
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
 from storage.models import SentArticle
@@ -21,6 +23,7 @@ from tests.delivery.helpers import (
     SessionFactory,
     add_article,
     add_chat,
+    add_chats_bulk,
     outbox_rows,
 )
 
@@ -397,3 +400,35 @@ async def test_articles_sent_between_planning_and_storing_are_not_sent_again(
     (row,) = await outbox_rows(session_factory)
     assert ids_of(row.article_ids) == {second}
     assert await sent_ids(session_factory, 61) == {first, second}
+
+
+async def test_a_batch_of_digests_is_written_a_chunk_of_chats_at_a_time(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chats = range(1000, 1000 + 2 * daily.APPLY_CHUNK + 50)
+    await add_chats_bulk(session_factory, chats, next_at=NINE_IN_OMSK)
+    await add_article(
+        session_factory,
+        HEADLINES[0],
+        countries={"UZ": 0.9},
+        first_seen_at=NINE_IN_OMSK - timedelta(hours=1),
+    )
+    chats_per_transaction: list[int] = []
+    write = daily._apply_in_one_transaction
+
+    async def counted(
+        factory: SessionFactory, changes: Sequence[ChatChange], *, now: datetime
+    ) -> daily.ComposeReport:
+        chats_per_transaction.append(len(changes))
+        return await write(factory, changes, now=now)
+
+    monkeypatch.setattr(daily, "_apply_in_one_transaction", counted)
+
+    report = await compose_due_digests(
+        session_factory, now=NINE_IN_OMSK, labels_for=digest_labels, catchup=CATCHUP
+    )
+
+    assert report.digests == len(chats)
+    assert len(await outbox_rows(session_factory)) == len(chats)
+    # Each transaction holds the write lock, and the event loop, for a chunk's writes only.
+    assert chats_per_transaction == [daily.APPLY_CHUNK, daily.APPLY_CHUNK, 50]
