@@ -11,10 +11,11 @@ batches, each in three steps:
    subscribers whose digests would be identical (same articles, countries, topics, zone and
    language, as with the presets) share one composition;
 3. apply: one transaction writes each chat's messages, the articles as sent and its next
-   digest time, so that a crash leaves all of it or none. A chat whose schedule moved
-   meanwhile (another clock, the subscriber changed the time) or that got some of the same
-   articles meanwhile (/digest, the onboarding answer) is left as it is and planned again
-   at the next tick. A failing batch is retried chat by chat.
+   digest time, so that a crash leaves all of it or none; a transaction takes up to
+   APPLY_CHUNK chats. A chat whose schedule moved meanwhile (another clock, the subscriber
+   changed the time) or that got some of the same articles meanwhile (/digest, the
+   onboarding answer) is left as it is and planned again at the next tick. A failing
+   transaction is retried chat by chat.
 
 The delivery engine (`delivery.sender`) then drains the outbox.
 """
