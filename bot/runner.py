@@ -371,7 +371,9 @@ class _Background:
         logger.info("bot started")
 
     async def _backfill_facts(self) -> None:
-        await backfill_in_background(self._session_factory, self._backfill_stop)
+        await backfill_in_background(
+            self._session_factory, self._backfill_stop, executor=self._pipeline.executor
+        )
 
     async def _suspend_when(self, store_lost: asyncio.Event) -> None:
         """Without its database file every job would fail on every tick, and a message

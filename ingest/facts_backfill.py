@@ -2,9 +2,10 @@
 come from an older extractor (``tagging.facts.FACTS_VERSION``).
 
 Work goes in small batches: one short transaction reads a batch of articles with their
-partner countries, extraction runs in a worker thread, one short transaction replaces the
-batch's facts and marks the articles.  The running bot does this in the background between
-other work; ``digestbot db upgrade`` does it to the end.
+partner countries, extraction runs in a worker thread (in `digestbot run`, in its parse-and-tag
+worker process), one short transaction replaces the batch's facts and marks the articles.
+The running bot does this in the background between other work; ``digestbot db upgrade``
+does it to the end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -87,14 +89,16 @@ async def backfill_batch(
     *,
     version: int = FACTS_VERSION,
     batch_size: int = BATCH_SIZE,
+    executor: Executor | None = None,
 ) -> BackfillResult:
-    """One batch: read, extract in a worker thread, replace and mark.  Zero articles when
-    nothing is left."""
+    """One batch: read, extract in `executor` (ingest.workers' processes; by default a
+    thread), replace and mark.  Zero articles when nothing is left."""
     async with session_factory() as session:
         articles = await fact_repo.articles_needing_facts(session, version, limit=batch_size)
     if not articles:
         return BackfillResult(0, 0)
-    items = await asyncio.to_thread(_extract, articles)
+    loop = asyncio.get_running_loop()
+    items = await loop.run_in_executor(executor, _extract, articles)
     async with session_factory() as session, session.begin():
         await fact_repo.replace_facts_of_articles(
             session, [article.id for article in articles], items, version
@@ -109,6 +113,7 @@ async def backfill(
     batch_size: int = BATCH_SIZE,
     pause: float = 0.0,
     stop: asyncio.Event | None = None,
+    executor: Executor | None = None,
 ) -> BackfillResult:
     """Batches until no stored article needs facts, or until ``stop`` is set: a batch under
     way is finished, never cut in the middle of a database call."""
@@ -118,7 +123,9 @@ async def backfill(
         # The bot starts its other work first.
         await _wait(stop, pause)
     while not stop.is_set():
-        result = await backfill_batch(session_factory, version=version, batch_size=batch_size)
+        result = await backfill_batch(
+            session_factory, version=version, batch_size=batch_size, executor=executor
+        )
         if result.articles == 0:
             break
         articles += result.articles
@@ -130,12 +137,14 @@ async def backfill(
 
 
 async def backfill_in_background(
-    session_factory: async_sessionmaker[AsyncSession], stop: asyncio.Event
+    session_factory: async_sessionmaker[AsyncSession],
+    stop: asyncio.Event,
+    executor: Executor | None = None,
 ) -> None:
     """The running bot's backfill: batches with pauses, so that chat updates and the
     clock's jobs are never starved; a failure is logged and waits for the next start."""
     try:
-        result = await backfill(session_factory, pause=PAUSE_SECONDS, stop=stop)
+        result = await backfill(session_factory, pause=PAUSE_SECONDS, stop=stop, executor=executor)
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -160,6 +160,12 @@ class IngestPipeline:
     def config(self) -> IngestConfig:
         return self._config
 
+    @property
+    def executor(self) -> Executor | None:
+        """Where the CPU-bound steps run: worker processes, or None for this process's
+        threads."""
+        return self._executor
+
     async def run_once(
         self,
         *,

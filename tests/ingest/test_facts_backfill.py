@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ingest.facts_backfill import backfill
+from ingest.workers import create_ingest_pool
 from storage import articles as article_repo
 from storage.articles import NewArticle, TagValue
 from storage.facts import (
@@ -158,3 +159,20 @@ async def test_a_newer_extractor_replaces_the_facts_of_older_articles(
     assert [f.value for f in figures] == [17.2]
     assert versions == {FACTS_VERSION + 1}
     assert (await backfill(session_factory, version=FACTS_VERSION + 1)).articles == 0
+
+
+async def test_the_backfill_in_worker_processes_stores_what_a_thread_does(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    await _store_without_facts(session_factory)
+    pool = create_ingest_pool(0.5, processes=1)
+    try:
+        result = await backfill(session_factory, batch_size=2, executor=pool)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+    assert result.articles == 3
+    assert await _counts(session_factory) == (2, 4)
+    async with session_factory() as session:
+        (figure,) = await figures_of(session, "KG")
+    assert (figure.indicator, figure.value, figure.change) == ("trade_turnover", 17.2, True)
