@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import os
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.ingest import feed_path, serve  # noqa: E402
-from bench.surge import TOKEN, count_rows, percentile, start_process, stop_processes  # noqa: E402
+from bench.surge import (  # noqa: E402
+    TOKEN,
+    bot_environment,
+    count_rows,
+    percentile,
+    start_process,
+    stop_processes,
+)
 from testing.telegram import BotApiEmulator  # noqa: E402
 
 COMMAND = "/agreements Узбекистан"
@@ -89,17 +95,7 @@ async def run(arguments: argparse.Namespace) -> int:
             "utf-8",
         )
         async with BotApiEmulator(token=TOKEN, global_rate=None) as api:
-            environment = {
-                "PATH": os.environ.get("PATH", ""),
-                "HOME": str(workdir),
-                "PYTHONPATH": str(REPO_ROOT),
-                "BOT_TOKEN": TOKEN,
-                "TELEGRAM_API_URL": api.base_url,
-                "DATABASE_URL": url,
-                "FEEDS_FILE": str(feeds),
-                "FEEDS_ALLOW_PRIVATE": "1",
-                "LOG_LEVEL": "INFO",
-            }
+            environment = bot_environment(workdir, api.base_url, url, feeds)
             if arguments.ingest_processes:
                 environment["INGEST_PROCESSES"] = str(arguments.ingest_processes)
             process, log_path = await start_process(workdir, "bot", environment)

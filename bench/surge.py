@@ -215,6 +215,21 @@ class Processes:
         return "".join(path.read_text("utf-8", "replace") for path in self.logs if path.exists())
 
 
+def bot_environment(workdir: Path, api_url: str, url: str, feeds: Path) -> dict[str, str]:
+    """What a bench's `digestbot run` is given: only these, nothing of this shell's."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(workdir),
+        "PYTHONPATH": str(REPO_ROOT),
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": api_url,
+        "DATABASE_URL": url,
+        "FEEDS_FILE": str(feeds),
+        "FEEDS_ALLOW_PRIVATE": "1",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 async def start_process(
     workdir: Path, name: str, environment: dict[str, str], *arguments: str
 ) -> tuple[asyncio.subprocess.Process, Path]:
@@ -274,16 +289,8 @@ async def run(arguments: argparse.Namespace) -> int:
             "utf-8",
         )
         environment = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(workdir),
-            "PYTHONPATH": str(REPO_ROOT),
-            "BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": api.base_url,
-            "DATABASE_URL": url,
-            "FEEDS_FILE": str(feeds),
-            "FEEDS_ALLOW_PRIVATE": "1",
+            **bot_environment(workdir, api.base_url, url, feeds),
             "DIGEST_CHECK_SECONDS": "1",
-            "LOG_LEVEL": "INFO",
         }
         if arguments.update_concurrency:
             environment["UPDATE_CONCURRENCY"] = str(arguments.update_concurrency)

@@ -51,7 +51,6 @@ import itertools
 import json
 import logging
 import math
-import multiprocessing
 import os
 import re
 import socket
@@ -83,6 +82,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.metrics import SendReport
+from core.processes import spawn_pool
 from delivery.pacing import STALE_SLOT_SECONDS, SlotWait
 from digests.chart import draw_recipe_timed
 from storage import chats as chat_repo
@@ -618,9 +618,7 @@ class Sender:
     async def _draw(self, media_id: int, recipe: str) -> bytes:
         try:
             if self._drawer is None:
-                self._drawer = concurrent.futures.ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn")
-                )
+                self._drawer = spawn_pool(1)
             loop = asyncio.get_running_loop()
             content, seconds = await loop.run_in_executor(self._drawer, draw_recipe_timed, recipe)
             async with self._transaction() as session:

@@ -7,13 +7,11 @@ functions below run inside them; `IngestPipeline(executor=…)` calls them.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 
+from core.processes import RespawningPool, spawn_pool
 from ingest.fulltext import extract_article_text
 from ingest.parse import FeedItem, ParsedFeed, parse_feed
 from storage import articles as article_repo
@@ -26,33 +24,15 @@ _tagger: Tagger | None = None
 
 def _start_worker(threshold: float) -> None:
     global _tagger
-    _exit_with_parent()
     _tagger = Tagger(threshold)
 
 
-def _exit_with_parent() -> None:
-    """A worker ends when the process that started it is gone, however it ended: one
-    killed (kill -9, the out-of-memory killer) cannot shut its pool down, and its workers
-    would otherwise wait for work forever, each holding a tagger's memory."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        parent.join()
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def create_ingest_pool(threshold: float, processes: int | None = None) -> ProcessPoolExecutor:
-    """Worker processes (one per core by default), started afresh rather than forked from a
-    process with an event loop and threads."""
-    return ProcessPoolExecutor(
-        max_workers=processes or os.cpu_count() or 1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(threshold,),
+def create_ingest_pool(threshold: float, processes: int | None = None) -> RespawningPool:
+    """Worker processes (one per core by default), each with a tagger of its own; see
+    core.processes for how they start, end and are replaced."""
+    count = processes or os.cpu_count() or 1
+    return RespawningPool(
+        lambda: spawn_pool(count, _start_worker, (threshold,)), "parse-and-tag worker"
     )
 
 

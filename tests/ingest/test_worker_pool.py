@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from pathlib import Path
 
@@ -28,14 +29,14 @@ from tests.support.commands import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[ProcessPoolExecutor]:
+def pool() -> Iterator[Executor]:
     executor = create_ingest_pool(0.5, processes=1)
     yield executor
     executor.shutdown(cancel_futures=True)
 
 
 async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
-    server: FeedServer, session_factory: SessionFactory, tagger: Tagger, pool: ProcessPoolExecutor
+    server: FeedServer, session_factory: SessionFactory, tagger: Tagger, pool: Executor
 ) -> None:
     lead = "Омская область и Бухарская область Узбекистана договорились о прямых поставках."
     teaser = Story(
@@ -131,3 +132,22 @@ def test_the_workers_end_when_the_process_that_started_them_is_killed(tmp_path: 
         if worker:
             with suppress(ProcessLookupError):
                 os.kill(worker, signal.SIGKILL)
+
+
+def test_a_worker_that_died_is_replaced_and_the_next_calls_run() -> None:
+    pool = create_ingest_pool(0.5, processes=1)
+    try:
+        worker = pool.submit(os.getpid).result(timeout=60)
+        os.kill(worker, signal.SIGKILL)  # as the out-of-memory killer would
+        # The pool notices its process is gone; until then a call may still be queued for it.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                replacement = pool.submit(os.getpid).result(timeout=60)
+                break
+            except BrokenProcessPool:
+                assert time.monotonic() < deadline
+        assert replacement != worker
+        assert pool.submit(os.getpid).result(timeout=60) == replacement
+    finally:
+        pool.shutdown(cancel_futures=True)

@@ -1,0 +1,81 @@
+"""Worker processes of the bot's processes: started afresh, ended with the process that
+started them, and replaced when one dies.
+
+`spawn_pool` starts processes with `spawn`, never forked from a process with an event loop
+and threads; each watches its parent and exits when the parent is gone, however it ended
+(kill -9 and the out-of-memory killer leave no chance to shut a pool down, and its
+processes would otherwise wait for work forever). `RespawningPool` keeps a pool usable
+after one of its processes died.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, ParamSpec, TypeVar
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def spawn_pool(
+    processes: int,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> ProcessPoolExecutor:
+    """`processes` worker processes, each running `initializer(*initargs)` first."""
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start,
+        initargs=(initializer, initargs),
+    )
+
+
+def _start(initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
+    exit_with_parent()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def exit_with_parent() -> None:
+    """Ends this process when the one that started it is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class RespawningPool(Executor):
+    """A process pool that starts new processes when one of its own died, instead of
+    refusing every later call as a broken `ProcessPoolExecutor` does: the calls under way
+    when it died fail, the next ones run."""
+
+    def __init__(self, start: Callable[[], ProcessPoolExecutor], name: str) -> None:
+        self._start = start
+        self._name = name
+        self._pool = start()
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            logger.warning("a %s process died; starting new ones", self._name)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
