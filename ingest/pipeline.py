@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ RECLAIM_SECONDS = 5.0
 # Items go to the worker thread in batches of about this much text, so that a stop waits
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
+WORKER_DIED = "the parse-and-tag worker process stopped; the feed is tried again"
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,10 @@ class IngestPipeline:
                 # Not the feed's failure, and the store's watch already says it loudly:
                 # nothing to record, nothing to log per feed.
                 outcome = self._outcome(feed, "failed", started, error=str(error))
+            except BrokenProcessPool:
+                # Not the feed's failure either: the worker process died under it (killed,
+                # out of memory) and the pool starts a new one. The feed stays due.
+                outcome = self._outcome(feed, "failed", started, error=WORKER_DIED)
             except Exception as error:
                 logger.exception("feed %s: unexpected error", feed.url)
                 message = f"internal error: {type(error).__name__}: {error}"

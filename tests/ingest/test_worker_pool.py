@@ -11,15 +11,18 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from core.processes import RespawningPool, spawn_pool
 from ingest.facts_backfill import new_facts
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import WORKER_DIED, IngestPipeline
 from ingest.workers import create_ingest_pool
 from storage import facts as fact_repo
+from storage import feeds as feed_repo
 from storage.models import Article, ArticleTag
 from tagging import Tagger
 from tests.ingest.feed_server import FeedServer
@@ -151,3 +154,29 @@ def test_a_worker_that_died_is_replaced_and_the_next_calls_run() -> None:
         assert pool.submit(os.getpid).result(timeout=60) == replacement
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+async def test_a_feed_whose_worker_died_is_no_failure_of_the_feed(
+    server: FeedServer, session_factory: SessionFactory
+) -> None:
+    story = replace(KAZAKH_GRAIN, link=server.url("/news/grain"))
+    server.document("/grain.xml", rss("Омские новости", [story]))
+    await add_feeds(session_factory, server.url("/grain.xml"))
+    # Every process of this pool dies as it starts, as one killed under its work would.
+    dying = RespawningPool(lambda: spawn_pool(1, os._exit, (1,)), "test worker")
+    try:
+        (outcome,) = await IngestPipeline(session_factory, None, CONFIG, executor=dying).run_once()
+    finally:
+        dying.shutdown()
+
+    assert (outcome.status, outcome.error) == ("failed", WORKER_DIED)
+    async with session_factory() as session:
+        (feed,) = await feed_repo.list_feeds(session)
+    assert feed.consecutive_failures == 0 and feed.last_error is None
+    # Still due: the next poll, with a worker that lives, stores the article.
+    pool = create_ingest_pool(0.5, processes=1)
+    try:
+        (again,) = await IngestPipeline(session_factory, None, CONFIG, executor=pool).run_once()
+    finally:
+        pool.shutdown(cancel_futures=True)
+    assert (again.status, again.new_items) == ("new", 1)
