@@ -1,4 +1,5 @@
-"""Parsing, page extraction and tagging in worker processes give what threads give."""
+"""Parsing, page extraction and tagging in worker processes give what threads give; the
+workers end with the process that started them, and one that died is replaced."""
 
 from __future__ import annotations
 
