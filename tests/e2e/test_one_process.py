@@ -9,8 +9,7 @@ import asyncio
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection
-from pathlib import Path
+from collections.abc import Callable
 
 import aiohttp
 import pytest
@@ -19,6 +18,7 @@ from storage.guard import STORE_LOST
 from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.e2e.conftest import BotProcess, BotProcessFactory
+from tests.support.processes import all_ended, live_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -171,22 +171,6 @@ async def test_a_deleted_database_file_is_noticed_and_nothing_more_is_written(
     assert code == 0
 
 
-def _live_processes() -> dict[int, tuple[int, str]]:
-    """Every live process: its parent's pid and its command line (Linux /proc)."""
-    found: dict[int, tuple[int, str]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if fields[0] not in ("Z", "X"):  # a zombie has ended; its reaper is not ours
-            found[int(entry.name)] = (int(fields[1]), command)
-    return found
-
-
 async def test_new_articles_are_tagged_in_a_worker_that_dies_with_the_bot(
     bot_process: BotProcessFactory,
 ) -> None:
@@ -198,20 +182,11 @@ async def test_new_articles_are_tagged_in_a_worker_that_dies_with_the_bot(
 
     bot = process.process.pid
     children = {
-        pid: command for pid, (parent, command) in _live_processes().items() if parent == bot
+        pid: command for pid, (parent, command) in live_processes().items() if parent == bot
     }
     workers = [pid for pid, command in children.items() if "spawn_main" in command]
     assert len(workers) == 1, children  # ALL_ROLE_INGEST_PROCESSES
 
     process.process.kill()  # as the out-of-memory killer would: no shutdown at all
     process.process.wait()
-    assert await asyncio.to_thread(_all_ended, children.keys(), 30.0)
-
-
-def _all_ended(pids: Collection[int], limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while pids & _live_processes().keys():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+    assert await asyncio.to_thread(all_ended, children.keys(), 30.0)

@@ -30,6 +30,7 @@ from tests.ingest.feed_server import FeedServer
 from tests.ingest.stories import ARTICLE_PAGE, KAZAKH_GRAIN, Story, rss
 from tests.ingest.test_pipeline import CONFIG, SessionFactory, add_feeds
 from tests.support.commands import PROJECT_ROOT
+from tests.support.processes import all_ended, live_processes
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +104,6 @@ time.sleep(120)
 """
 
 
-def _ended(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")  # a zombie has ended; its reaper is not ours
-
-
 def test_the_workers_end_when_the_process_that_started_them_is_killed(tmp_path: Path) -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", _POOL_IN_A_CHILD],
@@ -123,13 +116,10 @@ def test_the_workers_end_when_the_process_that_started_them_is_killed(tmp_path: 
     try:
         assert parent.stdout is not None
         worker = int(parent.stdout.readline())
-        assert not _ended(worker)
+        assert worker in live_processes()
         parent.kill()  # no shutdown of the pool: as kill -9 or the out-of-memory killer
         parent.wait()
-        deadline = time.monotonic() + 30
-        while not _ended(worker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _ended(worker)
+        assert all_ended([worker], 30.0)
     finally:
         parent.kill()
         parent.wait()
