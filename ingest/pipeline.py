@@ -11,12 +11,13 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,6 +50,10 @@ RECLAIM_SECONDS = 5.0
 # for one batch (a fraction of a second of tagging) rather than for a whole feed.
 ANALYSIS_BATCH_CHARACTERS = MAX_ARTICLE_CHARACTERS
 WORKER_DIED = "the parse-and-tag worker process stopped; the feed is tried again"
+FEED_KILLED_WORKER = (
+    "the parse-and-tag worker process died while it handled this feed alone "
+    "(out of memory, or a crash in parsing); the feed is tried again later"
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,50 @@ class Analysis:
     facts: tuple[fact_repo.NewFact, ...] = ()
 
 
+class _WorkerGate:
+    """Admission of calls to the worker processes: they share the pool, except those
+    that must run alone there (a suspect feed's). A call alone waits for the shared calls
+    under way to end and holds new ones back until it ends."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._shared = 0
+        self._alone = False
+        self._waiting_alone = 0
+
+    @asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._alone and not self._waiting_alone)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @asynccontextmanager
+    async def alone(self) -> AsyncIterator[None]:
+        async with self._changed:
+            self._waiting_alone += 1
+            try:
+                await self._changed.wait_for(lambda: not self._alone and not self._shared)
+            finally:
+                self._waiting_alone -= 1
+                self._changed.notify_all()
+            self._alone = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._alone = False
+                self._changed.notify_all()
+
+
 class _Run:
-    """What one run's feeds share: the HTTP client, limits and the write lock."""
+    """What one run's feeds share: the HTTP client, limits, the write lock and the gate
+    to the worker processes."""
 
     def __init__(self, http: aiohttp.ClientSession, config: IngestConfig) -> None:
         self.fetcher = Fetcher(http, config, HostLimiter(config.per_host))
@@ -78,6 +125,7 @@ class _Run:
         # Dedupe is checked again inside the write transaction; serialising this
         # process's writes makes check-then-insert atomic for concurrent feeds.
         self.write_lock = asyncio.Lock()
+        self.worker_gate = _WorkerGate()
 
 
 def _within_article_limit(item: FeedItem) -> FeedItem:
@@ -157,6 +205,11 @@ class IngestPipeline:
         self._config = config
         self._clock = clock
         self._random = rng or random.Random()
+        # Feeds that were in flight when a worker process died: each may be the cause, so
+        # their work runs alone in the pool until it succeeds once. A feed that kills the
+        # worker when alone is charged with the failure (and backs off, as any failing
+        # feed does) instead of taking the other feeds' work down at every poll.
+        self._suspects: set[int] = set()
 
     @property
     def config(self) -> IngestConfig:
@@ -290,9 +343,15 @@ class IngestPipeline:
                 # nothing to record, nothing to log per feed.
                 outcome = self._outcome(feed, "failed", started, error=str(error))
             except BrokenProcessPool:
-                # Not the feed's failure either: the worker process died under it (killed,
-                # out of memory) and the pool starts a new one. The feed stays due.
-                outcome = self._outcome(feed, "failed", started, error=WORKER_DIED)
+                if feed.id in self._suspects:
+                    # Its work ran alone in the pool, so the death was its own.
+                    outcome = await self._fail(feed, now, FEED_KILLED_WORKER, started)
+                else:
+                    # Not the feed's failure, as far as anyone knows: the worker process
+                    # died under it (killed, out of memory, or another feed's work) and the
+                    # pool starts a new one. The feed stays due, a suspect.
+                    self._suspects.add(feed.id)
+                    outcome = self._outcome(feed, "failed", started, error=WORKER_DIED)
             except Exception as error:
                 logger.exception("feed %s: unexpected error", feed.url)
                 message = f"internal error: {type(error).__name__}: {error}"
@@ -324,20 +383,20 @@ class IngestPipeline:
                 await session.commit()
             return self._outcome(feed, "unchanged", started)
 
-        parsed = await self._parse(fetched.body, fetched.url, fetched.content_type, now)
+        parsed = await self._parse(run, feed, fetched.body, fetched.url, fetched.content_type, now)
         if parsed.warning:
             logger.warning("feed %s: %s", feed.url, parsed.warning)
         if parsed.skipped:
             logger.info("feed %s: skipped items %s", feed.url, dict(parsed.skipped))
         fresh = await self._unknown_items(parsed.items)
         if fresh and feed.fetch_full_text:
-            fresh = await self._complete_full_texts(run, fresh)
+            fresh = await self._complete_full_texts(run, feed, fresh)
         fresh = [_within_article_limit(item) for item in fresh]
         analyses: list[Analysis] = []
         for batch in _analysis_batches(fresh):
             # A stop cancels this task here: the batch in the worker thread runs to its end,
             # the later ones never start.
-            analyses += await self._analyse(batch)
+            analyses += await self._analyse(run, feed, batch)
         source = source_name(feed.title or parsed.title, feed.url)
         async with run.write_lock, self._session_factory() as session:
             new_items = await self._store(session, feed, fresh, analyses, source)
@@ -353,6 +412,7 @@ class IngestPipeline:
                 title=parsed.title,
             )
             await session.commit()
+        self._suspects.discard(feed.id)
         return self._outcome(
             feed,
             "new" if new_items else "unchanged",
@@ -362,15 +422,28 @@ class IngestPipeline:
             parsed=parsed,
         )
 
+    async def _in_worker(self, run: _Run, feed: FeedRecord, function: Any, *args: Any) -> Any:
+        """`function(*args)` in a worker process: alone there if the feed is a suspect."""
+        loop = asyncio.get_running_loop()
+        gate = run.worker_gate
+        async with gate.alone() if feed.id in self._suspects else gate.shared():
+            return await loop.run_in_executor(self._executor, function, *args)
+
     async def _parse(
-        self, body: bytes, url: str, content_type: str | None, now: datetime
+        self,
+        run: _Run,
+        feed: FeedRecord,
+        body: bytes,
+        url: str,
+        content_type: str | None,
+        now: datetime,
     ) -> ParsedFeed:
         tolerance = self._config.future_date_tolerance
         if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor, workers.parse, body, url, content_type, now, tolerance
+            parsed: ParsedFeed = await self._in_worker(
+                run, feed, workers.parse, body, url, content_type, now, tolerance
             )
+            return parsed
         return await asyncio.to_thread(
             parse_feed,
             body,
@@ -380,21 +453,22 @@ class IngestPipeline:
             future_tolerance=tolerance,
         )
 
-    async def _analyse(self, batch: Sequence[FeedItem]) -> list[Analysis]:
+    async def _analyse(
+        self, run: _Run, feed: FeedRecord, batch: Sequence[FeedItem]
+    ) -> list[Analysis]:
         if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(self._executor, workers.analyse, list(batch))
+            results = await self._in_worker(run, feed, workers.analyse, list(batch))
             return [Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
         if self._tagger is None:
             raise RuntimeError("an ingest pipeline needs a tagger or an executor")
         return await asyncio.to_thread(analyse_items, self._tagger, self._lemmatize, batch)
 
-    async def _extract(self, body: bytes, content_type: str | None, url: str) -> str:
+    async def _extract(
+        self, run: _Run, feed: FeedRecord, body: bytes, content_type: str | None, url: str
+    ) -> str:
         if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(
-                self._executor, workers.extract, body, content_type, url
-            )
+            text: str = await self._in_worker(run, feed, workers.extract, body, content_type, url)
+            return text
         return await asyncio.to_thread(extract_article_text, body, content_type, url)
 
     async def _unknown_items(self, items: Sequence[FeedItem]) -> list[FeedItem]:
@@ -466,10 +540,12 @@ class IngestPipeline:
         )
         return len(inserted)
 
-    async def _complete_full_texts(self, run: _Run, items: Sequence[FeedItem]) -> list[FeedItem]:
-        return list(await asyncio.gather(*(self._complete(run, item) for item in items)))
+    async def _complete_full_texts(
+        self, run: _Run, feed: FeedRecord, items: Sequence[FeedItem]
+    ) -> list[FeedItem]:
+        return list(await asyncio.gather(*(self._complete(run, feed, item) for item in items)))
 
-    async def _complete(self, run: _Run, item: FeedItem) -> FeedItem:
+    async def _complete(self, run: _Run, feed: FeedRecord, item: FeedItem) -> FeedItem:
         """The item with its page's main text when the feed gave only a short teaser."""
         if item.full_text or len(item.summary) >= LONG_TEASER_CHARACTERS:
             return item
@@ -482,7 +558,9 @@ class IngestPipeline:
         if not page.body:
             return item
         try:
-            text = await self._extract(page.body, page.content_type, page.url)
+            text = await self._extract(run, feed, page.body, page.content_type, page.url)
+        except BrokenProcessPool:
+            raise  # the feed's, not the page's: see _process
         except Exception:
             logger.exception("article page %s: extraction failed", item.url)
             return item

@@ -1,33 +1,48 @@
 """Parsing, page extraction and tagging in worker processes give what threads give; the
-workers end with the process that started them, and one that died is replaced."""
+workers end with the process that started them, and one that died is replaced; a feed
+that kills its worker every time is found and charged, and the other feeds go on."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.processes import RespawningPool, spawn_pool
+from ingest import workers
 from ingest.facts_backfill import new_facts
-from ingest.pipeline import WORKER_DIED, IngestPipeline
+from ingest.parse import ParsedFeed
+from ingest.pipeline import FEED_KILLED_WORKER, WORKER_DIED, IngestPipeline, _WorkerGate
 from ingest.workers import create_ingest_pool
 from storage import facts as fact_repo
 from storage import feeds as feed_repo
 from storage.models import Article, ArticleTag
+from storage.types import utcnow
 from tagging import Tagger
 from tests.ingest.feed_server import FeedServer
-from tests.ingest.stories import ARTICLE_PAGE, KAZAKH_GRAIN, Story, rss
+from tests.ingest.stories import (
+    ARTICLE_PAGE,
+    BELARUS_TRACTORS,
+    CITY_PARK,
+    KAZAKH_GRAIN,
+    UZBEK_TEXTILE,
+    Story,
+    rss,
+)
 from tests.ingest.test_pipeline import CONFIG, SessionFactory, add_feeds
 from tests.support.commands import PROJECT_ROOT
 from tests.support.processes import all_ended, live_processes
@@ -171,3 +186,110 @@ async def test_a_feed_whose_worker_died_is_no_failure_of_the_feed(
     finally:
         pool.shutdown(cancel_futures=True)
     assert (again.status, again.new_items) == ("new", 1)
+
+
+# Feeds ending with this comment kill the worker that parses them (see below).
+_DEADLY = b"<!-- the worker dies on this feed -->"
+
+
+def _start_worker_that_dies_on_deadly_feeds() -> None:
+    """An ingest worker whose parse ends the process on a feed marked _DEADLY, as a crash
+    in a parser written in C, or the out-of-memory killer on a huge feed, would."""
+    workers._start_worker(0.5)
+    parse = workers.parse
+
+    def parse_or_die(
+        body: bytes,
+        url: str,
+        content_type: str | None,
+        fetched_at: datetime,
+        future_tolerance: timedelta,
+    ) -> ParsedFeed:
+        if _DEADLY in body:
+            os._exit(1)
+        return parse(body, url, content_type, fetched_at, future_tolerance)
+
+    workers.parse = parse_or_die
+
+
+async def test_a_feed_that_kills_its_worker_every_time_is_charged_and_the_others_go_on(
+    server: FeedServer, session_factory: SessionFactory
+) -> None:
+    deadly = replace(UZBEK_TEXTILE, link=server.url("/news/deadly"))
+    server.document("/deadly.xml", rss("Омские новости", [deadly]) + _DEADLY)
+    healthy_urls = []
+    for number, story in enumerate((KAZAKH_GRAIN, CITY_PARK, BELARUS_TRACTORS)):
+        path = f"/healthy-{number}.xml"
+        server.document(path, rss("Омские новости", [replace(story, link=server.url(path))]))
+        healthy_urls.append(server.url(path))
+    deadly_id, *healthy_ids = await add_feeds(
+        session_factory, server.url("/deadly.xml"), *healthy_urls, fetch_full_text=False
+    )
+    pool = RespawningPool(
+        lambda: spawn_pool(1, _start_worker_that_dies_on_deadly_feeds, ()), "test worker"
+    )
+    pipeline = IngestPipeline(session_factory, None, CONFIG, executor=pool)
+    started = utcnow()
+    try:
+        first = {outcome.feed_id: outcome for outcome in await pipeline.run_once()}
+        # Nobody knows yet which feed's work killed the worker: those in flight are not
+        # charged and stay due.
+        assert (first[deadly_id].status, first[deadly_id].error) == ("failed", WORKER_DIED)
+        for feed_id in healthy_ids:
+            assert first[feed_id].status == "new" or first[feed_id].error == WORKER_DIED
+        # The next poll runs each suspect's work alone in the pool: the deadly feed is
+        # charged, the others are stored.
+        second = {outcome.feed_id: outcome for outcome in await pipeline.run_once()}
+        assert (second[deadly_id].status, second[deadly_id].error) == (
+            "failed",
+            FEED_KILLED_WORKER,
+        )
+        assert all(second[feed_id].status == "new" for feed_id in healthy_ids if feed_id in second)
+        # And every time after it, with the usual backoff of a failing feed.
+        third = {o.feed_id: o for o in await pipeline.run_once(due_only=False)}
+        assert third[deadly_id].error == FEED_KILLED_WORKER
+        assert all(third[feed_id].status == "unchanged" for feed_id in healthy_ids)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+    async with session_factory() as session:
+        feeds = {feed.id: feed for feed in await feed_repo.list_feeds(session)}
+        stored = list(await session.scalars(select(Article.feed_id)))
+    assert Counter(stored) == Counter(healthy_ids)
+    assert feeds[deadly_id].consecutive_failures == 2
+    assert feeds[deadly_id].last_error == FEED_KILLED_WORKER
+    next_check = feeds[deadly_id].next_check_at
+    assert next_check is not None and next_check > started + CONFIG.poll_interval
+    assert all(feeds[feed_id].consecutive_failures == 0 for feed_id in healthy_ids)
+
+
+async def test_work_alone_in_the_pool_waits_for_shared_work_and_holds_new_work_back() -> None:
+    gate = _WorkerGate()
+    order: list[str] = []
+    first_shared_in = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def shared(name: str, release: asyncio.Event | None = None) -> None:
+        async with gate.shared():
+            order.append(f"{name} in")
+            if release is not None:
+                first_shared_in.set()
+                await release.wait()
+            order.append(f"{name} out")
+
+    async def alone() -> None:
+        async with gate.alone():
+            order.append("alone in")
+            await asyncio.sleep(0)
+            order.append("alone out")
+
+    first = asyncio.create_task(shared("first", release_first))
+    await first_shared_in.wait()
+    suspect = asyncio.create_task(alone())
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(shared("later"))
+    await asyncio.sleep(0.01)
+    assert order == ["first in"]  # the suspect waits, and new work waits behind it
+    release_first.set()
+    await asyncio.gather(first, suspect, later)
+    assert order == ["first in", "first out", "alone in", "alone out", "later in", "later out"]
