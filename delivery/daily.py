@@ -11,11 +11,11 @@ batches, each in three steps:
    subscribers whose digests would be identical (same articles, countries, topics, zone and
    language, as with the presets) share one composition;
 3. apply: one transaction writes each chat's messages, the articles as sent and its next
-   digest time, so that a crash leaves all of it or none; a transaction takes up to
-   APPLY_CHUNK chats. A chat whose schedule moved meanwhile (another clock, the subscriber
-   changed the time) or that got some of the same articles meanwhile (/digest, the
-   onboarding answer) is left as it is and planned again at the next tick. A failing
-   transaction is retried chat by chat.
+   digest time, so that a crash leaves all of it or none; a transaction takes a chunk of
+   chats, and a failing one is retried chat by chat (delivery.writes). A chat whose
+   schedule moved meanwhile (another clock, the subscriber changed the time) or that got
+   some of the same articles meanwhile (/digest, the onboarding answer) is left as it is
+   and planned again at the next tick.
 
 The delivery engine (`delivery.sender`) then drains the outbox.
 """
@@ -43,6 +43,7 @@ from delivery.planner import (
     window_for,
 )
 from delivery.window import load_window
+from delivery.writes import write_by_chunks
 from digests.model import DigestArticle, Labels
 from storage import chats as chat_repo
 from storage import outbox
@@ -54,10 +55,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 500
-# Chats whose digests are written in one transaction. Each holds SQLite's write lock and the
-# event loop while it writes (messages, articles marked as sent, schedules): a tenth of a
-# second for 500 chats, in which no reply goes out.
-APPLY_CHUNK = 100
 
 
 @dataclass
@@ -126,34 +123,12 @@ async def _apply(
     now: datetime,
     report: ComposeReport,
 ) -> None:
-    """Writes a batch's changes, APPLY_CHUNK chats per transaction; a transaction that
-    fails is tried again chat by chat, so that one bad chat cannot hold back the others."""
-    for start in range(0, len(changes), APPLY_CHUNK):
-        await _apply_chunk(
-            session_factory, changes[start : start + APPLY_CHUNK], now=now, report=report
-        )
+    """Writes a batch's changes (delivery.writes: a chunk of chats per transaction)."""
 
+    async def write(chunk: Sequence[ChatChange]) -> None:
+        report.add(await _apply_in_one_transaction(session_factory, chunk, now=now))
 
-async def _apply_chunk(
-    session_factory: async_sessionmaker[AsyncSession],
-    changes: Sequence[ChatChange],
-    *,
-    now: datetime,
-    report: ComposeReport,
-) -> None:
-    try:
-        report.add(await _apply_in_one_transaction(session_factory, changes, now=now))
-        return
-    except Exception:
-        if len(changes) == 1:
-            raise
-        logger.exception("storing %d digests at once failed; storing them one by one", len(changes))
-    for change in changes:
-        try:
-            report.add(await _apply_in_one_transaction(session_factory, [change], now=now))
-        except Exception:
-            logger.exception("could not store the digest of chat %s", change.chat_id)
-            report.errors += 1
+    report.errors += await write_by_chunks(changes, write, what="digest")
 
 
 async def _apply_in_one_transaction(

@@ -37,6 +37,7 @@ from delivery.routing import split_by_topic
 from delivery.schedule import local_digest_date
 from delivery.subscriptions import usable_timezone
 from delivery.window import load_window
+from delivery.writes import write_by_chunks
 from digests.compose import compose_digest
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import render_digest
@@ -183,8 +184,21 @@ async def _apply(
     now: datetime,
     report: InstantReport,
 ) -> None:
-    if not changes:
-        return
+    """Writes a batch's changes (delivery.writes: a chunk of chats per transaction)."""
+
+    async def write(chunk: Sequence[InstantChange]) -> None:
+        await _apply_in_one_transaction(session_factory, chunk, now=now, report=report)
+
+    report.errors += await write_by_chunks(changes, write, what="instant message")
+
+
+async def _apply_in_one_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+    changes: Sequence[InstantChange],
+    *,
+    now: datetime,
+    report: InstantReport,
+) -> None:
     async with session_factory() as session:
         current = await chat_repo.lock_instant_states(session, [c.chat_id for c in changes])
         unchanged = [c for c in changes if current.get(c.chat_id, ("gone",)) == c.expected]
@@ -262,10 +276,6 @@ async def compose_instant_messages(
             labels_for=labels_for,
         )
         report.errors += len(chats) - len(changes)
-        try:
-            await _apply(session_factory, changes, now=now, report=report)
-        except Exception:
-            logger.exception("storing %d instant messages failed", len(changes))
-            report.errors += len(changes)
+        await _apply(session_factory, changes, now=now, report=report)
     report.seconds = time.perf_counter() - started
     return report

@@ -48,6 +48,7 @@ from delivery.planner import subscription_for, topic_order
 from delivery.schedule import local_digest_date, plan_after_downtime
 from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
+from delivery.writes import write_by_chunks
 from digests.chart import ChartText, weekly_chart_recipe
 from digests.facts import cut, fact_sources, figure_line
 from digests.model import DigestArticle, Labels, Subscription
@@ -482,8 +483,24 @@ async def _apply(
     now: datetime,
     report: WeeklyReport,
 ) -> None:
-    if not changes:
-        return
+    """Writes a batch's changes (delivery.writes: a chunk of chats per transaction)."""
+
+    async def write(chunk: Sequence[WeeklyChange]) -> None:
+        await _apply_in_one_transaction(session_factory, chunk, media, now=now, report=report)
+
+    report.errors += await write_by_chunks(changes, write, what="weekly brief")
+
+
+async def _apply_in_one_transaction(
+    session_factory: async_sessionmaker[AsyncSession],
+    changes: Sequence[WeeklyChange],
+    media: _MediaCache,
+    *,
+    now: datetime,
+    report: WeeklyReport,
+) -> None:
+    # Charts requested in this transaction: known to the later ones only once it commits.
+    requested: dict[str, int] = {}
     async with session_factory() as session:
         current = await chat_repo.lock_weekly_schedules(session, [c.chat_id for c in changes])
         valid = [c for c in changes if current.get(c.chat_id) == c.expected_next_at]
@@ -503,8 +520,9 @@ async def _apply(
             )
             recipe = change.brief.chart_recipe
             if recipe is not None:
-                if recipe not in media.ids:
-                    media.ids[recipe] = await request_media(
+                media_id = media.ids.get(recipe) or requested.get(recipe)
+                if media_id is None:
+                    media_id = requested[recipe] = await request_media(
                         session,
                         recipe,
                         f"week-{hashlib.sha1(recipe.encode()).hexdigest()[:8]}.png",
@@ -517,7 +535,7 @@ async def _apply(
                         part=1,
                         kind=WEEKLY_CHART_KIND,
                         text=change.brief.caption,
-                        media_id=media.ids[recipe],
+                        media_id=media_id,
                     )
                 )
         await outbox.enqueue(session, messages, now=now)
@@ -525,6 +543,7 @@ async def _apply(
             session, "next_weekly_at", [(c.chat_id, c.next_at) for c in valid]
         )
         await session.commit()
+    media.ids.update(requested)
     report.conflicts += len(changes) - len(valid)
     report.briefs += sum(1 for c in valid if c.brief is not None)
     report.skipped += sum(1 for c in valid if c.brief is None)
@@ -604,11 +623,7 @@ async def compose_due_weekly(
             facts=facts_cache[cache_key],
         )
         report.errors += errors
-        try:
-            await _apply(session_factory, changes, media, now=now, report=report)
-        except Exception:
-            logger.exception("storing %d weekly briefs failed", len(changes))
-            report.errors += len(changes)
+        await _apply(session_factory, changes, media, now=now, report=report)
     report.charts_queued = len(media.ids)
     report.seconds = time.perf_counter() - started
     return report

@@ -14,6 +14,7 @@ from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
 from delivery.on_demand import build_digest_now, preview_digest, record_digest_sent
 from delivery.planner import ChatChange
+from delivery.writes import CHATS_PER_TRANSACTION
 from storage import chats as chat_repo
 from storage.db import create_engine, create_session_factory
 from storage.models import SentArticle
@@ -405,7 +406,7 @@ async def test_articles_sent_between_planning_and_storing_are_not_sent_again(
 async def test_a_batch_of_digests_is_written_a_chunk_of_chats_at_a_time(
     session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chats = range(1000, 1000 + 2 * daily.APPLY_CHUNK + 50)
+    chats = range(1000, 1000 + 2 * CHATS_PER_TRANSACTION + 50)
     await add_chats_bulk(session_factory, chats, next_at=NINE_IN_OMSK)
     await add_article(
         session_factory,
@@ -431,4 +432,4 @@ async def test_a_batch_of_digests_is_written_a_chunk_of_chats_at_a_time(
     assert report.digests == len(chats)
     assert len(await outbox_rows(session_factory)) == len(chats)
     # Each transaction holds the write lock, and the event loop, for a chunk's writes only.
-    assert chats_per_transaction == [daily.APPLY_CHUNK, daily.APPLY_CHUNK, 50]
+    assert chats_per_transaction == [CHATS_PER_TRANSACTION, CHATS_PER_TRANSACTION, 50]

@@ -4,8 +4,11 @@ repeat them, the weekly brief, keyword and region filters, on a real database.""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from delivery.daily import compose_due_digests
@@ -13,7 +16,9 @@ from delivery.instant import compose_instant_messages
 from delivery.subscriptions import change_modes, next_weekly_for
 from delivery.weekly import WEEKLY_CHART_KIND, WEEKLY_KIND, compose_due_weekly
 from storage import chats as chat_repo
-from storage.models import Chat, OutboxMessage, SentArticle
+from storage import outbox
+from storage.models import Chat, Media, OutboxMessage, SentArticle
+from storage.outbox import NewOutboxMessage
 from tests.delivery.helpers import SessionFactory, add_chat
 from tests.delivery.modes_helpers import chat_rows, labels_for, set_preferences, store_article
 
@@ -362,3 +367,95 @@ async def test_weekly_brief_missed_by_more_than_a_day_is_skipped_to_next_monday(
     async with session_factory() as session:
         chat = await chat_repo.get_chat(session, 7)
     assert chat is not None and chat.next_weekly_at == datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+
+
+def refusing_chat(chat_id: int, monkeypatch: pytest.MonkeyPatch, calls: list[list[int]]) -> None:
+    """Makes queueing fail whenever a transaction's messages include one for `chat_id`, as
+    a database refusing a row would, after the transaction's other writes; records the
+    chats of each transaction's messages in `calls`."""
+    enqueue = outbox.enqueue
+
+    async def refusing(session: Any, messages: Sequence[NewOutboxMessage], **kwargs: Any) -> Any:
+        chats = sorted({message.chat_id for message in messages})
+        calls.append(chats)
+        if chat_id in chats:
+            raise ValueError(f"chat {chat_id}: a value the database refuses")
+        return await enqueue(session, messages, **kwargs)
+
+    monkeypatch.setattr(outbox, "enqueue", refusing)
+
+
+async def test_a_chat_that_cannot_be_stored_holds_back_no_other_instant_message(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for chat_id in (21, 22, 23):
+        await add_chat(session_factory, chat_id, countries=("UZ",), now=NOW - timedelta(hours=1))
+        await enable(session_factory, chat_id, now=NOW - timedelta(hours=1), instant={"agreements"})
+    await store_article(
+        session_factory,
+        "Омская область и Хорезмская область подписали соглашение о туризме",
+        "Документ подписали в Хиве.",
+        countries={"UZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW,
+    )
+    calls: list[list[int]] = []
+    refusing_chat(22, monkeypatch, calls)
+
+    report = await compose_instant_messages(
+        session_factory, now=NOW + timedelta(seconds=30), labels_for=labels_for, min_gap=GAP
+    )
+
+    assert calls == [[21, 22, 23], [21], [22], [23]]
+    assert (report.messages, report.errors) == (2, 1)
+    assert [len(await chat_rows(session_factory, c)) for c in (21, 22, 23)] == [1, 0, 1]
+    # Chat 22 stayed as it was: the next tick, able to store it, sends its message.
+    monkeypatch.undo()
+    assert await instant_pass(session_factory, NOW + timedelta(seconds=60)) == 1
+    assert [len(await chat_rows(session_factory, c)) for c in (21, 22, 23)] == [1, 1, 1]
+
+
+async def test_a_chat_that_cannot_be_stored_holds_back_no_other_weekly_brief(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sunday = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    monday_slot = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 09:00 in Omsk
+    for chat_id in (31, 32, 33):
+        await add_chat(session_factory, chat_id, countries=("UZ",), now=sunday)
+        await enable(session_factory, chat_id, now=sunday, weekly=True, daily=False)
+    last_week = datetime(2026, 11, 18, 6, 0, tzinfo=UTC)
+    await store_article(
+        session_factory,
+        "Омская область и Наманганская область подписали соглашение о поставках овощей",
+        "Первые поставки начнутся весной.",
+        countries={"UZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=last_week,
+        published_at=last_week,
+    )
+    calls: list[list[int]] = []
+    refusing_chat(32, monkeypatch, calls)
+
+    report = await compose_due_weekly(
+        session_factory, now=monday_slot + timedelta(seconds=20), labels_for=labels_for
+    )
+
+    assert calls == [[31, 32, 33], [31], [32], [33]]
+    assert (report.briefs, report.errors, report.charts_queued) == (2, 1, 1)
+    assert [len(await chat_rows(session_factory, c)) for c in (31, 32, 33)] == [2, 0, 2]
+    # The chart requested by the transaction that failed was rolled back with it: the
+    # briefs stored after it point at the chart row that exists.
+    async with session_factory() as session:
+        chart_ids = set(
+            await session.scalars(
+                select(OutboxMessage.media_id).where(OutboxMessage.kind == WEEKLY_CHART_KIND)
+            )
+        )
+        media_ids = set(await session.scalars(select(Media.id)))
+    assert len(chart_ids) == 1 and chart_ids <= media_ids
+    monkeypatch.undo()
+    again = await compose_due_weekly(
+        session_factory, now=monday_slot + timedelta(minutes=1), labels_for=labels_for
+    )
+    assert (again.due, again.briefs) == (1, 1)
+    assert len(await chat_rows(session_factory, 32)) == 2
