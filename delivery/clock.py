@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot
@@ -39,10 +41,12 @@ def start_clock(
     poll_feeds: Callable[[], Awaitable[object]],
     labels_for: Callable[[str], Labels],
     sender: Sender | None,
+    executor: Executor | None = None,
 ) -> None:
     """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
     Without a sender (`digestbot run --role clock`) the rows queued wait for the sender
-    processes, which look at the outbox every second.
+    processes, which look at the outbox every second. With `executor` (worker processes)
+    the daily pass plans its digests there (delivery.daily).
 
     Both jobs run once right away, never overlap themselves, and a run missed while the
     loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
@@ -76,7 +80,13 @@ def start_clock(
                 labels_for=labels_for,
                 threshold=settings.tag_threshold,
                 catchup=timedelta(hours=settings.digest_catchup_hours),
+                executor=executor,
             )
+        except BrokenProcessPool:
+            # Killed (out of memory, an operator); the pool starts a new one for the next
+            # call, and what was planned in it was not stored.
+            logger.warning("a worker process died while planning digests; next try next tick")
+            return
         except Exception:
             logger.exception("composing due digests failed; next try at the next tick")
             return

@@ -5,9 +5,10 @@ batches, each in three steps:
 
 1. load: the batch of due chats, the articles of their window and what each already got,
    in one read;
-2. plan: `delivery.planner.plan_digests` decides, off the event loop, whether each digest
-   is still worth sending (one missed during downtime is sent once if it is not too late,
-   otherwise skipped to the next day), composes it and renders its outbox messages;
+2. plan: `delivery.planner.plan_digests` decides, off the event loop (in a worker process
+   when the pass is given one, else in a thread), whether each digest is still worth
+   sending (one missed during downtime is sent once if it is not too late, otherwise
+   skipped to the next day), composes it and renders its outbox messages;
    subscribers whose digests would be identical (same articles, countries, topics, zone and
    language, as with the presets) share one composition;
 3. apply: one transaction writes each chat's messages, the articles as sent and its next
@@ -26,8 +27,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,6 +43,7 @@ from delivery.planner import (
     DigestComposer,
     DigestPlan,
     plan_digests,
+    plan_digests_in_worker,
     window_for,
 )
 from delivery.window import load_window
@@ -184,8 +188,13 @@ async def compose_due_digests(
     threshold: float = 0.5,
     catchup: timedelta = DEFAULT_CATCHUP,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    executor: Executor | None = None,
 ) -> ComposeReport:
-    """Queues the digest of every chat due at `now` (see the module docstring)."""
+    """Queues the digest of every chat due at `now` (see the module docstring).
+
+    With `executor` (worker processes) the batches are planned there: a thread of this
+    process would share the interpreter with the event loop, and every reply the loop
+    serves meanwhile would wait for it (on SQLite, at every row it reads)."""
     started = time.perf_counter()
     report = ComposeReport()
     after: tuple[datetime, int] | None = None
@@ -205,16 +214,32 @@ async def compose_due_digests(
         assert last.next_digest_at is not None
         after = (last.next_digest_at, last.id)
         report.due += len(batch.chats)
-        plan: DigestPlan = await asyncio.to_thread(
-            plan_digests,
-            batch.chats,
-            batch.articles,
-            batch.sent,
-            now=now,
-            catchup=catchup,
-            threshold=threshold,
-            composer=composer,
-        )
+        plan: DigestPlan
+        if executor is None:
+            plan = await asyncio.to_thread(
+                plan_digests,
+                batch.chats,
+                batch.articles,
+                batch.sent,
+                now=now,
+                catchup=catchup,
+                threshold=threshold,
+                composer=composer,
+            )
+        else:
+            plan = await asyncio.get_running_loop().run_in_executor(
+                executor,
+                partial(
+                    plan_digests_in_worker,
+                    batch.chats,
+                    batch.articles,
+                    batch.sent,
+                    now=now,
+                    catchup=catchup,
+                    threshold=threshold,
+                    labels_for=labels_for,
+                ),
+            )
         report.skipped_late += plan.skipped_late
         report.errors += plan.errors
         await _apply(session_factory, plan.changes, now=now, report=report)

@@ -382,6 +382,37 @@ class WindowRequest:
     since: datetime
 
 
+# The composer of the pass under way in a worker process (plan_digests_in_worker): the
+# batches of one pass share its compositions, as they do when planned in a thread.
+_worker_composer: tuple[tuple[Callable[[str], Labels], datetime], DigestComposer] | None = None
+
+
+def plan_digests_in_worker(
+    chats: Sequence[ChatRecord],
+    articles: Sequence[DigestArticle],
+    sent: Mapping[int, Collection[int]],
+    *,
+    now: datetime,
+    catchup: timedelta,
+    threshold: float,
+    labels_for: Callable[[str], Labels],
+) -> DigestPlan:
+    """`plan_digests` in a worker process, with the composer of the pass at `now`."""
+    global _worker_composer
+    key = (labels_for, now)
+    if _worker_composer is None or _worker_composer[0] != key:
+        _worker_composer = (key, DigestComposer(labels_for))
+    return plan_digests(
+        chats,
+        articles,
+        sent,
+        now=now,
+        catchup=catchup,
+        threshold=threshold,
+        composer=_worker_composer[1],
+    )
+
+
 def window_for(
     chats: Sequence[ChatRecord], *, now: datetime, catchup: timedelta
 ) -> WindowRequest | None:

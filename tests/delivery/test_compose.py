@@ -3,12 +3,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from core.processes import spawn_pool
 from delivery import daily
 from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
@@ -33,10 +35,40 @@ NINE_IN_OMSK = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 CATCHUP = timedelta(hours=6)
 
 
-async def compose(session_factory: SessionFactory, now: datetime) -> object:
+async def compose(
+    session_factory: SessionFactory, now: datetime, executor: Executor | None = None
+) -> object:
     return await compose_due_digests(
-        session_factory, now=now, labels_for=digest_labels, threshold=0.5, catchup=CATCHUP
+        session_factory,
+        now=now,
+        labels_for=digest_labels,
+        threshold=0.5,
+        catchup=CATCHUP,
+        executor=executor,
     )
+
+
+@pytest.fixture(scope="module")
+def worker_pool() -> Iterator[Executor]:
+    pool = spawn_pool(1)
+    yield pool
+    pool.shutdown(cancel_futures=True)
+
+
+@pytest.fixture(params=["thread", "worker process"])
+def planning(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Executor | None:
+    """Where the pass plans its digests: a thread of this process, or a worker process
+    (`digestbot run` gives the pass its worker process). With a worker process, planning
+    in this process fails the test."""
+    if request.param == "thread":
+        return None
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("digests were planned in the test's own process")
+
+    monkeypatch.setattr(daily, "plan_digests", not_here)
+    pool: Executor = request.getfixturevalue("worker_pool")
+    return pool
 
 
 def ids_of(text: str) -> set[int]:
@@ -48,7 +80,9 @@ async def sent_ids(session_factory: SessionFactory, chat_id: int) -> set[int]:
         return await chat_repo.sent_article_ids(session, chat_id)
 
 
-async def test_a_due_chat_gets_one_digest_of_what_is_new(session_factory: SessionFactory) -> None:
+async def test_a_due_chat_gets_one_digest_of_what_is_new(
+    session_factory: SessionFactory, planning: Executor | None
+) -> None:
     yesterday = NINE_IN_OMSK - timedelta(days=1)
     await add_chat(
         session_factory, 1, countries=["UZ"], next_at=NINE_IN_OMSK, last_digest_at=yesterday
@@ -79,7 +113,7 @@ async def test_a_due_chat_gets_one_digest_of_what_is_new(session_factory: Sessio
     )
 
     now = NINE_IN_OMSK + timedelta(seconds=20)
-    report = await compose(session_factory, now)
+    report = await compose(session_factory, now, planning)
     assert (report.due, report.digests, report.skipped_late) == (2, 2, 0)  # type: ignore[attr-defined]
 
     rows = await outbox_rows(session_factory)
@@ -110,7 +144,7 @@ async def test_a_due_chat_gets_one_digest_of_what_is_new(session_factory: Sessio
     assert chat.next_digest_at == NINE_IN_OMSK + timedelta(days=1)
     assert chat.last_digest_at == now
 
-    again = await compose(session_factory, now + timedelta(seconds=30))
+    again = await compose(session_factory, now + timedelta(seconds=30), planning)
     assert again.due == 0  # type: ignore[attr-defined]
     assert len(await outbox_rows(session_factory)) == len(rows)
 
@@ -336,7 +370,7 @@ async def test_preview_shows_the_next_digest_and_writes_nothing(
 
 
 async def test_chats_with_the_same_subscription_share_a_composition_not_a_digest(
-    session_factory: SessionFactory,
+    session_factory: SessionFactory, planning: Executor | None
 ) -> None:
     for chat_id, zone in ((61, "Asia/Omsk"), (62, "Asia/Omsk"), (63, "America/New_York")):
         await add_chat(session_factory, chat_id, timezone=zone, next_at=NINE_IN_OMSK)
@@ -354,7 +388,7 @@ async def test_chats_with_the_same_subscription_share_a_composition_not_a_digest
         await chat_repo.record_sent(session, 64, [ids[0]])
         await session.commit()
 
-    await compose(session_factory, NINE_IN_OMSK)
+    await compose(session_factory, NINE_IN_OMSK, planning)
 
     rows = {row.chat_id: row for row in await outbox_rows(session_factory)}
     assert rows[61].text == rows[62].text
