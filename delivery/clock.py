@@ -46,7 +46,7 @@ def start_clock(
     """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
     Without a sender (`digestbot run --role clock`) the rows queued wait for the sender
     processes, which look at the outbox every second. With `executor` (worker processes)
-    the daily pass plans its digests there (delivery.daily).
+    the daily and instant passes plan their messages there (delivery.daily).
 
     Both jobs run once right away, never overlap themselves, and a run missed while the
     loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
@@ -100,6 +100,7 @@ def start_clock(
                 labels_for=labels_for,
                 threshold=settings.tag_threshold,
                 min_gap=timedelta(minutes=settings.poll_interval_minutes),
+                executor=executor,
             )
             if instant.messages or instant.errors:
                 logger.info("%s", instant)
@@ -114,6 +115,8 @@ def start_clock(
             if weekly.due:
                 logger.info("%s", weekly)
             queued += weekly.briefs
+        except BrokenProcessPool:
+            logger.warning("a worker process died while planning instant messages; next tick")
         except Exception:
             logger.exception("composing instant messages or weekly briefs failed; next tick")
         if queued and sender is not None:

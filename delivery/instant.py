@@ -26,8 +26,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -236,8 +238,10 @@ async def compose_instant_messages(
     threshold: float = 0.5,
     min_gap: timedelta = DEFAULT_MIN_GAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    executor: Executor | None = None,
 ) -> InstantReport:
-    """Queues the instant messages due at `now` (see the module docstring)."""
+    """Queues the instant messages due at `now` (see the module docstring); with
+    `executor` (worker processes) the batches are planned there, as delivery.daily does."""
     started = time.perf_counter()
     report = InstantReport()
     after: int | None = None
@@ -264,7 +268,7 @@ async def compose_instant_messages(
             break
         after = chats[-1].id
         report.chats += len(chats)
-        changes = await asyncio.to_thread(
+        planning = partial(
             plan_instant,
             chats,
             articles,
@@ -275,6 +279,10 @@ async def compose_instant_messages(
             min_gap=min_gap,
             labels_for=labels_for,
         )
+        if executor is None:
+            changes = await asyncio.to_thread(planning)
+        else:
+            changes = await asyncio.get_running_loop().run_in_executor(executor, planning)
         report.errors += len(chats) - len(changes)
         await _apply(session_factory, changes, now=now, report=report)
     report.seconds = time.perf_counter() - started

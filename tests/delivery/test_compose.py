@@ -3,14 +3,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from core.processes import spawn_pool
 from delivery import daily
 from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
@@ -46,13 +45,6 @@ async def compose(
         catchup=CATCHUP,
         executor=executor,
     )
-
-
-@pytest.fixture(scope="module")
-def worker_pool() -> Iterator[Executor]:
-    pool = spawn_pool(1)
-    yield pool
-    pool.shutdown(cancel_futures=True)
 
 
 @pytest.fixture(params=["thread", "worker process"])

@@ -4,13 +4,17 @@ repeat them, the weekly brief, keyword and region filters, on a real database.""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from core.processes import RespawningPool, spawn_pool
 from delivery.daily import compose_due_digests
 from delivery.instant import compose_instant_messages
 from delivery.subscriptions import change_modes, next_weekly_for
@@ -48,11 +52,23 @@ async def enable(
         await session.commit()
 
 
-async def instant_pass(session_factory: SessionFactory, now: datetime) -> int:
+async def instant_pass(
+    session_factory: SessionFactory, now: datetime, executor: Executor | None = None
+) -> int:
     report = await compose_instant_messages(
-        session_factory, now=now, labels_for=labels_for, min_gap=GAP
+        session_factory, now=now, labels_for=labels_for, min_gap=GAP, executor=executor
     )
     return report.messages
+
+
+@pytest.fixture(params=["thread", "worker process"])
+def planning(request: pytest.FixtureRequest) -> Executor | None:
+    """Where the passes plan: a thread of this process, or a worker process (as in
+    `digestbot run`)."""
+    if request.param == "thread":
+        return None
+    pool: Executor = request.getfixturevalue("worker_pool")
+    return pool
 
 
 async def sent_ids(session_factory: SessionFactory, chat_id: int) -> set[int]:
@@ -64,7 +80,7 @@ async def sent_ids(session_factory: SessionFactory, chat_id: int) -> set[int]:
 
 
 async def test_instant_articles_come_batched_once_and_not_again_in_the_daily_digest(
-    session_factory: SessionFactory,
+    session_factory: SessionFactory, planning: Executor | None
 ) -> None:
     await add_chat(session_factory, 1, countries=("UZ",), now=NOW - timedelta(hours=1))
     await enable(session_factory, 1, now=NOW - timedelta(hours=1), instant={"agreements"})
@@ -94,14 +110,14 @@ async def test_instant_articles_come_batched_once_and_not_again_in_the_daily_dig
         topics=TRADE,
         first_seen_at=NOW + timedelta(seconds=5),
     )
-    assert await instant_pass(session_factory, NOW + timedelta(seconds=30)) == 1
+    assert await instant_pass(session_factory, NOW + timedelta(seconds=30), planning) == 1
     rows = await chat_rows(session_factory, 1)
     assert len(rows) == 1 and rows[0].kind == "instant"
     for article_id in first:
         assert f",{article_id}," in f",{rows[0].article_ids},"
     assert "Только что" in rows[0].text and "Товарооборот" not in rows[0].text
     # A second tick finds nothing new: no second message, nothing twice.
-    assert await instant_pass(session_factory, NOW + timedelta(seconds=60)) == 0
+    assert await instant_pass(session_factory, NOW + timedelta(seconds=60), planning) == 0
 
     # Within the gap a new agreement waits; when the gap has passed it goes alone.
     late = await store_article(
@@ -112,8 +128,8 @@ async def test_instant_articles_come_batched_once_and_not_again_in_the_daily_dig
         topics=AGREEMENT,
         first_seen_at=NOW + timedelta(minutes=5),
     )
-    assert await instant_pass(session_factory, NOW + timedelta(minutes=6)) == 0
-    assert await instant_pass(session_factory, NOW + GAP + timedelta(seconds=31)) == 1
+    assert await instant_pass(session_factory, NOW + timedelta(minutes=6), planning) == 0
+    assert await instant_pass(session_factory, NOW + GAP + timedelta(seconds=31), planning) == 1
     rows = await chat_rows(session_factory, 1)
     assert len(rows) == 2 and rows[1].article_ids == str(late)
 
@@ -121,7 +137,9 @@ async def test_instant_articles_come_batched_once_and_not_again_in_the_daily_dig
     async with session_factory() as session:
         await chat_repo.update_chat(session, 1, next_digest_at=NOW + timedelta(hours=1))
         await session.commit()
-    await compose_due_digests(session_factory, now=NOW + timedelta(hours=1), labels_for=labels_for)
+    await compose_due_digests(
+        session_factory, now=NOW + timedelta(hours=1), labels_for=labels_for, executor=planning
+    )
     rows = await chat_rows(session_factory, 1)
     assert [row.kind for row in rows] == ["instant", "instant", "digest"]
     assert rows[2].article_ids == str(trade)
@@ -459,3 +477,26 @@ async def test_a_chat_that_cannot_be_stored_holds_back_no_other_weekly_brief(
     )
     assert (again.due, again.briefs) == (1, 1)
     assert len(await chat_rows(session_factory, 32)) == 2
+
+
+async def test_the_instant_pass_plans_in_the_worker_process_it_is_given(
+    session_factory: SessionFactory,
+) -> None:
+    await add_chat(session_factory, 24, countries=("UZ",), now=NOW - timedelta(hours=1))
+    await enable(session_factory, 24, now=NOW - timedelta(hours=1), instant={"agreements"})
+    await store_article(
+        session_factory,
+        "Омская область и Сырдарьинская область подписали соглашение о торговле",
+        "Документ подписали в Гулистане.",
+        countries={"UZ": 0.9},
+        topics=AGREEMENT,
+        first_seen_at=NOW,
+    )
+    # Its process dies at the start: a pass that planned anywhere else would succeed.
+    dying = RespawningPool(lambda: spawn_pool(1, os._exit, (1,)), "test worker")
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await instant_pass(session_factory, NOW + timedelta(seconds=30), dying)
+    finally:
+        dying.shutdown()
+    assert await chat_rows(session_factory, 24) == []
