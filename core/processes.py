@@ -4,8 +4,9 @@ started them, and replaced when one dies.
 `spawn_pool` starts processes with `spawn`, never forked from a process with an event loop
 and threads; each watches its parent and exits when the parent is gone, however it ended
 (kill -9 and the out-of-memory killer leave no chance to shut a pool down, and its
-processes would otherwise wait for work forever). `RespawningPool` keeps a pool usable
-after one of its processes died.
+processes would otherwise wait for work forever), and logs as its parent does (a process
+started afresh has no logging set up: its warnings would be bare lines on stderr).
+`RespawningPool` keeps a pool usable after one of its processes died.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, ParamSpec, TypeVar
 
+from core.logs import configure_logging
+
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -31,16 +34,23 @@ def spawn_pool(
     initargs: tuple[Any, ...] = (),
 ) -> ProcessPoolExecutor:
     """`processes` worker processes, each running `initializer(*initargs)` first."""
+    root = logging.getLogger()
+    # The level the parent logs at, if it set logging up (configure_logging).
+    log_level = logging.getLevelName(root.level) if root.handlers else None
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start,
-        initargs=(initializer, initargs),
+        initargs=(initializer, initargs, log_level),
     )
 
 
-def _start(initializer: Callable[..., object] | None, initargs: tuple[Any, ...]) -> None:
+def _start(
+    initializer: Callable[..., object] | None, initargs: tuple[Any, ...], log_level: str | None
+) -> None:
     exit_with_parent()
+    if log_level is not None:
+        configure_logging(log_level)
     if initializer is not None:
         initializer(*initargs)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 
-from bot.logs import TokenRedactingFilter
+from core.logs import TokenRedactingFilter
 from core.settings import SettingsError, load_settings
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

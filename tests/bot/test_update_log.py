@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.health import log_update_summaries, update_summary
-from bot.logs import configure_logging
+from core.logs import configure_logging
 from core.metrics import UpdateStats
 
 

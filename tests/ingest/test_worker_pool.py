@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,6 +109,41 @@ async def test_a_poll_through_the_process_pool_stores_what_the_threads_would(
 
 def _fact_fields(fact: fact_repo.StoredFact | fact_repo.NewFact) -> tuple[object, ...]:
     return (fact.kind, fact.countries, fact.subject, fact.indicator, fact.value, fact.unit)
+
+
+_WORKER_LOGS = """
+import logging
+from core.logs import configure_logging
+from core.processes import spawn_pool
+if __name__ == "__main__":
+    configure_logging("INFO")
+    pool = spawn_pool(1)
+    pool.submit(logging.getLogger("delivery.planner").warning, "chat %s: no schedule", 7).result()
+    pool.submit(logging.getLogger("delivery.planner").info, "planned %s chats", 500).result()
+    pool.shutdown()
+"""
+
+
+def test_a_worker_logs_as_the_process_that_started_it(tmp_path: Path) -> None:
+    script = tmp_path / "pool_logs.py"
+    script.write_text(_WORKER_LOGS)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    # The parent's format (time, level, logger) and level (INFO), not a bare message.
+    assert len(lines) == 2, lines
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d WARNING delivery.planner: chat 7: no schedule", lines[0]
+    )
+    assert lines[1].endswith(" INFO delivery.planner: planned 500 chats")
 
 
 _POOL_IN_A_CHILD = """
