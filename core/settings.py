@@ -61,8 +61,9 @@ class Settings(BaseSettings):
     # to another one after this long.
     outbox_lease_seconds: float = Field(default=60.0, ge=2.0, le=3600.0)
     update_concurrency: int = Field(default=10, ge=1, le=500)
-    # Worker processes for parsing and tagging new articles (default: one per core in
-    # `digestbot run --role ingest`, one in `digestbot run`).
+    # Worker processes for parsing and tagging new articles, and in `digestbot run` for
+    # planning digests (default: one per core in `digestbot run --role ingest`, one in
+    # `digestbot run`).
     ingest_processes: int | None = Field(default=None, ge=1, le=64)
     feed_concurrency: int = Field(default=16, ge=1, le=256)
     feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
