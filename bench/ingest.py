@@ -1,6 +1,7 @@
 """Ingestion throughput: the real pipeline against a local feed server.
 
     .venv/bin/python bench/ingest.py [--feeds 300] [--items 50] [--chars 3000] [--repeat 3]
+                                     [--processes N]
 
 A separate process serves FEEDS generated feeds of ITEMS Russian news items each (about
 CHARS characters of full text per item: plain text in yandex:full-text in even feeds, HTML
@@ -26,6 +27,11 @@ and drifts over minutes, so the measurements run in --repeat rounds (default 3),
 taken back to back (tagged pass, untagged pass, feedparser alone, the stages alone): a
 ratio divides figures of one round, and the medians over the rounds are printed with
 each round's ratio beside them.
+
+By default the tagged pass parses and tags in threads of this process, as `digestbot
+ingest` does. With `--processes N` it does so in N worker processes, as `digestbot run`
+(N = 1) and `digestbot run --role ingest` do; the CPU of the workers counts in the pass's
+CPU (read from /proc, the feed server's excluded), and their peak memory is printed.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import argparse
 import asyncio
 import hashlib
 import multiprocessing
+import os
 import random
 import resource
 import statistics
@@ -41,6 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,9 +57,11 @@ from xml.sax.saxutils import escape
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from ingest import workers as workers_module  # noqa: E402
 from ingest.config import IngestConfig  # noqa: E402
 from ingest.parse import parse_feed  # noqa: E402
 from ingest.pipeline import IngestPipeline  # noqa: E402
+from ingest.workers import create_ingest_pool  # noqa: E402
 from storage import feeds as feed_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory, upgrade_database  # noqa: E402
 from tagging import Tagger, TagResult  # noqa: E402
@@ -250,6 +260,48 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _children(exclude: int) -> list[int]:
+    """This process's child processes but `exclude` (the feed server)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == exclude:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+def _children_cpu(exclude: int) -> float:
+    """CPU seconds of this process's live children but `exclude`: the worker processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in _children(exclude):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _children_peak_mb(exclude: int) -> float:
+    """The largest peak memory (VmHWM) of this process's live children but `exclude`."""
+    peak = 0.0
+    for pid in _children(exclude):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peak = max(peak, int(line.split()[1]) / 1024)
+    return peak
+
+
 @dataclass(frozen=True, slots=True)
 class PassResult:
     wall: float
@@ -263,8 +315,26 @@ def feed_path(feed_index: int) -> str:
     return f"/feeds/{feed_index}.xml"
 
 
+@dataclass(frozen=True, slots=True)
+class Workers:
+    """Worker processes the tagged pass parses and tags in, and the process whose CPU
+    is not theirs (the feed server)."""
+
+    pool: Executor
+    server_pid: int
+
+    def cpu(self) -> float:
+        return _children_cpu(self.server_pid)
+
+
 async def run_passes(
-    base: str, paths: Sequence[str], tagger: Tagger, *, tagging: bool, passes: int
+    base: str,
+    paths: Sequence[str],
+    tagger: Tagger,
+    *,
+    tagging: bool,
+    passes: int,
+    workers: Workers | None = None,
 ) -> list[PassResult]:
     with tempfile.TemporaryDirectory(prefix="digestbot-bench-") as workdir:
         url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
@@ -280,19 +350,27 @@ async def run_passes(
             config = IngestConfig(
                 concurrency=16, per_host=16, timeout=60, allow_private_addresses=True
             )
-            pipeline = (
-                IngestPipeline(session_factory, tagger, config)
-                if tagging
-                else IngestPipeline(session_factory, _NoTagging(), config, lemmatize=_no_lemmas)
-            )
+            if not tagging:
+                pipeline = IngestPipeline(
+                    session_factory, _NoTagging(), config, lemmatize=_no_lemmas
+                )
+            elif workers is not None:
+                pipeline = IngestPipeline(session_factory, None, config, executor=workers.pool)
+            else:
+                pipeline = IngestPipeline(session_factory, tagger, config)
             results: list[PassResult] = []
+
+            def cpu_now() -> float:
+                own = time.process_time()
+                return own + workers.cpu() if tagging and workers is not None else own
+
             for _ in range(passes):
-                wall, cpu = time.perf_counter(), time.process_time()
+                wall, cpu = time.perf_counter(), cpu_now()
                 outcomes = await pipeline.run_once(due_only=False)
                 results.append(
                     PassResult(
                         wall=time.perf_counter() - wall,
-                        cpu=time.process_time() - cpu,
+                        cpu=cpu_now() - cpu,
                         new_items=sum(o.new_items for o in outcomes),
                         unchanged=sum(o.status == "unchanged" for o in outcomes),
                         failed=sum(o.status == "failed" for o in outcomes),
@@ -304,6 +382,20 @@ async def run_passes(
             return results
         finally:
             await engine.dispose()
+
+
+def _warm_up(pool: Executor, processes: int, base: str) -> None:
+    """Loads the workers' taggers before anything is measured, as this process's is: a
+    few calls at once per worker, so that each worker gets some."""
+    item = parse_feed(
+        generate_feeds(1, 1, 300)[0].body,
+        url=base + feed_path(0),
+        content_type="application/rss+xml; charset=utf-8",
+        fetched_at=FETCHED_AT,
+    ).items
+    calls = [pool.submit(workers_module.analyse, item) for _ in range(4 * processes)]
+    for call in calls:
+        call.result()
 
 
 def parse_only_cpu(feeds: Sequence[GeneratedFeed], *, sanitize: bool) -> float:
@@ -410,9 +502,17 @@ def main() -> int:
         default=3,
         help="rounds of measurements (each: tagged pass, untagged pass, parse-only, stages)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="worker processes for the tagged pass (0: threads of this process)",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.processes < 0:
+        parser.error("--processes must be 0 or more")
 
     context = multiprocessing.get_context("spawn")
     ports: multiprocessing.Queue[int] = context.Queue()
@@ -430,8 +530,15 @@ def main() -> int:
         tagger.tag_many([("Омская область и Узбекистан", "Делегация прибыла в Омск.")])
         print(f"tagger loaded in {time.perf_counter() - loading:.1f} s")
         rss_before = _max_rss_mb()
+        workers = None
+        if args.processes:
+            workers = Workers(create_ingest_pool(0.5, args.processes), server.pid or 0)
+            _warm_up(workers.pool, args.processes, base)
+            print(f"worker processes ({args.processes}) started, their taggers loaded")
 
-        first, second = asyncio.run(run_passes(base, paths, tagger, tagging=True, passes=2))
+        first, second = asyncio.run(
+            run_passes(base, paths, tagger, tagging=True, passes=2, workers=workers)
+        )
         rss_after = _max_rss_mb()
         # The same bytes the server sent, generated only now so that they do not count in the
         # pipeline's peak memory.
@@ -440,7 +547,9 @@ def main() -> int:
             tagged = (
                 first
                 if number == 0
-                else asyncio.run(run_passes(base, paths, tagger, tagging=True, passes=1))[0]
+                else asyncio.run(
+                    run_passes(base, paths, tagger, tagging=True, passes=1, workers=workers)
+                )[0]
             )
             untagged = asyncio.run(run_passes(base, paths, tagger, tagging=False, passes=1))[0]
             rounds.append(
@@ -453,7 +562,10 @@ def main() -> int:
                     stages=stage_breakdown(feeds, tagger),
                 )
             )
+        workers_peak = _children_peak_mb(server.pid or 0) if workers is not None else 0.0
     finally:
+        if workers is not None:
+            workers.pool.shutdown(cancel_futures=True)
         server.kill()
         server.join()
     total_bytes = sum(len(feed.body) for feed in feeds)
@@ -485,6 +597,11 @@ def main() -> int:
         f"peak memory (max RSS):    {rss_after:6.0f} MB "
         f"({rss_before:.0f} MB with the tagger loaded, before the first pass)"
     )
+    if args.processes:
+        print(
+            f"tagged passes in worker processes ({args.processes}): their CPU is counted in "
+            f"the passes' CPU; the largest peak memory of one: {workers_peak:.0f} MB"
+        )
     print()
     for label, runs in (
         ("feedparser parse-only CPU, default settings: ", [r.parse_default for r in rounds]),
