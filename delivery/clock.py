@@ -46,7 +46,7 @@ def start_clock(
     """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
     Without a sender (`digestbot run --role clock`) the rows queued wait for the sender
     processes, which look at the outbox every second. With `executor` (worker processes)
-    the daily and instant passes plan their messages there (delivery.daily).
+    the daily, instant and weekly passes plan their messages there (delivery.daily).
 
     Both jobs run once right away, never overlap themselves, and a run missed while the
     loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
@@ -85,7 +85,9 @@ def start_clock(
         except BrokenProcessPool:
             # Killed (out of memory, an operator); the pool starts a new one for the next
             # call, and what was planned in it was not stored.
-            logger.warning("a worker process died while planning digests; next try next tick")
+            logger.warning(
+                "a worker process died while planning digests; next try at the next tick"
+            )
             return
         except Exception:
             logger.exception("composing due digests failed; next try at the next tick")
@@ -111,12 +113,16 @@ def start_clock(
                 labels_for=labels_for,
                 threshold=settings.tag_threshold,
                 chart_timezone=settings.default_timezone,
+                executor=executor,
             )
             if weekly.due:
                 logger.info("%s", weekly)
             queued += weekly.briefs
         except BrokenProcessPool:
-            logger.warning("a worker process died while planning instant messages; next tick")
+            logger.warning(
+                "a worker process died while planning instant messages or weekly briefs; "
+                "next try at the next tick"
+            )
         except Exception:
             logger.exception("composing instant messages or weekly briefs failed; next tick")
         if queued and sender is not None:

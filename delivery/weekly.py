@@ -35,9 +35,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -475,6 +477,30 @@ class _MediaCache:
     ids: dict[str, int] = field(default_factory=dict)
 
 
+# The composer of the pass under way in a worker process (plan_weekly_in_worker): the
+# batches of one pass share its texts and charts, as they do when planned in a thread.
+_worker_composer: tuple[tuple[object, ...], WeeklyComposer] | None = None
+
+
+def plan_weekly_in_worker(
+    chats: Sequence[ChatRecord],
+    articles: Sequence[DigestArticle],
+    counts_by_edges: Mapping[tuple[datetime, ...], Mapping[str, list[int]]],
+    *,
+    now: datetime,
+    facts: Sequence[StoredFact],
+    labels_for: Callable[[str], Labels],
+    threshold: float,
+    chart_timezone: str,
+) -> tuple[list[WeeklyChange], int]:
+    """`WeeklyComposer.plan` in a worker process, with the composer of the pass at `now`."""
+    global _worker_composer
+    key = (labels_for, threshold, chart_timezone, now)
+    if _worker_composer is None or _worker_composer[0] != key:
+        _worker_composer = (key, WeeklyComposer(labels_for, threshold, chart_timezone))
+    return _worker_composer[1].plan(chats, articles, counts_by_edges, now=now, facts=facts)
+
+
 async def _apply(
     session_factory: async_sessionmaker[AsyncSession],
     changes: Sequence[WeeklyChange],
@@ -557,8 +583,10 @@ async def compose_due_weekly(
     threshold: float = 0.5,
     batch_size: int = DEFAULT_BATCH_SIZE,
     chart_timezone: str = DEFAULT_CHART_TIMEZONE,
+    executor: Executor | None = None,
 ) -> WeeklyReport:
-    """Queues every weekly brief due at `now` (see the module docstring)."""
+    """Queues every weekly brief due at `now` (see the module docstring); with `executor`
+    (worker processes) the batches are planned there, as delivery.daily does."""
     started = time.perf_counter()
     report = WeeklyReport()
     composer = WeeklyComposer(labels_for, threshold, usable_timezone(chart_timezone))
@@ -614,14 +642,30 @@ async def compose_due_weekly(
         assert last.next_weekly_at is not None
         after = (last.next_weekly_at, last.id)
         report.due += len(chats)
-        changes, errors = await asyncio.to_thread(
-            composer.plan,
-            chats,
-            articles_cache[cache_key],
-            counts_cache,
-            now=now,
-            facts=facts_cache[cache_key],
-        )
+        if executor is None:
+            changes, errors = await asyncio.to_thread(
+                composer.plan,
+                chats,
+                articles_cache[cache_key],
+                counts_cache,
+                now=now,
+                facts=facts_cache[cache_key],
+            )
+        else:
+            changes, errors = await asyncio.get_running_loop().run_in_executor(
+                executor,
+                partial(
+                    plan_weekly_in_worker,
+                    chats,
+                    articles_cache[cache_key],
+                    {weeks.edges: counts_cache[weeks.edges] for weeks in chart_weeks},
+                    now=now,
+                    facts=facts_cache[cache_key],
+                    labels_for=labels_for,
+                    threshold=threshold,
+                    chart_timezone=composer.chart_timezone,
+                ),
+            )
         report.errors += errors
         await _apply(session_factory, changes, media, now=now, report=report)
     report.charts_queued = len(media.ids)

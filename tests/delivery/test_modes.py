@@ -281,7 +281,7 @@ async def test_region_filter_keeps_only_the_chosen_regions(
 
 
 async def test_weekly_brief_on_monday_counts_against_the_week_before_and_lists_agreements(
-    session_factory: SessionFactory,
+    session_factory: SessionFactory, planning: Executor | None
 ) -> None:
     sunday = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     monday_slot = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # 09:00 in Omsk
@@ -340,11 +340,17 @@ async def test_weekly_brief_on_monday_counts_against_the_week_before_and_lists_a
     )
 
     early = await compose_due_weekly(
-        session_factory, now=monday_slot - timedelta(minutes=1), labels_for=labels_for
+        session_factory,
+        now=monday_slot - timedelta(minutes=1),
+        labels_for=labels_for,
+        executor=planning,
     )
     assert early.due == 0
     report = await compose_due_weekly(
-        session_factory, now=monday_slot + timedelta(seconds=20), labels_for=labels_for
+        session_factory,
+        now=monday_slot + timedelta(seconds=20),
+        labels_for=labels_for,
+        executor=planning,
     )
     assert report.briefs == 1 and report.charts_queued == 1
     rows = await chat_rows(session_factory, 6)
@@ -479,11 +485,13 @@ async def test_a_chat_that_cannot_be_stored_holds_back_no_other_weekly_brief(
     assert len(await chat_rows(session_factory, 32)) == 2
 
 
-async def test_the_instant_pass_plans_in_the_worker_process_it_is_given(
+async def test_the_instant_and_weekly_passes_plan_in_the_worker_process_they_are_given(
     session_factory: SessionFactory,
 ) -> None:
     await add_chat(session_factory, 24, countries=("UZ",), now=NOW - timedelta(hours=1))
-    await enable(session_factory, 24, now=NOW - timedelta(hours=1), instant={"agreements"})
+    await enable(
+        session_factory, 24, now=NOW - timedelta(hours=1), instant={"agreements"}, weekly=True
+    )
     await store_article(
         session_factory,
         "Омская область и Сырдарьинская область подписали соглашение о торговле",
@@ -497,6 +505,13 @@ async def test_the_instant_pass_plans_in_the_worker_process_it_is_given(
     try:
         with pytest.raises(BrokenProcessPool):
             await instant_pass(session_factory, NOW + timedelta(seconds=30), dying)
+        async with session_factory() as session:
+            chat = await chat_repo.get_chat(session, 24)
+        assert chat is not None and chat.next_weekly_at is not None
+        with pytest.raises(BrokenProcessPool):
+            await compose_due_weekly(
+                session_factory, now=chat.next_weekly_at, labels_for=labels_for, executor=dying
+            )
     finally:
         dying.shutdown()
     assert await chat_rows(session_factory, 24) == []
