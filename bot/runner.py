@@ -115,10 +115,10 @@ async def run_bot(settings: Settings) -> int:
         if not await _until_telegram_answers(bot.get_me, stop, "check the token"):
             return 0
         bot.session.middleware(PollingConflictWatch(health))
-        # Parsing and tagging in a worker process, and the planning of daily digests: in a
-        # thread of this one they would hold the interpreter most of the time while a poll
-        # brings new articles or digests fall due, and every reply would wait its turn
-        # behind them.
+        # Parsing and tagging in a worker process, and the planning of digests: in a thread
+        # of this one they would hold the interpreter most of the time while a poll brings
+        # new articles or digests fall due, and every reply would wait its turn behind
+        # them.
         pool = create_ingest_pool(
             settings.tag_threshold, settings.ingest_processes or ALL_ROLE_INGEST_PROCESSES
         )

@@ -2,8 +2,8 @@
 what each chat gets and when it is due next.
 
 `plan_digests` is the decider: it reads nothing and writes nothing, so it runs in a worker
-thread and is tested with plain values. `delivery.daily` loads its inputs and applies what
-it returns in one transaction.
+process (`plan_digests_in_worker`) or thread and is tested with plain values.
+`delivery.daily` loads its inputs and applies what it returns.
 """
 
 from __future__ import annotations
@@ -372,16 +372,6 @@ def plan_digests(
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class WindowRequest:
-    """Which articles to load for a batch: those of any of `countries`, first seen after
-    `since`, for the chats in `chat_ids`. None when no chat of the batch is to be sent."""
-
-    chat_ids: tuple[int, ...]
-    countries: frozenset[str]
-    since: datetime
-
-
 # The composer of the pass under way in a worker process (plan_digests_in_worker): the
 # batches of one pass share its compositions, as they do when planned in a thread.
 _worker_composer: tuple[tuple[Callable[[str], Labels], datetime], DigestComposer] | None = None
@@ -411,6 +401,16 @@ def plan_digests_in_worker(
         threshold=threshold,
         composer=_worker_composer[1],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRequest:
+    """Which articles to load for a batch: those of any of `countries`, first seen after
+    `since`, for the chats in `chat_ids`. None when no chat of the batch is to be sent."""
+
+    chat_ids: tuple[int, ...]
+    countries: frozenset[str]
+    since: datetime
 
 
 def window_for(
