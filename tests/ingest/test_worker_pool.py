@@ -45,7 +45,7 @@ from tests.ingest.stories import (
     rss,
 )
 from tests.ingest.test_pipeline import CONFIG, SessionFactory, add_feeds
-from tests.support.commands import PROJECT_ROOT
+from tests.support.commands import PROJECT_ROOT, run_python
 from tests.support.processes import all_ended, live_processes
 
 
@@ -115,29 +115,16 @@ _WORKER_LOGS = """
 import logging
 from core.logs import configure_logging
 from core.processes import spawn_pool
-if __name__ == "__main__":
-    configure_logging("INFO")
-    pool = spawn_pool(1)
-    pool.submit(logging.getLogger("delivery.planner").warning, "chat %s: no schedule", 7).result()
-    pool.submit(logging.getLogger("delivery.planner").info, "planned %s chats", 500).result()
-    pool.shutdown()
+configure_logging("INFO")
+pool = spawn_pool(1)
+pool.submit(logging.getLogger("delivery.planner").warning, "chat %s: no schedule", 7).result()
+pool.submit(logging.getLogger("delivery.planner").info, "planned %s chats", 500).result()
+pool.shutdown()
 """
 
 
 def test_a_worker_logs_as_the_process_that_started_it(tmp_path: Path) -> None:
-    script = tmp_path / "pool_logs.py"
-    script.write_text(_WORKER_LOGS)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stderr.splitlines()
+    lines = run_python(_WORKER_LOGS, tmp_path).stderr.splitlines()
     # The parent's format (time, level, logger) and level (INFO), not a bare message.
     assert len(lines) == 2, lines
     assert re.fullmatch(

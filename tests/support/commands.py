@@ -60,10 +60,10 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def python_output(script: str, workdir: Path, *arguments: str) -> list[str]:
-    """The words `python -c SCRIPT ARGUMENTS` printed, run in a child process of its own
-    (its interpreter state, the collector's above all, apart from the test process's);
-    asserts it succeeded."""
+def run_python(script: str, workdir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python -c SCRIPT ARGUMENTS` run in a child process of its own (its interpreter
+    state, the collector's above all, apart from the test process's); asserts it
+    succeeded."""
     done = subprocess.run(
         [sys.executable, "-c", script, *arguments],
         cwd=workdir,
@@ -74,4 +74,9 @@ def python_output(script: str, workdir: Path, *arguments: str) -> list[str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.split()
+    return done
+
+
+def python_output(script: str, workdir: Path, *arguments: str) -> list[str]:
+    """The words `python -c SCRIPT ARGUMENTS` printed (run_python)."""
+    return run_python(script, workdir, *arguments).stdout.split()
