@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import readahead
 from storage.articles import insert_ignoring_conflicts, mapped_table
 from storage.models import (
-    Article,
     Chat,
     ChatCountry,
     ChatInstantTopic,
@@ -427,18 +426,25 @@ async def sent_article_ids(
     return set(await session.scalars(query))
 
 
+# How far the clock of the process that records an article as sent may be behind the one
+# of the process that stored it (sent_in_window).
+SENT_CLOCK_SKEW = timedelta(hours=1)
+
+
 async def sent_in_window(
     session: AsyncSession, chat_ids: Collection[int], since: datetime
 ) -> dict[int, set[int]]:
-    """Per chat, the articles first seen after `since` that were already sent to it."""
+    """Per chat, the articles sent to it since `since`: every article first seen after
+    `since` that it was sent is among them, since none is sent before it is stored (the
+    margin SENT_CLOCK_SKEW covers clocks of different processes). Read by chat and time
+    (ix_sent_articles_chat_id_sent_at), a few rows per chat, however long its history."""
     sent: dict[int, set[int]] = {}
     ids = list(chat_ids)
-    window = select(Article.id).where(Article.fetched_at > since)
     for start in range(0, len(ids), 500):
         rows = await session.execute(
             select(SentArticle.chat_id, SentArticle.article_id).where(
                 SentArticle.chat_id.in_(ids[start : start + 500]),
-                SentArticle.article_id.in_(window),
+                SentArticle.sent_at > since - SENT_CLOCK_SKEW,
             )
         )
         for chat_id, article_id in rows:

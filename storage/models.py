@@ -224,6 +224,7 @@ class SentArticle(Base):
     """Which article went to which chat: the guarantee of "never twice"."""
 
     __tablename__ = "sent_articles"
+    __table_args__ = (Index("ix_sent_articles_chat_id_sent_at", "chat_id", "sent_at"),)
 
     chat_id: Mapped[int] = mapped_column(
         ForeignKey("chats.id", ondelete="CASCADE", onupdate="CASCADE"), primary_key=True
