@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.metrics import SendReport, UpdateStats
+from core.processes import RespawningPool
 from core.settings import SettingsError
 from storage.guard import STORE_LOST, StoreWatch
 
@@ -46,6 +47,8 @@ class ProcessHealth:
     send_report: SendReport | None = None
     telegram_conflicts: int = 0
     updates: UpdateStats = field(default_factory=UpdateStats)
+    # The parse-and-tag worker pool, in the processes that have one.
+    workers: RespawningPool | None = None
     # Counts read from the database when /metrics is asked for (the outbox backlog, the
     # failing feeds); None where there is no database to ask.
     store_gauges: Callable[[], Awaitable[dict[str, float]]] | None = None
@@ -109,6 +112,12 @@ class ProcessHealth:
                 "counter",
                 "getUpdates answered 409 Conflict: another process uses the bot token.",
                 self.telegram_conflicts,
+            ),
+            (
+                "digestbot_worker_restarts_total",
+                "counter",
+                "Times a worker process (parsing, tagging, planning) died and was replaced.",
+                self.workers.restarts if self.workers is not None else 0,
             ),
             (
                 "digestbot_messages_sent_total",

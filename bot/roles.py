@@ -77,7 +77,7 @@ async def run_role(settings: Settings, role: str) -> int:
         if role == "bot":
             await _bot(settings, session_factory, health, stop, resources)
         elif role == "ingest":
-            await _ingest(settings, session_factory, stop)
+            await _ingest(settings, session_factory, health, stop)
         elif role == "sender":
             await _sender(settings, session_factory, health, stop, resources)
         else:
@@ -142,7 +142,10 @@ async def _bot(
 
 
 async def _ingest(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], stop: asyncio.Event
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    health: ProcessHealth,
+    stop: asyncio.Event,
 ) -> None:
     for attempt in range(3):
         try:
@@ -153,7 +156,7 @@ async def _ingest(
             if attempt == 2:
                 raise
     # Parsing and tagging in worker processes: this loop only fetches and stores.
-    pool = create_ingest_pool(settings.tag_threshold, settings.ingest_processes)
+    pool = health.workers = create_ingest_pool(settings.tag_threshold, settings.ingest_processes)
     try:
         await _ingest_loop(settings, session_factory, pool, stop)
     finally:

@@ -119,7 +119,7 @@ async def run_bot(settings: Settings) -> int:
         # of this one they would hold the interpreter most of the time while a poll brings
         # new articles or digests fall due, and every reply would wait its turn behind
         # them.
-        pool = create_ingest_pool(
+        pool = health.workers = create_ingest_pool(
             settings.tag_threshold, settings.ingest_processes or ALL_ROLE_INGEST_PROCESSES
         )
         resources.callback(pool.shutdown, wait=False, cancel_futures=True)

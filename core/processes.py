@@ -77,6 +77,8 @@ class RespawningPool(Executor):
         self._start = start
         self._name = name
         self._pool = start()
+        # Times the pool was found broken and started afresh (a metric of the process).
+        self.restarts = 0
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         try:
@@ -85,6 +87,7 @@ class RespawningPool(Executor):
             logger.warning("a %s process died; starting new ones", self._name)
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._start()
+            self.restarts += 1
             return self._pool.submit(fn, *args, **kwargs)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import aiohttp
@@ -27,6 +28,7 @@ from bot.health import (
     database_probe,
 )
 from core.metrics import SendReport
+from core.processes import RespawningPool, spawn_pool
 from core.settings import SettingsError, load_settings
 from storage.db import create_engine
 from storage.guard import STORE_LOST, StoreWatch
@@ -128,6 +130,7 @@ async def test_metrics_in_prometheus_text_format(watched: tuple[Path, HealthServ
     assert samples["digestbot_up"] == 1
     assert samples["digestbot_store_ok"] == 1
     assert samples["digestbot_telegram_conflicts_total"] == 0
+    assert samples["digestbot_worker_restarts_total"] == 0
     assert samples["digestbot_messages_sent_total"] == 7
     assert samples["digestbot_messages_failed_total"] == 2
     assert samples["digestbot_start_time_seconds"] == pytest.approx(server.health.started_at)
@@ -225,3 +228,19 @@ async def _conflicting_poll(api: BotApiEmulator, bot: Bot, round_number: int) ->
     ):
         assert answer.status == 200
     return await asyncio.wait_for(polling, timeout=10)
+
+
+async def test_worker_restarts_are_counted(watched: tuple[Path, HealthServer]) -> None:
+    _, server = watched
+    # Every process of this pool dies as it starts, as one the out-of-memory killer ends.
+    dying = RespawningPool(lambda: spawn_pool(1, os._exit, (1,)), "test worker")
+    server.health.workers = dying
+    try:
+        for _ in range(3):
+            with pytest.raises(BrokenProcessPool):
+                dying.submit(os.getpid).result(timeout=60)
+    finally:
+        dying.shutdown()
+    _, _, exposition = await _get(server, "/metrics")
+    # The first call broke the pool it was given; each later one found it broken.
+    assert _samples(exposition)["digestbot_worker_restarts_total"] == 2

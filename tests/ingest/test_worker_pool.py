@@ -181,6 +181,7 @@ def test_a_worker_that_died_is_replaced_and_the_next_calls_run() -> None:
                 assert time.monotonic() < deadline
         assert replacement != worker
         assert pool.submit(os.getpid).result(timeout=60) == replacement
+        assert pool.restarts == 1  # digestbot_worker_restarts_total
     finally:
         pool.shutdown(cancel_futures=True)
 
