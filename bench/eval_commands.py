@@ -38,7 +38,8 @@ from core.i18n import create_i18n  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from handlers.archive import AGREEMENTS, MAX_NEWS_DAYS, NEWS, ArchiveRequest, build_page  # noqa: E402
 from ingest.parse import FeedItem  # noqa: E402
-from ingest.pipeline import analyse_items  # noqa: E402
+from ingest.pipeline import Analysis  # noqa: E402
+from ingest.workers import analyse_with  # noqa: E402
 from storage import articles as article_repo  # noqa: E402
 from storage import facts as fact_repo  # noqa: E402
 from storage.articles import NewArticle  # noqa: E402
@@ -112,7 +113,10 @@ def feed_items(records: list[dict[str, Any]], window: str) -> list[FeedItem]:
 
 async def store(session_factory: Any, tagger: Tagger, items: list[FeedItem]) -> None:
     """As the ingest pipeline stores a batch of new items (tags, lemmas, facts)."""
-    analyses = analyse_items(tagger, lemmatize_for_search, items)
+    analyses = [
+        Analysis(tags, lemmas, facts)
+        for tags, lemmas, facts in analyse_with(tagger, lemmatize_for_search, items)
+    ]
     async with session_factory() as session:
         inserted = await article_repo.insert_articles(
             session,

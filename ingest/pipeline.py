@@ -152,37 +152,6 @@ def _analysis_batches(items: Sequence[FeedItem]) -> Iterator[Sequence[FeedItem]]
         yield batch
 
 
-def analyse_items(
-    tagger: Tagger, lemmatize: Callable[[str], str], items: Sequence[FeedItem]
-) -> list[Analysis]:
-    """Tags and search lemmas for a batch of new items; one worker-thread call per batch."""
-    results = tagger.tag_many([(item.title, item.text) for item in items])
-    analyses: list[Analysis] = []
-    for item, result in zip(items, results, strict=True):
-        tags = (
-            *(TagValue(article_repo.COUNTRY, tag.value, tag.score) for tag in result.countries),
-            *(TagValue(article_repo.TOPIC, tag.value, tag.score) for tag in result.topics),
-            *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
-        )
-        analyses.append(
-            Analysis(
-                tags,
-                lemmatize(f"{item.title} {item.text}"),
-                _facts(item, result.country_codes),
-            )
-        )
-    return analyses
-
-
-def _facts(item: FeedItem, countries: Sequence[str]) -> tuple[fact_repo.NewFact, ...]:
-    """The item's agreements and figures as rows to store, keyed so that outlets merge."""
-    # The fact extractor loads with the first new item: a poll that finds nothing new
-    # (most cron runs) does without its tenth of a second of start-up.
-    from ingest.facts_backfill import new_facts
-
-    return new_facts(item.title, item.text, countries, item.published_at)
-
-
 class IngestPipeline:
     def __init__(
         self,
@@ -456,12 +425,16 @@ class IngestPipeline:
     async def _analyse(
         self, run: _Run, feed: FeedRecord, batch: Sequence[FeedItem]
     ) -> list[Analysis]:
+        """Tags, search lemmas and facts of a batch of new items (ingest.workers)."""
         if self._executor is not None:
             results = await self._in_worker(run, feed, workers.analyse, list(batch))
-            return [Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
-        if self._tagger is None:
+        elif self._tagger is not None:
+            results = await asyncio.to_thread(
+                workers.analyse_with, self._tagger, self._lemmatize, batch
+            )
+        else:
             raise RuntimeError("an ingest pipeline needs a tagger or an executor")
-        return await asyncio.to_thread(analyse_items, self._tagger, self._lemmatize, batch)
+        return [Analysis(tags, lemmas, facts) for tags, lemmas, facts in results]
 
     async def _extract(
         self, run: _Run, feed: FeedRecord, body: bytes, content_type: str | None, url: str

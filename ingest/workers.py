@@ -2,13 +2,14 @@
 worker processes, so that an ingest process's event loop never holds the CPU.
 
 `create_ingest_pool` starts the processes; each loads a tagger of its own once. The
-functions below run inside them; `IngestPipeline(executor=…)` calls them.
+functions below run inside them; `IngestPipeline(executor=…)` calls them. A pipeline
+without worker processes runs `analyse_with` in a thread, with its own tagger.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from core.processes import RespawningPool, spawn_pool
@@ -59,12 +60,21 @@ def extract(body: bytes, content_type: str | None, url: str) -> str:
 def analyse(
     items: Sequence[FeedItem],
 ) -> list[tuple[tuple[TagValue, ...], str, tuple[fact_repo.NewFact, ...]]]:
-    """Per item: its tags, its search lemmas and its facts (agreements and figures)."""
+    """`analyse_with` this worker's tagger."""
     if _tagger is None:
         raise RuntimeError("not an ingest worker process")
+    return analyse_with(_tagger, lemmatize_for_search, items)
+
+
+def analyse_with(
+    tagger: Tagger, lemmatize: Callable[[str], str], items: Sequence[FeedItem]
+) -> list[tuple[tuple[TagValue, ...], str, tuple[fact_repo.NewFact, ...]]]:
+    """Per item: its tags, its search lemmas and its facts (agreements and figures)."""
+    # The fact extractor loads with the first new item: a poll that finds nothing new
+    # (most cron runs) does without its tenth of a second of start-up.
     from ingest.facts_backfill import new_facts
 
-    results = _tagger.tag_many([(item.title, item.text) for item in items])
+    results = tagger.tag_many([(item.title, item.text) for item in items])
     analyses = []
     for item, result in zip(items, results, strict=True):
         tags = (
@@ -73,5 +83,5 @@ def analyse(
             *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
         )
         facts = new_facts(item.title, item.text, result.country_codes, item.published_at)
-        analyses.append((tags, lemmatize_for_search(f"{item.title} {item.text}"), facts))
+        analyses.append((tags, lemmatize(f"{item.title} {item.text}"), facts))
     return analyses
