@@ -57,6 +57,7 @@ from xml.sax.saxutils import escape
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from bench.procfs import children, cpu_seconds, peak_memory_mb  # noqa: E402
 from ingest import workers as workers_module  # noqa: E402
 from ingest.config import IngestConfig  # noqa: E402
 from ingest.parse import parse_feed  # noqa: E402
@@ -260,46 +261,9 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _children(exclude: int) -> list[int]:
-    """This process's child processes but `exclude` (the feed server)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == exclude:
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == os.getpid():
-            found.append(int(entry.name))
-    return found
-
-
-def _children_cpu(exclude: int) -> float:
-    """CPU seconds of this process's live children but `exclude`: the worker processes."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in _children(exclude):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def _children_peak_mb(exclude: int) -> float:
-    """The largest peak memory (VmHWM) of this process's live children but `exclude`."""
-    peak = 0.0
-    for pid in _children(exclude):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak = max(peak, int(line.split()[1]) / 1024)
-    return peak
+def _workers(exclude: int) -> list[int]:
+    """This process's children but `exclude` (the feed server): the worker processes."""
+    return [pid for pid in children(os.getpid()) if pid != exclude]
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +288,7 @@ class Workers:
     server_pid: int
 
     def cpu(self) -> float:
-        return _children_cpu(self.server_pid)
+        return sum(cpu_seconds(pid) for pid in _workers(self.server_pid))
 
 
 async def run_passes(
@@ -562,7 +526,9 @@ def main() -> int:
                     stages=stage_breakdown(feeds, tagger),
                 )
             )
-        workers_peak = _children_peak_mb(server.pid or 0) if workers is not None else 0.0
+        workers_peak = max(
+            (peak_memory_mb(pid) or 0.0 for pid in _workers(server.pid or 0)), default=0.0
+        )
     finally:
         if workers is not None:
             workers.pool.shutdown(cancel_futures=True)

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import multiprocessing
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.ingest import feed_path, serve  # noqa: E402
+from bench.procfs import children, peak_memory_mb  # noqa: E402
 from bench.surge import (  # noqa: E402
     TOKEN,
     bot_environment,
@@ -47,22 +47,6 @@ COMMAND = "/agreements Узбекистан"
 FIRST_CHAT = 5_000_001
 SETTLED_ANSWERS = 4
 ANSWERS_AFTER = 20
-
-
-def peak_memory_mb(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
-def children(pid: int) -> list[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(word) for word in found.split()]
 
 
 def describe(label: str, latencies: list[float]) -> str:

@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.procfs import cpu_seconds  # noqa: E402
 from bot.demo_runner import demo_feeds, serve_demo_feeds  # noqa: E402
 from storage import chats as chat_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
@@ -126,15 +127,6 @@ async def onboard(api: BotApiEmulator, user: int, delay: float, tally: Tally) ->
         tally.stuck.append(f"user {user} at {step}: {str(error)[:160]}")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process, from /proc (Linux)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
@@ -206,10 +198,10 @@ class Processes:
         return any(process.returncode is not None for process in self.all())
 
     def answering_cpu(self) -> float:
-        return sum(process_cpu_seconds(process.pid) for process in self.answering)
+        return sum(cpu_seconds(process.pid) for process in self.answering)
 
     def background_cpu(self) -> float:
-        return sum(process_cpu_seconds(process.pid) for process in self.background)
+        return sum(cpu_seconds(process.pid) for process in self.background)
 
     def log_text(self) -> str:
         return "".join(path.read_text("utf-8", "replace") for path in self.logs if path.exists())
