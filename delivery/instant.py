@@ -40,6 +40,7 @@ from delivery.schedule import local_digest_date
 from delivery.subscriptions import usable_timezone
 from delivery.window import load_window
 from delivery.writes import write_by_chunks
+from digests.cluster import StoryCache
 from digests.compose import compose_digest
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import render_digest
@@ -115,6 +116,7 @@ def plan_instant(
     """Pure: what each chat gets (see the module docstring)."""
     changes: list[InstantChange] = []
     stamp = now.strftime("%Y%m%dT%H%M%S")
+    stories = StoryCache()
     for chat in chats:
         expected = (chat.next_instant_at, chat.instant_seen_until)
         sub = replace(
@@ -128,7 +130,7 @@ def plan_instant(
             changes.append(InstantChange(chat.id, expected, chat.next_instant_at, seen_until))
             continue
         try:
-            messages, carried = _messages(chat, chosen, sub, stamp, now, labels_for)
+            messages, carried = _messages(chat, chosen, sub, stamp, now, labels_for, stories)
         except Exception:
             logger.exception("could not compose the instant message of chat %s", chat.id)
             continue
@@ -152,6 +154,7 @@ def _messages(
     stamp: str,
     now: datetime,
     labels_for: Callable[[str], Labels],
+    stories: StoryCache,
 ) -> tuple[tuple[NewOutboxMessage, ...], tuple[int, ...]]:
     zone = usable_timezone(chat.timezone)
     day: date = local_digest_date(now, zone)
@@ -159,7 +162,7 @@ def _messages(
     messages: list[NewOutboxMessage] = []
     carried: list[int] = []
     for thread_id, articles in split_by_topic(chosen, sub, chat.bindings):
-        digest = compose_digest(articles, sub, None, ())
+        digest = compose_digest(articles, sub, None, (), stories=stories)
         if digest.is_empty:
             continue
         carried.extend(digest.article_ids)

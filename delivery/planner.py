@@ -20,6 +20,7 @@ from core.i18n import gettext_for
 from delivery.routing import split_by_topic
 from delivery.schedule import local_digest_date, plan_after_downtime, previous_digest_at
 from delivery.subscriptions import next_digest_for, usable_timezone
+from digests.cluster import StoryCache
 from digests.compose import Digest, compose_digest
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import RenderedMessage, render_digest
@@ -200,8 +201,9 @@ class DigestComposer:
     def labels(self, language: str) -> Labels:
         return self._labels_for(language)
 
-    def composed(self, selection: _Selection) -> ComposedDigest | None:
-        """None when this digest could not be composed (logged once)."""
+    def composed(self, selection: _Selection, stories: StoryCache) -> ComposedDigest | None:
+        """None when this digest could not be composed (logged once). `stories` is the
+        batch's: the selection's articles come from the batch's window."""
         if selection.key in self._rendered:
             return self._rendered[selection.key]
         if len(self._rendered) >= MAX_CACHED_DIGESTS:
@@ -212,7 +214,9 @@ class DigestComposer:
             composition_key = selection.key[:2]
             digest = self._compositions.get(composition_key)
             if digest is None:
-                digest = compose_digest(selection.articles, selection.sub, None, ())
+                digest = compose_digest(
+                    selection.articles, selection.sub, None, (), stories=stories
+                )
                 self._compositions[composition_key] = digest
             rendered = (
                 []
@@ -271,7 +275,7 @@ def _outbox_messages(
 
 
 def _routed_messages(
-    plan: ChatPlan, selection: _Selection, labels: Labels
+    plan: ChatPlan, selection: _Selection, labels: Labels, stories: StoryCache
 ) -> tuple[tuple[NewOutboxMessage, ...], tuple[int, ...]]:
     """A forum chat with bound countries: one digest per topic (see delivery.routing),
     its parts numbered on from the previous topic's. Returns the messages and every
@@ -284,7 +288,7 @@ def _routed_messages(
     for thread_id, articles in split_by_topic(
         selection.articles, selection.sub, plan.chat.bindings
     ):
-        digest = compose_digest(articles, selection.sub, None, ())
+        digest = compose_digest(articles, selection.sub, None, (), stories=stories)
         if digest.is_empty:
             continue
         carried.extend(digest.article_ids)
@@ -330,6 +334,9 @@ def plan_digests(
                 ChatChange(chat.id, chat.next_digest_at, now + RETRY_UNUSABLE_SCHEDULE)
             )
     index = _CountryIndex(articles, threshold)
+    # One per batch: the chats' digests cluster subsets of one window, and across batches
+    # an article of one id may have been loaded changed.
+    stories = StoryCache()
     for plan in plans:
         chat_id = plan.chat.id
         if plan.action == "skip":
@@ -342,7 +349,7 @@ def plan_digests(
             result.changes.append(ChatChange(chat_id, plan.scheduled_at, plan.next_at))
             continue
         selection = _select(plan, index, sent.get(chat_id, ()), threshold)
-        composed = composer.composed(selection)
+        composed = composer.composed(selection, stories)
         if composed is None:
             result.errors += 1
             result.changes.append(
@@ -355,7 +362,7 @@ def plan_digests(
         carried = tuple(digest.article_ids)
         if plan.chat.bindings and not digest.is_empty:
             try:
-                messages, carried = _routed_messages(plan, selection, labels)
+                messages, carried = _routed_messages(plan, selection, labels, stories)
             except Exception:  # fall back to the whole digest in the general topic
                 logger.exception("could not route the digest of chat %s to topics", chat_id)
         result.changes.append(

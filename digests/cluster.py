@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import Final
 from urllib.parse import urlsplit
 
 import Stemmer
@@ -262,8 +263,39 @@ def _pair_score(first: _Entry, second: _Entry, similarity: float) -> float | Non
     return score if score >= required else None
 
 
+_NOT_SCORED: Final = -1.0
+
+
+class StoryCache:
+    """What clustering learns about articles that does not depend on the rest of the batch
+    (each article's bag of words, each compared pair's score), kept for the clusterings of
+    many subsets of one set of articles: the digests of a batch of chats, each clustering
+    its own share of one window. A subset gives the stories it gives without the cache.
+
+    Articles are known by id: within the lifetime of a cache, one id must stand for one
+    article (title, summary, source and dates), as in one window loaded at once."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+        self._scores: dict[float, dict[tuple[int, int], float | None]] = {}
+
+    def entry(self, article: DigestArticle) -> _Entry:
+        found = self._entries.get(article.id)
+        if found is None:
+            found = self._entries[article.id] = _entry(article)
+        return found
+
+    def scores(self, similarity: float) -> dict[tuple[int, int], float | None]:
+        """Pair scores at `similarity`, by the ids of the earlier and the later article in
+        clustering order (which is the same in every subset)."""
+        return self._scores.setdefault(similarity, {})
+
+
 def _similar_pairs(
-    entries: Sequence[_Entry], similarity: float, max_gap_seconds: float
+    entries: Sequence[_Entry],
+    similarity: float,
+    max_gap_seconds: float,
+    cache: StoryCache | None = None,
 ) -> dict[int, dict[int, float]]:
     """Every pair that is similar enough, as neighbour maps keyed by position.
 
@@ -276,30 +308,35 @@ def _similar_pairs(
     for entry in entries:
         document_frequency.update(entry.levels[1])
     cap = _posting_cap(len(entries))
+    # Each article is compared with the earlier ones that share two indexed words with it:
+    # every pair once.
+    scores = cache.scores(similarity) if cache is not None else None
     postings: dict[str, list[int]] = defaultdict(list)
-    indexed: list[list[str]] = []
-    for position, entry in enumerate(entries):
-        words = [word for word in entry.levels[1] if 1 < document_frequency[word] <= cap]
-        for word in words:
-            postings[word].append(position)
-        indexed.append(words)
-
     neighbours: dict[int, dict[int, float]] = defaultdict(dict)
-    for position, words in enumerate(indexed):
-        entry = entries[position]
+    for position, entry in enumerate(entries):
         shared_words: Counter[int] = Counter()
-        for word in words:
-            shared_words.update(postings[word])
-        for other in [other for other, count in shared_words.items() if count >= 2]:
-            if other <= position:
+        for word in entry.levels[1]:
+            if 1 < document_frequency[word] <= cap:
+                earlier = postings[word]
+                if earlier:
+                    shared_words.update(earlier)
+                earlier.append(position)
+        for other, count in shared_words.items():
+            if count < 2:
                 continue
             other_entry = entries[other]
-            if abs(other_entry.timestamp - entry.timestamp) > max_gap_seconds:
+            if abs(entry.timestamp - other_entry.timestamp) > max_gap_seconds:
                 continue
-            score = _pair_score(entry, other_entry, similarity)
+            if scores is None:
+                score = _pair_score(other_entry, entry, similarity)
+            else:
+                pair = (other_entry.article.id, entry.article.id)
+                score = scores.get(pair, _NOT_SCORED)
+                if score is _NOT_SCORED:
+                    score = scores[pair] = _pair_score(other_entry, entry, similarity)
             if score is not None:
-                neighbours[position][other] = score
                 neighbours[other][position] = score
+                neighbours[position][other] = score
     return neighbours
 
 
@@ -316,16 +353,18 @@ def cluster_stories(
     similarity: float = DEFAULT_SIMILARITY,
     *,
     max_gap: timedelta = DEFAULT_MAX_GAP,
+    cache: StoryCache | None = None,
 ) -> list[Story]:
     """Group near-duplicate articles into stories, newest story first.
 
     The lead of a story is its earliest article (the longer text on a tie); `also` holds
     the other outlets' articles in publication order, one per outlet; `duplicates` holds
-    further copies from outlets already in the story."""
+    further copies from outlets already in the story. `cache` serves callers that cluster
+    many subsets of one set of articles (see StoryCache)."""
     unique = list({article.id: article for article in articles}.values())
     unique.sort(key=lambda a: (as_utc(a.published_at), -len(a.title) - len(a.summary), a.id))
-    entries = [_entry(article) for article in unique]
-    neighbours = _similar_pairs(entries, similarity, max_gap.total_seconds())
+    entries = [_entry(article) if cache is None else cache.entry(article) for article in unique]
+    neighbours = _similar_pairs(entries, similarity, max_gap.total_seconds(), cache)
 
     clusters: list[_Cluster] = []
     cluster_of: dict[int, int] = {}

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from digests.cluster import DEFAULT_SIMILARITY, cluster_stories
+from digests.cluster import DEFAULT_SIMILARITY, StoryCache, cluster_stories
 from digests.model import DigestArticle, Story, Subscription
 from digests.select import (
     as_utc,
@@ -133,15 +133,17 @@ def compose_digest(
     already_sent: Collection[int],
     *,
     similarity: float = DEFAULT_SIMILARITY,
+    stories: StoryCache | None = None,
 ) -> Digest:
     """select → merge the same story → group by country and topic → cap.
 
     Countries come in order of how many stories they have (then by code); topics in the
     product's topic order (agreements first; untagged stories last); newest first within
     a topic. A story sits under its best-scoring subscribed country and its first
-    subscribed topic, once per digest."""
+    subscribed topic, once per digest. `stories` serves callers that compose the digests
+    of many subscribers from one window (see digests.cluster.StoryCache)."""
     selected = select_articles(articles, sub, since, already_sent)
-    sections = group_stories(cluster_stories(selected, similarity), sub)
+    sections = group_stories(cluster_stories(selected, similarity, cache=stories), sub)
     article_ids = frozenset(
         article_id
         for section in sections

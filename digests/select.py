@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from digests.model import DigestArticle, Subscription
@@ -63,11 +63,32 @@ def passes_filters(article: DigestArticle, sub: Subscription) -> bool:
 
 
 def matches_subscription(article: DigestArticle, sub: Subscription) -> bool:
-    if not subscribed_countries(article.countries, sub):
-        return False
-    if sub.topics and not subscribed_topics(article.topics, sub):
-        return False
-    return passes_filters(article, sub)
+    return subscription_matcher(sub)(article)
+
+
+def subscription_matcher(sub: Subscription) -> Callable[[DigestArticle], bool]:
+    """`matches_subscription` for one subscription and many articles: a subscribed country
+    (and, when the subscriber picked topics, a followed topic) scoring at least the
+    threshold, and the filters passed."""
+    countries = frozenset(code.upper() for code in sub.countries)
+    topics = frozenset(topic.lower() for topic in sub.topics)
+    threshold = sub.threshold
+    filtered = bool(sub.regions or sub.include_words or sub.exclude_words)
+
+    def matches(article: DigestArticle) -> bool:
+        if not any(
+            score >= threshold and code.upper() in countries
+            for code, score in article.countries.items()
+        ):
+            return False
+        if topics and not any(
+            score >= threshold and topic.lower() in topics
+            for topic, score in article.topics.items()
+        ):
+            return False
+        return not filtered or passes_filters(article, sub)
+
+    return matches
 
 
 def select_articles(
@@ -81,12 +102,13 @@ def select_articles(
     them, both with a score of at least `sub.threshold`. Newest first; each id once."""
     cutoff = as_utc(since) if since is not None else None
     sent = already_sent if isinstance(already_sent, set | frozenset) else set(already_sent)
+    matches = subscription_matcher(sub)
     chosen: dict[int, DigestArticle] = {}
     for article in articles:
         if article.id in sent or article.id in chosen:
             continue
         if cutoff is not None and as_utc(article.first_seen_at) <= cutoff:
             continue
-        if matches_subscription(article, sub):
+        if matches(article):
             chosen[article.id] = article
     return sorted(chosen.values(), key=lambda a: (-as_utc(a.published_at).timestamp(), a.id))

@@ -208,3 +208,32 @@ def test_candidate_search_on_many_near_copies(
     complete = merged_pairs(cluster_stories(articles))
     assert len(found & complete) >= 0.95 * len(complete)
     assert len(found - complete) <= 0.01 * len(complete)
+
+
+def test_subsets_clustered_with_one_cache_give_what_each_gives_alone(
+    monkeypatch: pytest.MonkeyPatch, realistic: Callable[[int], list[DigestArticle]]
+) -> None:
+    """The digests of one batch cluster many subsets of one window with one StoryCache."""
+    window = realistic(600)
+    rng = random.Random(7)
+    subsets = [rng.sample(window, size) for size in (5, 40, 150, 400, 600) for _ in range(3)]
+    alone = [shape(cluster_stories(subset)) for subset in subsets]
+    assert any(len(story) < len(subset) for story, subset in zip(alone, subsets, strict=True))
+
+    scored: list[tuple[int, int]] = []
+    score_pair = cluster._pair_score
+
+    def counting(first: cluster._Entry, second: cluster._Entry, similarity: float) -> float | None:
+        scored.append((first.article.id, second.article.id))
+        return score_pair(first, second, similarity)
+
+    monkeypatch.setattr(cluster, "_pair_score", counting)
+    cache = cluster.StoryCache()
+    assert [shape(cluster_stories(subset, cache=cache)) for subset in subsets] == alone
+    # Every pair was scored once, however many subsets compared it.
+    assert scored and len(scored) == len(set(scored))
+    scored.clear()
+    assert [shape(cluster_stories(subset, cache=cache)) for subset in reversed(subsets)] == alone[
+        ::-1
+    ]
+    assert scored == []
