@@ -4,7 +4,8 @@ The clock calls `compose_due_digests` every few seconds. Due chats are handled i
 batches, each in three steps:
 
 1. load: the batch of due chats, the articles of their window and what each already got,
-   in one read;
+   in one read; the window is loaded once for the batches it covers (delivery.window
+   .PassWindow);
 2. plan: `delivery.planner.plan_digests` decides, off the event loop (in a worker process
    when the pass is given one, else in a thread), whether each digest is still worth
    sending (one missed during downtime is sent once if it is not too late, otherwise
@@ -46,7 +47,7 @@ from delivery.planner import (
     plan_digests_in_worker,
     window_for,
 )
-from delivery.window import load_window
+from delivery.window import PassWindow
 from delivery.writes import write_by_chunks
 from digests.model import DigestArticle, Labels
 from storage import chats as chat_repo
@@ -101,7 +102,7 @@ async def _load_batch(
     *,
     now: datetime,
     catchup: timedelta,
-    threshold: float,
+    window: PassWindow,
     batch_size: int,
     after: tuple[datetime, int] | None,
 ) -> _Batch:
@@ -111,8 +112,8 @@ async def _load_batch(
         articles: list[DigestArticle] = []
         sent: dict[int, set[int]] = {}
         if request is not None:
-            articles = await load_window(
-                session, countries=request.countries, since=request.since, threshold=threshold
+            articles = await window.articles(
+                session, countries=request.countries, since=request.since
             )
             if articles:
                 sent = await chat_repo.sent_in_window(session, request.chat_ids, request.since)
@@ -199,12 +200,13 @@ async def compose_due_digests(
     report = ComposeReport()
     after: tuple[datetime, int] | None = None
     composer = DigestComposer(labels_for)
+    window = PassWindow(threshold)
     while True:
         batch = await _load_batch(
             session_factory,
             now=now,
             catchup=catchup,
-            threshold=threshold,
+            window=window,
             batch_size=batch_size,
             after=after,
         )
