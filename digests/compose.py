@@ -12,8 +12,6 @@ from digests.model import DigestArticle, Story, Subscription
 from digests.select import (
     as_utc,
     select_articles,
-    subscribed_countries,
-    subscribed_topics,
     topic_sort_key,
 )
 
@@ -53,24 +51,44 @@ class Digest:
         return tuple(story for section in self.sections for story in section.stories)
 
 
-def story_country(story: Story, sub: Subscription) -> str | None:
-    """The subscribed country the story is most strongly about, over all its articles."""
-    best: dict[str, float] = {}
-    for article in story.articles:
-        for code, score in subscribed_countries(article.countries, sub):
-            best[code] = max(best.get(code, score), score)
-    if not best:
-        return None
-    return min(best, key=lambda code: (-best[code], code))
+class _StoryPlace:
+    """Where a story goes in one subscriber's digest: under the subscribed country it is
+    most strongly about over all its articles, and the first topic, in the product's topic
+    order, that any of them carries and the subscriber follows (None when there is none).
+    The same as `subscribed_countries` and `subscribed_topics` over the story's articles,
+    with the subscription's sets worked out once for all its stories."""
 
+    def __init__(self, sub: Subscription) -> None:
+        self._countries = frozenset(code.upper() for code in sub.countries)
+        self._topics = frozenset(topic.lower() for topic in sub.topics)
+        self._threshold = sub.threshold
+        self._order = sub.topic_order
 
-def story_topic(story: Story, sub: Subscription) -> str | None:
-    """The first topic, in the product's topic order, that any of the story's articles
-    carries and the subscriber follows; None when there is none."""
-    topics: set[str] = set()
-    for article in story.articles:
-        topics.update(subscribed_topics(article.topics, sub))
-    return min(topics, key=lambda topic: topic_sort_key(topic, sub.topic_order)) if topics else None
+    def country(self, story: Story) -> str | None:
+        best: dict[str, float] = {}
+        threshold, wanted = self._threshold, self._countries
+        for article in story.articles:
+            for code, score in article.countries.items():
+                if score >= threshold:
+                    upper = code.upper()
+                    if upper in wanted:
+                        best[upper] = max(best.get(upper, score), score)
+        if not best:
+            return None
+        return min(best, key=lambda code: (-best[code], code))
+
+    def topic(self, story: Story) -> str | None:
+        topics: set[str] = set()
+        threshold, wanted = self._threshold, self._topics
+        for article in story.articles:
+            for topic, score in article.topics.items():
+                if score >= threshold:
+                    lower = topic.lower()
+                    if not wanted or lower in wanted:
+                        topics.add(lower)
+        if not topics:
+            return None
+        return min(topics, key=lambda topic: topic_sort_key(topic, self._order))
 
 
 def _newest_first(story: Story) -> tuple[float, int]:
@@ -80,11 +98,12 @@ def _newest_first(story: Story) -> tuple[float, int]:
 def group_stories(stories: Iterable[Story], sub: Subscription) -> tuple[DigestSection, ...]:
     """Country → topic grouping with the per-country cap; each story appears once."""
     by_country: dict[str, dict[str | None, list[Story]]] = defaultdict(lambda: defaultdict(list))
+    place = _StoryPlace(sub)
     for story in stories:
-        country = story_country(story, sub)
+        country = place.country(story)
         if country is None:
             continue
-        by_country[country][story_topic(story, sub)].append(story)
+        by_country[country][place.topic(story)].append(story)
 
     def topic_position(topic: str | None) -> tuple[int, tuple[int, str]]:
         if topic is None:
