@@ -308,9 +308,9 @@ def _similar_pairs(
     for entry in entries:
         document_frequency.update(entry.levels[1])
     cap = _posting_cap(len(entries))
+    scores = cache.scores(similarity) if cache is not None else None
     # Each article is compared with the earlier ones that share two indexed words with it:
     # every pair once.
-    scores = cache.scores(similarity) if cache is not None else None
     postings: dict[str, list[int]] = defaultdict(list)
     neighbours: dict[int, dict[int, float]] = defaultdict(dict)
     for position, entry in enumerate(entries):
