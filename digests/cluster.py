@@ -264,6 +264,9 @@ def _pair_score(first: _Entry, second: _Entry, similarity: float) -> float | Non
 
 
 _NOT_SCORED: Final = -1.0
+# About 100 bytes each: a StoryCache forgets its scores past this many (a window of 2,000
+# articles scores about 270,000 pairs over a batch of 500 digests).
+MAX_CACHED_PAIRS: Final = 400_000
 
 
 class StoryCache:
@@ -288,7 +291,10 @@ class StoryCache:
     def scores(self, similarity: float) -> dict[tuple[int, int], float | None]:
         """Pair scores at `similarity`, by the ids of the earlier and the later article in
         clustering order (which is the same in every subset)."""
-        return self._scores.setdefault(similarity, {})
+        scores = self._scores.setdefault(similarity, {})
+        if len(scores) > MAX_CACHED_PAIRS:
+            scores.clear()
+        return scores
 
 
 def _similar_pairs(

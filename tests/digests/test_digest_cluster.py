@@ -237,3 +237,17 @@ def test_subsets_clustered_with_one_cache_give_what_each_gives_alone(
         ::-1
     ]
     assert scored == []
+
+
+def test_a_story_cache_forgets_its_scores_past_its_limit(
+    monkeypatch: pytest.MonkeyPatch, realistic: Callable[[int], list[DigestArticle]]
+) -> None:
+    window = realistic(300)
+    alone = shape(cluster_stories(window))
+    cache = cluster.StoryCache()
+    assert shape(cluster_stories(window, cache=cache)) == alone
+    scored = len(cache.scores(cluster.DEFAULT_SIMILARITY))
+    assert scored > 10
+    monkeypatch.setattr(cluster, "MAX_CACHED_PAIRS", scored - 1)
+    assert len(cache.scores(cluster.DEFAULT_SIMILARITY)) == 0
+    assert shape(cluster_stories(window, cache=cache)) == alone
