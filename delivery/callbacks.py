@@ -1,5 +1,6 @@
-"""Buttons under digest messages: built here, stored with the message in the outbox, and
-parsed by the handler that answers a tap, all through one typed callback."""
+"""Buttons under digest messages as aiogram objects: the typed callback that the handler
+answering a tap parses, and the keyboard of a digest the bot sends itself. The outbox
+keeps the same buttons as JSON (delivery.more_buttons)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Sequence
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from delivery.more_buttons import MORE_PREFIX, more_button_rows
 from digests.model import Labels
 
 
-class MoreNews(CallbackData, prefix="more"):
+class MoreNews(CallbackData, prefix=MORE_PREFIX):
     """ "More of this country": packs as `more:UZ`."""
 
     country: str
@@ -23,19 +25,13 @@ def more_keyboard(
     """One "Узбекистан: ещё 4" button a row, for the countries cut at their cap."""
     if not more_buttons:
         return None
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=f"{labels.country_names.get(country, country)}: {labels.more.format(n=count)}",
-                callback_data=MoreNews(country=country.upper()).pack(),
-            )
+    rows = more_button_rows(more_buttons, labels)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=button["text"], callback_data=button["callback_data"])
+                for button in row
+            ]
+            for row in rows
         ]
-        for country, count in more_buttons
-    ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-def more_keyboard_json(more_buttons: Sequence[tuple[str, int]], labels: Labels) -> str | None:
-    """The same keyboard as Bot API `reply_markup` JSON, the form the outbox keeps."""
-    markup = more_keyboard(more_buttons, labels)
-    return markup.model_dump_json(exclude_none=True) if markup else None
+    )

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Literal
 
 from core.i18n import gettext_for
+from delivery.more_buttons import more_keyboard_json
 from delivery.routing import split_by_topic
 from delivery.schedule import local_digest_date, plan_after_downtime, previous_digest_at
 from delivery.subscriptions import next_digest_for, usable_timezone
@@ -239,10 +240,6 @@ class DigestComposer:
 def _outbox_messages(
     plan: ChatPlan, composed: ComposedDigest, labels: Labels
 ) -> tuple[NewOutboxMessage, ...]:
-    # Buttons need aiogram, which takes seconds to import: the command line's preview
-    # never gets here.
-    from delivery.callbacks import more_keyboard_json
-
     digest, rendered = composed
     chat = plan.chat
     key = plan.digest_date.isoformat()
@@ -280,8 +277,6 @@ def _routed_messages(
     """A forum chat with bound countries: one digest per topic (see delivery.routing),
     its parts numbered on from the previous topic's. Returns the messages and every
     article they carry."""
-    from delivery.callbacks import more_keyboard_json
-
     messages: list[NewOutboxMessage] = []
     carried: list[int] = []
     key = plan.digest_date.isoformat()

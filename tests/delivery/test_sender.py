@@ -10,8 +10,8 @@ import pytest
 from aiogram import Bot
 from sqlalchemy import select
 
-from delivery.callbacks import more_keyboard_json
 from delivery.labels import digest_labels
+from delivery.more_buttons import more_keyboard_json
 from delivery.sender import ChatPacing, Sender, SendPacer, TokenRejected
 from storage import chats as chat_repo
 from storage import outbox
