@@ -167,9 +167,9 @@ def week_counts(
 ) -> tuple[Counter[str], Counter[str], list[DigestArticle]]:
     """Per country and per topic, how many of the chat's articles were published in
     [start, end); and the agreement-topic ones among them, newest first. The same as
-    `matches_subscription` and `subscribed_countries`/`subscribed_topics` per article,
-    on sets worked out once (`WeekArticle`). The ids of every article counted are added
-    to `matched` when given."""
+    `subscription_matcher` and `subscribed_countries`/`subscribed_topics` (digests.select)
+    per article, on sets worked out once (`WeekArticle`). The ids of every article counted
+    are added to `matched` when given."""
     by_country: Counter[str] = Counter()
     by_topic: Counter[str] = Counter()
     agreements: list[WeekArticle] = []

@@ -62,14 +62,10 @@ def passes_filters(article: DigestArticle, sub: Subscription) -> bool:
     return True
 
 
-def matches_subscription(article: DigestArticle, sub: Subscription) -> bool:
-    return subscription_matcher(sub)(article)
-
-
 def subscription_matcher(sub: Subscription) -> Callable[[DigestArticle], bool]:
-    """`matches_subscription` for one subscription and many articles: a subscribed country
-    (and, when the subscriber picked topics, a followed topic) scoring at least the
-    threshold, and the filters passed."""
+    """Whether an article matches `sub`: a subscribed country (and, when the subscriber
+    picked topics, a followed topic) scoring at least the threshold, and the filters
+    passed. The subscription's sets are worked out once for all the articles asked about."""
     countries = frozenset(code.upper() for code in sub.countries)
     topics = frozenset(topic.lower() for topic in sub.topics)
     threshold = sub.threshold
