@@ -15,7 +15,8 @@ Prints: updates per second, the bot's CPU per update with the time of a fixed lo
 and after the surge (the machine's speed at the moment), reply latency p50/p95/max (over
 all taps and by step), failed updates (apologies sent and errors logged), users
 subscribed, when the newest articles that follow a subscription reached every user (and
-the bot's CPU until then), digests delivered and how late. Targets (issue
+the bot's CPU until then), digests delivered and how late, and the peak memory of each of
+the bot's processes and of their worker processes. Targets (issue
 "From clone to production"): 0 failed, every user subscribed, at least 150 updates/s on
 SQLite, p95 at most 2 s for 300 users, every due digest at most 60 s late.
 
@@ -49,7 +50,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from bench.procfs import cpu_seconds  # noqa: E402
+from bench.procfs import children, cpu_seconds, peak_memory_mb  # noqa: E402
 from bot.demo_runner import demo_feeds, serve_demo_feeds  # noqa: E402
 from storage import chats as chat_repo  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
@@ -202,6 +203,20 @@ class Processes:
 
     def background_cpu(self) -> float:
         return sum(cpu_seconds(process.pid) for process in self.background)
+
+    def peak_memory(self) -> str:
+        """Each process's peak memory, its children's (the worker processes that parse,
+        tag and plan digests) in parentheses."""
+
+        def megabytes(pid: int) -> str:
+            peak = peak_memory_mb(pid)
+            return "gone" if peak is None else f"{peak:.0f} MB"
+
+        return ", ".join(
+            megabytes(process.pid)
+            + "".join(f" ({megabytes(child)})" for child in children(process.pid))
+            for process in self.all()
+        )
 
     def log_text(self) -> str:
         return "".join(path.read_text("utf-8", "replace") for path in self.logs if path.exists())
@@ -399,6 +414,7 @@ async def surge(
     await wait_for(digests_arrived, max(0.0, due.timestamp() + 60 - time.time()) + 5)
     arrivals = [digest_arrival(FIRST_DUE_CHAT + n) for n in range(arguments.due_chats)]
     lateness = [arrival - due.timestamp() for arrival in arrivals if arrival is not None]
+    memory = processes.peak_memory()
 
     speed_after = await asyncio.to_thread(reference_loop_seconds)
     subscribed = await count_rows(
@@ -474,6 +490,7 @@ async def surge(
         )
     else:
         print(f"digests delivered 0 of {arguments.due_chats}")
+    print(f"peak memory of the bot's processes (their children's): {memory}")
     print(f"emulator: {api.stats()['count_429']} answers 429, logs in {processes.logs[0].parent}")
     ok = (
         not tally.stuck
