@@ -1,19 +1,23 @@
 """The daily pass over many due chats at once, and what users tapping meanwhile see.
 
-    .venv/bin/python bench/daily_pass.py [--chats 5000] [--articles 2000] [--thread]
+    .venv/bin/python bench/daily_pass.py [--chats 5000] [--articles 2000] [--processes 1]
+                                         [--thread]
 
 Fills a fresh SQLite file with CHATS chats all due now (each following one to four
 countries, as bench/fanout.py makes them) and a day of ARTICLES tagged articles, then runs
 the daily pass (`delivery.daily.compose_due_digests`) as `digestbot run` does: batches
-loaded on the event loop, planned in a parse-and-tag worker process (`--thread`: in a
-thread, as the other roles and the command line do), written back a chunk of chats per
-transaction. Meanwhile, on the same event loop, a probe sleeps 5 ms at a time and
-measures how late it wakes, and `/agreements Узбекистан` pages are built every 20 ms on the
-same database file (the reply a user waits for).
+loaded on the event loop, planned in parse-and-tag worker processes (`--processes`, as
+INGEST_PROCESSES; one batch at a time per process) or with `--thread` in a thread (as the
+other roles and the command line do), written back a chunk of chats per transaction.
+Meanwhile, on the same event loop, a probe sleeps 5 ms at a time and measures how late it
+wakes, and `/agreements Узбекистан` pages are built every 20 ms on the same database file
+(the reply a user waits for).
 
 Printed: digests queued and the pass's wall time; the time each batch's load held the
-event loop; the worker's CPU per due chat and its peak memory; the loop's lateness (p99,
-max, and how often over 100 ms); and the page's latency idle and during the pass.
+event loop; the workers' CPU per due chat and their peak memory; the loop's lateness (p99,
+max, and how often over 100 ms); and the page's latency idle and during the pass. On a
+machine with fewer free cores than the worker processes plus this one, more processes
+measure the machine.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--chats", type=int, default=5000)
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--thread", action="store_true", help="plan in a thread")
+    parser.add_argument("--processes", type=int, default=1, help="as INGEST_PROCESSES")
     return parser.parse_args()
 
 
@@ -118,7 +123,11 @@ async def run(arguments: argparse.Namespace, executor: Executor | None) -> None:
         lateness = asyncio.ensure_future(until_stopped(stop, probe))
         started = time.perf_counter()
         report = await daily.compose_due_digests(
-            session_factory, now=now, labels_for=digest_labels, executor=executor
+            session_factory,
+            now=now,
+            labels_for=digest_labels,
+            executor=executor,
+            planners=arguments.processes,
         )
         wall = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu
@@ -155,7 +164,7 @@ async def run(arguments: argparse.Namespace, executor: Executor | None) -> None:
         )
 
 
-def warm_up(executor: Executor) -> None:
+def warm_up(executor: Executor, processes: int) -> None:
     """Has the worker tag an article first, as a worker of `digestbot run` has by the time
     digests fall due: its memory then holds the tagger's dictionaries, which planning
     shares."""
@@ -173,7 +182,9 @@ def warm_up(executor: Executor) -> None:
         published_at=datetime.now(UTC),
         content_hash="0" * 64,
     )
-    executor.submit(workers.analyse, [item]).result()
+    # A few calls at once per process, so that each gets some.
+    for call in [executor.submit(workers.analyse, [item]) for _ in range(4 * processes)]:
+        call.result()
 
 
 def main() -> None:
@@ -182,8 +193,8 @@ def main() -> None:
     if not arguments.thread:
         from ingest.workers import create_ingest_pool
 
-        executor = create_ingest_pool(0.5, processes=1)
-        warm_up(executor)
+        executor = create_ingest_pool(0.5, processes=arguments.processes)
+        warm_up(executor, arguments.processes)
     from core.i18n import create_i18n
 
     i18n = create_i18n()

@@ -344,6 +344,7 @@ class _Background:
             labels_for=digest_labels,
             sender=self._sender,
             executor=self._pipeline.executor,
+            planners=self._settings.ingest_processes or ALL_ROLE_INGEST_PROCESSES,
         )
         scheduler.start()
         return scheduler

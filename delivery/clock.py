@@ -42,11 +42,13 @@ def start_clock(
     labels_for: Callable[[str], Labels],
     sender: Sender | None,
     executor: Executor | None = None,
+    planners: int = 1,
 ) -> None:
     """Adds the clock's jobs to `scheduler` (the caller starts it) and starts the sender.
     Without a sender (`digestbot run --role clock`) the rows queued wait for the sender
     processes, which look at the outbox every second. With `executor` (worker processes)
-    the daily, instant and weekly passes plan their messages there (delivery.daily).
+    the daily, instant and weekly passes plan their messages there (delivery.daily), the
+    daily pass `planners` batches at once (the executor's processes).
 
     Both jobs run once right away, never overlap themselves, and a run missed while the
     loop was busy is folded into the next one. `bot` is the sender's; kept in the signature
@@ -81,6 +83,7 @@ def start_clock(
                 threshold=settings.tag_threshold,
                 catchup=timedelta(hours=settings.digest_catchup_hours),
                 executor=executor,
+                planners=planners,
             )
         except BrokenProcessPool:
             # Killed (out of memory, an operator); the pool starts a new one for the next

@@ -7,7 +7,8 @@ batches, each in three steps:
    in one read; the window is loaded once for the batches it covers (delivery.window
    .PassWindow);
 2. plan: `delivery.planner.plan_digests` decides, off the event loop (in a worker process
-   when the pass is given one, else in a thread), whether each digest is still worth
+   when the pass is given some, several batches at once with several; else in a thread,
+   one batch at a time), whether each digest is still worth
    sending (one missed during downtime is sent once if it is not too late, otherwise
    skipped to the next day), composes it and renders its outbox messages;
    subscribers whose digests would be identical (same articles, countries, topics, zone and
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -190,63 +192,90 @@ async def compose_due_digests(
     catchup: timedelta = DEFAULT_CATCHUP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     executor: Executor | None = None,
+    planners: int = 1,
 ) -> ComposeReport:
     """Queues the digest of every chat due at `now` (see the module docstring).
 
     With `executor` (worker processes) the batches are planned there: a thread of this
     process would share the interpreter with the event loop, and every reply the loop
-    serves meanwhile would wait for it (on SQLite, at every row it reads)."""
+    serves meanwhile would wait for it (on SQLite, at every row it reads). Up to `planners`
+    batches are planned at once (as many as the executor has processes): batches hold
+    different chats, and each is written once its plan is back, in the order loaded."""
     started = time.perf_counter()
     report = ComposeReport()
     after: tuple[datetime, int] | None = None
     composer = DigestComposer(labels_for)
     window = PassWindow(threshold)
-    while True:
-        batch = await _load_batch(
-            session_factory,
-            now=now,
-            catchup=catchup,
-            window=window,
-            batch_size=batch_size,
-            after=after,
-        )
-        if not batch.chats:
-            break
-        last = batch.chats[-1]
-        assert last.next_digest_at is not None
-        after = (last.next_digest_at, last.id)
-        report.due += len(batch.chats)
-        plan: DigestPlan
-        if executor is None:
-            plan = await asyncio.to_thread(
-                plan_digests,
-                batch.chats,
-                batch.articles,
-                batch.sent,
+    at_once = max(1, planners) if executor is not None else 1
+    planning: deque[asyncio.Future[DigestPlan]] = deque()
+    try:
+        while True:
+            batch = await _load_batch(
+                session_factory,
                 now=now,
                 catchup=catchup,
-                threshold=threshold,
-                composer=composer,
+                window=window,
+                batch_size=batch_size,
+                after=after,
             )
-        else:
-            plan = await asyncio.get_running_loop().run_in_executor(
-                executor,
-                partial(
-                    plan_digests_in_worker,
-                    batch.chats,
-                    batch.articles,
-                    batch.sent,
-                    now=now,
-                    catchup=catchup,
-                    threshold=threshold,
-                    labels_for=labels_for,
-                ),
-            )
-        report.skipped_late += plan.skipped_late
-        report.errors += plan.errors
-        await _apply(session_factory, plan.changes, now=now, report=report)
+            if batch.chats:
+                last = batch.chats[-1]
+                assert last.next_digest_at is not None
+                after = (last.next_digest_at, last.id)
+                report.due += len(batch.chats)
+                planning.append(
+                    asyncio.ensure_future(
+                        _plan(batch, now, catchup, threshold, composer, labels_for, executor)
+                    )
+                )
+            while planning and (len(planning) >= at_once or not batch.chats):
+                plan = await planning.popleft()
+                report.skipped_late += plan.skipped_late
+                report.errors += plan.errors
+                await _apply(session_factory, plan.changes, now=now, report=report)
+            if not batch.chats:
+                break
+    finally:
+        for unfinished in planning:
+            unfinished.cancel()
+        await asyncio.gather(*planning, return_exceptions=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+async def _plan(
+    batch: _Batch,
+    now: datetime,
+    catchup: timedelta,
+    threshold: float,
+    composer: DigestComposer,
+    labels_for: Callable[[str], Labels],
+    executor: Executor | None,
+) -> DigestPlan:
+    if executor is None:
+        return await asyncio.to_thread(
+            plan_digests,
+            batch.chats,
+            batch.articles,
+            batch.sent,
+            now=now,
+            catchup=catchup,
+            threshold=threshold,
+            composer=composer,
+        )
+    return await asyncio.get_running_loop().run_in_executor(
+        executor,
+        partial(
+            plan_digests_in_worker,
+            batch.chats,
+            batch.articles,
+            batch.sent,
+            now=now,
+            catchup=catchup,
+            threshold=threshold,
+            labels_for=labels_for,
+        ),
+    )
 
 
 @dataclass

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from core.processes import RespawningPool, spawn_pool
 from delivery import daily
 from delivery.daily import compose_due_digests
 from delivery.labels import digest_labels
@@ -459,3 +465,113 @@ async def test_a_batch_of_digests_is_written_a_chunk_of_chats_at_a_time(
     assert len(await outbox_rows(session_factory)) == len(chats)
     # Each transaction holds the write lock, and the event loop, for a chunk's writes only.
     assert chats_per_transaction == [CHATS_PER_TRANSACTION, CHATS_PER_TRANSACTION, 50]
+
+
+class _CountingPool(Executor):
+    """Real worker processes, counting how many of the calls given them were unfinished at
+    once."""
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+        self._lock = threading.Lock()
+        self._unfinished = 0
+        self.most_at_once = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._lock:
+            self._unfinished += 1
+            self.most_at_once = max(self.most_at_once, self._unfinished)
+        future = self._pool.submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._unfinished -= 1
+
+
+async def test_two_worker_processes_plan_two_batches_at_once(
+    session_factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chats = list(range(2000, 2023))
+    for offset, chat_id in enumerate(chats):
+        await add_chats_bulk(
+            session_factory,
+            [chat_id],
+            countries=("UZ", "KZ")[: 1 + offset % 2],
+            next_at=NINE_IN_OMSK - timedelta(seconds=len(chats) - offset),
+        )
+    for number, headline in enumerate(HEADLINES[:4]):
+        await add_article(
+            session_factory,
+            headline,
+            countries={("UZ", "KZ")[number % 2]: 0.9},
+            first_seen_at=NINE_IN_OMSK - timedelta(hours=1 + number),
+        )
+
+    def not_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("digests were planned in the test's own process")
+
+    monkeypatch.setattr(daily, "plan_digests", not_here)
+    pool = spawn_pool(2)
+    try:
+        counting = _CountingPool(pool)
+        report = await compose_due_digests(
+            session_factory,
+            now=NINE_IN_OMSK,
+            labels_for=digest_labels,
+            catchup=CATCHUP,
+            batch_size=4,
+            executor=counting,
+            planners=2,
+        )
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+    assert (report.due, report.digests, report.errors) == (len(chats), len(chats), 0)
+    assert counting.most_at_once == 2
+    rows = await outbox_rows(session_factory)
+    assert sorted(row.chat_id for row in rows) == chats
+    for row in rows:
+        uzbek_only = (row.chat_id - chats[0]) % 2 == 0
+        assert ("Казахстан" in row.text) != uzbek_only, row.text
+
+
+async def test_a_worker_dying_while_batches_plan_fails_the_pass_once_and_keeps_chats_due(
+    session_factory: SessionFactory,
+) -> None:
+    chats = list(range(3000, 3009))
+    await add_chats_bulk(session_factory, chats, next_at=NINE_IN_OMSK)
+    await add_article(
+        session_factory,
+        HEADLINES[0],
+        countries={"UZ": 0.9},
+        first_seen_at=NINE_IN_OMSK - timedelta(hours=1),
+    )
+    unretrieved: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
+    # Its process dies at the start: every batch given to it fails.
+    dying = RespawningPool(lambda: spawn_pool(1, os._exit, (1,)), "test worker")
+    try:
+        with pytest.raises(BrokenProcessPool) as failure:
+            await compose_due_digests(
+                session_factory,
+                now=NINE_IN_OMSK,
+                labels_for=digest_labels,
+                catchup=CATCHUP,
+                batch_size=3,
+                executor=dying,
+                planners=2,
+            )
+    finally:
+        dying.shutdown()
+    # The other batch's planning failed too, and was waited for: nothing left unretrieved.
+    del failure
+    await asyncio.sleep(0.5)
+    gc.collect()
+    assert unretrieved == []
+    assert await outbox_rows(session_factory) == []
+    report = await compose_due_digests(
+        session_factory, now=NINE_IN_OMSK + timedelta(seconds=30), labels_for=digest_labels
+    )
+    assert (report.due, report.digests) == (len(chats), len(chats))
