@@ -549,7 +549,8 @@ async def test_a_worker_dying_while_batches_plan_fails_the_pass_once_and_keeps_c
         first_seen_at=NINE_IN_OMSK - timedelta(hours=1),
     )
     unretrieved: list[dict[str, Any]] = []
-    asyncio.get_running_loop().set_exception_handler(lambda _, context: unretrieved.append(context))
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
     # Its process dies at the start: every batch given to it fails.
     dying = RespawningPool(lambda: spawn_pool(1, os._exit, (1,)), "test worker")
     try:
@@ -569,6 +570,7 @@ async def test_a_worker_dying_while_batches_plan_fails_the_pass_once_and_keeps_c
     del failure
     await asyncio.sleep(0.5)
     gc.collect()
+    loop.set_exception_handler(None)
     assert unretrieved == []
     assert await outbox_rows(session_factory) == []
     report = await compose_due_digests(
