@@ -32,6 +32,7 @@ from bot.heap import loading_modules
 from bot.leadership import lead_clock, poll_claimed_feeds, process_name
 from bot.process import cancel_task, install_stop_signals, store_gauges
 from bot.wiring import add_configured_feeds, ingest_config, open_storage
+from core.processes import RespawningPool, spawn_pool
 from core.settings import Settings, SettingsError
 from ingest.facts_backfill import STOP_WAIT_SECONDS as BACKFILL_STOP_SECONDS
 from ingest.facts_backfill import backfill_in_background
@@ -81,7 +82,7 @@ async def run_role(settings: Settings, role: str) -> int:
         elif role == "sender":
             await _sender(settings, session_factory, health, stop, resources)
         else:
-            await _clock(settings, session_factory, engine, stop)
+            await _clock(settings, session_factory, engine, health, stop)
     logger.info("stopped")
     return 0
 
@@ -205,9 +206,12 @@ async def _clock(
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     engine: AsyncEngine,
+    health: ProcessHealth,
     stop: asyncio.Event,
 ) -> None:
-    """Active while it holds the clock lock; a standby tries again every few seconds."""
+    """Active while it holds the clock lock; a standby tries again every few seconds.
+    With PLAN_PROCESSES, digests are planned in that many worker processes, started with
+    the first activity."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from delivery.clock import start_clock
@@ -218,11 +222,14 @@ async def _clock(
         return await queue_feed_alerts(session_factory, settings, now=datetime.now(UTC))
 
     backfilling: list[asyncio.Task[None]] = []
+    planners = settings.plan_processes
 
     def start() -> AsyncIOScheduler:
         if not backfilling:
             # The active clock brings stored articles' facts up to date, a batch at a time.
             backfilling.append(asyncio.create_task(backfill_in_background(session_factory, stop)))
+        if planners and health.workers is None:
+            health.workers = RespawningPool(lambda: spawn_pool(planners), "digest-planning worker")
         scheduler = AsyncIOScheduler(timezone=UTC)
         start_clock(
             scheduler=scheduler,
@@ -232,6 +239,8 @@ async def _clock(
             poll_feeds=check_feeds,
             labels_for=digest_labels,
             sender=None,
+            executor=health.workers,
+            planners=max(1, planners),
         )
         scheduler.start()
         return scheduler
@@ -239,6 +248,8 @@ async def _clock(
     try:
         await lead_clock(engine, stop, start)
     finally:
+        if health.workers is not None:
+            health.workers.shutdown(wait=False, cancel_futures=True)
         for task in backfilling:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, BACKFILL_STOP_SECONDS)

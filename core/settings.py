@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # planning digests (default: one per core in `digestbot run --role ingest`, one in
     # `digestbot run`).
     ingest_processes: int | None = Field(default=None, ge=1, le=64)
+    # Worker processes in which `digestbot run --role clock` plans digests, that many
+    # batches of chats at once (0: in a thread of the clock's own process).
+    plan_processes: int = Field(default=0, ge=0, le=64)
     feed_concurrency: int = Field(default=16, ge=1, le=256)
     feed_per_host_concurrency: int = Field(default=2, ge=1, le=32)
     feed_timeout_seconds: float = Field(default=20.0, gt=0.0, le=300.0)

@@ -13,6 +13,7 @@ from testing.ports import free_port
 from testing.telegram import BotApiEmulator
 from tests.scale.conftest import PROJECT_ROOT, TOKEN, Database, RoleFactory, wait_until
 from tests.scale.seed import subscribed_chats
+from tests.support.processes import live_processes
 
 CHAT = 5_002_001
 
@@ -99,3 +100,29 @@ async def test_each_role_runs_its_own_part_only(
     assert len(emulator.messages_for(CHAT)) == 1
     for process in (bot, sender, clock):
         assert await process.stop() == 0
+
+
+async def test_a_clock_with_plan_processes_plans_in_worker_processes(
+    pg_url: str, database: Database, emulator: BotApiEmulator, role_process: RoleFactory
+) -> None:
+    await subscribed_chats(pg_url, [CHAT], due_at=datetime.now(UTC) - timedelta(minutes=1))
+    clock = role_process(
+        "clock",
+        TELEGRAM_API_URL=emulator.base_url,
+        DIGEST_CHECK_SECONDS="1",
+        PLAN_PROCESSES="2",
+    ).start()
+    await clock.wait_for_log("is the active clock")
+
+    async def queued() -> bool:
+        return await database.value("SELECT count(*) FROM outbox WHERE chat_id = $1", CHAT) == 1
+
+    await wait_until(queued, 60, "the clock to queue the digest")
+    workers = [
+        pid
+        for pid, (parent, command) in live_processes().items()
+        if parent == clock.pid and "spawn_main" in command
+    ]
+    # Processes start as work comes: one batch needed one.
+    assert len(workers) == 1, live_processes()
+    assert await clock.stop() == 0
