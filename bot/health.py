@@ -47,7 +47,8 @@ class ProcessHealth:
     send_report: SendReport | None = None
     telegram_conflicts: int = 0
     updates: UpdateStats = field(default_factory=UpdateStats)
-    # The parse-and-tag worker pool, in the processes that have one.
+    # The worker pool (parsing and tagging; planning in `run` and the clock role), in the
+    # processes that have one.
     workers: RespawningPool | None = None
     # Counts read from the database when /metrics is asked for (the outbox backlog, the
     # failing feeds); None where there is no database to ask.
