@@ -296,6 +296,8 @@ class Fact(Base):
     period: Mapped[str | None] = mapped_column(String(200))
     sort_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # An agreement's storage.facts.AgreementTerms, encoded; "" for figures.
+    signature: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class FactCountry(Base):

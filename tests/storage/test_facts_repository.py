@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,7 +11,9 @@ from storage.articles import NewArticle, insert_article
 from storage.facts import (
     AGREEMENT,
     FIGURE,
+    AgreementTerms,
     NewFact,
+    StoredFact,
     agreements_page,
     facts_of_countries,
     figures_of,
@@ -127,3 +130,174 @@ async def test_figures_timeline_and_export(
     assert [fact.value for fact in timeline] == [4.0, 5.0]
     assert [fact.kind for fact in exported] == [AGREEMENT, FIGURE, FIGURE]
     assert exported[1].countries == ("UZ", "KZ")
+
+
+# -- one agreement worded differently by two outlets -----------------------------------------
+
+SOGD = AgreementTerms("соглашение", frozenset({"сотрудничество"}), frozenset({"согдийский"}))
+SOGD_FULL = AgreementTerms(
+    "соглашение",
+    frozenset({"торгово-экономический", "научно-технический", "культурный", "сотрудничество"}),
+    frozenset({"согдийский"}),
+)
+
+
+def _report(
+    key: str,
+    terms: AgreementTerms,
+    *,
+    subject: str,
+    parties: tuple[str, ...],
+    day: date | None = None,
+    status: str = "signed",
+    countries: tuple[str, ...] = ("TJ",),
+) -> NewFact:
+    return NewFact(
+        kind=AGREEMENT,
+        key=key,
+        countries=countries,
+        subject=subject,
+        parties=parties,
+        status=status,
+        day=day,
+        terms=terms,
+    )
+
+
+SHORT = _report(
+    "short",
+    SOGD,
+    subject="соглашение о сотрудничестве",
+    parties=("председатель Согдийской области",),
+)
+FULL = _report(
+    "full",
+    SOGD_FULL,
+    subject="соглашение о торгово-экономическом, научно-техническом и культурном сотрудничестве",
+    parties=("Омская область", "Согдийская область"),
+)
+
+
+async def _register(
+    session_factory: async_sessionmaker[AsyncSession], country: str = "TJ"
+) -> list[StoredFact]:
+    async with session_factory() as session:
+        page, total = await agreements_page(session, country, offset=0, limit=20)
+    assert total == len(page)
+    return page
+
+
+async def test_an_agreement_worded_otherwise_by_another_outlet_joins_it(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        first = await _article(session, 10, "Сибирь-55")
+        second = await _article(session, 12, "Омские вести")
+        await save_facts(session, [(first, datetime(2025, 3, 10, 9, tzinfo=UTC), SHORT)])
+        await save_facts(session, [(second, datetime(2025, 3, 12, 9, tzinfo=UTC), FULL)])
+        await session.commit()
+    (stored,) = await _register(session_factory)
+    assert [ref.source for ref in stored.sources] == ["Сибирь-55", "Омские вести"]
+    # The fuller report's wording: its subject and its parties.
+    assert stored.subject == FULL.subject
+    assert stored.parties == FULL.parties
+
+
+async def test_reports_of_one_agreement_in_one_batch_are_one_fact(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    dated = _report(
+        "dated",
+        SOGD,
+        subject="Соглашение о сотрудничестве",
+        parties=(),
+        day=date(2025, 3, 11),
+        countries=("TJ", "UZ"),
+    )
+    async with session_factory() as session:
+        first = await _article(session, 12, "Омские вести")
+        second = await _article(session, 13, "Иртыш-Информ")
+        await save_facts(
+            session,
+            [
+                (first, datetime(2025, 3, 12, 9, tzinfo=UTC), FULL),
+                (second, datetime(2025, 3, 13, 9, tzinfo=UTC), dated),
+            ],
+        )
+        await session.commit()
+    (stored,) = await _register(session_factory)
+    assert len(stored.sources) == 2
+    assert stored.subject == FULL.subject
+    # The date one report gives is the agreement's, and so is every country named.
+    assert stored.day == date(2025, 3, 11)
+    assert stored.sort_at == datetime(2025, 3, 11, tzinfo=UTC)
+    assert stored.countries == ("TJ", "UZ")
+    assert [fact.id for fact in await _register(session_factory, "UZ")] == [stored.id]
+
+
+async def test_agreements_alike_in_words_but_not_in_fact_stay_apart(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    health = _report(
+        "health",
+        AgreementTerms(
+            "соглашение",
+            frozenset({"сотрудничество", "сфера", "здравоохранение"}),
+            frozenset({"хатлонский"}),
+        ),
+        subject="соглашение о сотрудничестве в сфере здравоохранения",
+        parties=("Омская областная больница", "больница Хатлонской области"),
+    )
+    others = [
+        health,  # another subject; and the short report's parties are not among its own
+        replace(FULL, key="later", terms=SOGD_FULL),  # stored ten days after
+        replace(FULL, key="planned", status="planned"),  # another stage of a document
+        replace(FULL, key="memo", terms=replace(SOGD_FULL, document="меморандум")),
+        replace(FULL, key="kz", countries=("KZ",)),  # another country
+    ]
+    published = [
+        datetime(2025, 3, 11, tzinfo=UTC),
+        datetime(2025, 3, 22, tzinfo=UTC),
+        datetime(2025, 3, 11, tzinfo=UTC),
+        datetime(2025, 3, 11, tzinfo=UTC),
+        datetime(2025, 3, 11, tzinfo=UTC),
+    ]
+    async with session_factory() as session:
+        first = await _article(session, 10, "Сибирь-55")
+        await save_facts(session, [(first, datetime(2025, 3, 10, 9, tzinfo=UTC), SHORT)])
+        for number, (fact, moment) in enumerate(zip(others, published, strict=True), 14):
+            article = await _article(session, number, f"издание {number}")
+            await save_facts(session, [(article, moment, fact)])
+        await session.commit()
+    register = await _register(session_factory)
+    assert sorted(len(fact.sources) for fact in register) == [1, 1, 1, 1, 1]
+    assert len(await _register(session_factory, "KZ")) == 1
+
+
+async def test_two_dates_are_two_agreements(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        for number, day in ((10, 10), (11, 11)):
+            article = await _article(session, number, f"издание {number}")
+            fact = replace(FULL, key=f"k{day}", day=date(2025, 3, day))
+            await save_facts(session, [(article, datetime(2025, 3, day, tzinfo=UTC), fact)])
+        await session.commit()
+    assert [fact.day for fact in await _register(session_factory)] == [
+        date(2025, 3, 11),
+        date(2025, 3, 10),
+    ]
+
+
+def test_agreement_terms_likeness() -> None:
+    assert SOGD.likeness(SOGD_FULL) == 0.5  # a subject within the other's
+    assert SOGD_FULL.likeness(SOGD) == 0.5
+    road = AgreementTerms("карта", frozenset({"дорожный", "развитие", "сотрудничество"}))
+    road_years = AgreementTerms("карта", frozenset({"дорожный", "сотрудничество", "туризм"}))
+    assert road.likeness(road_years) == 0.5  # half the lemmas shared
+    assert road.likeness(replace(road_years, subject=frozenset({"дорожный", "туризм"}))) is None
+    assert SOGD.likeness(replace(SOGD, places=frozenset({"хатлонский"}))) is None
+    assert AgreementTerms("соглашение").likeness(SOGD_FULL) is None
+    assert AgreementTerms("соглашение").likeness(AgreementTerms("соглашение")) is None
+    assert AgreementTerms.decoded(SOGD_FULL.encoded()) == SOGD_FULL
+    assert AgreementTerms.decoded("") is None
