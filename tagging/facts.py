@@ -51,7 +51,7 @@ from tagging.text import fold, normalise
 
 # Raised whenever a rule change should reach the facts of articles stored before it: the
 # backfill extracts the facts of articles marked with a lower version again.
-FACTS_VERSION = 3
+FACTS_VERSION = 4
 SIGNED = "signed"
 PLANNED = "planned"
 INDICATORS = ("trade_turnover", "export", "import", "investment", "other")
@@ -1865,13 +1865,17 @@ def _digest(parts: Iterable[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def agreement_key(agreement: Agreement, published: date | None) -> str:
-    """One key for one agreement however outlets word it: countries, status, the content
-    lemmas of the subject, and the day, or the week of publication when the text has none."""
+def agreement_key(agreement: Agreement, published: date | None, regions: Iterable[str] = ()) -> str:
+    """One key for reports of one agreement worded alike: countries, status, the content
+    lemmas of the subject, the day (or the week of publication when the text has none), the
+    places among the parties and the Russian regions of the article: «соглашение о
+    сотрудничестве» with one country may be signed by two regions, or with two provinces, in
+    one week.  Reports worded otherwise join by their AgreementTerms when they are stored."""
     lemmas = sorted(_lemma_key(agreement.subject) - _KEY_STOP)
     when = agreement.date or (
         f"week {_week_start(published).isoformat()}" if published is not None else "undated"
     )
+    _document, _subject, places = agreement_terms(agreement)
     return _digest(
         (
             "agreement",
@@ -1879,7 +1883,65 @@ def agreement_key(agreement: Agreement, published: date | None) -> str:
             agreement.status,
             " ".join(lemmas),
             when,
+            " ".join(sorted(places)),
+            ",".join(sorted(set(regions))),
         )
+    )
+
+
+def agreement_terms(agreement: Agreement) -> tuple[str, frozenset[str], frozenset[str]]:
+    """What tells two outlets' reports of one agreement from two agreements when their
+    wordings differ (and so do their keys): the document («соглашение», «карта» of «дорожная
+    карта»), the content lemmas of its subject besides the document, and the partner's
+    provinces and cities named among its parties («администрация Навоийской области» →
+    навоийский; not people or firms, which outlets name or leave out as they please)."""
+    lemmatizer = shared_lemmatizer()
+    words = _WORD.findall(agreement.subject)
+    lemmas = [lemmatizer.lemma(word) for word in words]
+    document = next((lemma for lemma in lemmas if lemma in _DOCUMENT_LEMMAS), "")
+    subject = frozenset(
+        lemma
+        for word, lemma in zip(words, lemmas, strict=True)
+        if len(word) > 2 or word[:1].isupper()
+    )
+    partner_places = _partner_places()
+    longest = max((len(place) for place in partner_places), default=1)
+    places: set[str] = set()
+    for party in agreement.parties:
+        party_lemmas = [_place_stem(lemmatizer.lemma(word)) for word in _WORD.findall(party)]
+        for start in range(len(party_lemmas)):
+            for size in range(min(longest, len(party_lemmas) - start), 0, -1):
+                place = tuple(party_lemmas[start : start + size])
+                if place in partner_places:
+                    places.add("_".join(place))
+                    break
+    return document, subject - _KEY_STOP - {document}, frozenset(places)
+
+
+# The dictionary does not know every province's adjective: «Хатлонской» stays «хатлонской»
+# while «Хатлонская» becomes «хатлонский»; without its ending it is «хатлонск» in both.
+_ADJECTIVE_ENDING = re.compile(
+    r"(?:[ыио]й|[ая]я|[оеиы]е|[ое]го|[ое]му|[ыи]ми|[ыи]м|[ое]м|[ую]ю|[ыи]х|ей)$"
+)
+
+
+def _place_stem(lemma: str) -> str:
+    return _ADJECTIVE_ENDING.sub("", lemma) if len(lemma) > 5 else lemma
+
+
+@cache
+def _partner_places() -> frozenset[tuple[str, ...]]:
+    """Lemmas of the provinces and cities of partner countries («Навоийская область»,
+    «Худжанд»): what tells one party from another where «Омская область» and «Омск», or
+    «Таджикистан» and «Республика Таджикистан», are the same side."""
+    lemmatizer = shared_lemmatizer()
+    fields = ("capitals", "cities", "city_adjectives", "provinces", "province_adjectives")
+    return frozenset(
+        tuple(_place_stem(lemmatizer.lemma(word)) for word in _WORD.findall(phrase))
+        for entry in data.country_data()["countries"]
+        for field_name in fields
+        for phrase in entry.get(field_name, ())
+        if _WORD.search(phrase)
     )
 
 

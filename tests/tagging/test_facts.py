@@ -7,8 +7,10 @@ from datetime import date
 import pytest
 
 from tagging.facts import (
+    Agreement,
     Figure,
     agreement_key,
+    agreement_terms,
     canonical_unit,
     extract_agreements,
     extract_facts,
@@ -587,3 +589,37 @@ def test_figures_are_read_only_where_one_may_start(text: str) -> None:
 )
 def test_multiples_in_words_in_any_case(text: str, value: float) -> None:
     assert [(f.value, f.unit) for f in extract_figures(None, text, ("UZ",))] == [(value, "раза")]
+
+
+def _places(*parties: str) -> frozenset[str]:
+    return agreement_terms(Agreement(parties, ("TJ",), "соглашение", "signed", None))[2]
+
+
+def test_agreement_terms_name_the_partners_places_in_any_case() -> None:
+    agreement = extract_agreements(
+        None,
+        "Омская областная больница и больница Хатлонской области подписали соглашение о "
+        "сотрудничестве в сфере здравоохранения.",
+        ("TJ",),
+    )[0]
+    document, subject, places = agreement_terms(agreement)
+    assert document == "соглашение"
+    assert subject == {"сотрудничество", "сфера", "здравоохранение"}
+    # The dictionary knows «Хатлонская» but not «Хатлонской»: one place all the same.
+    assert places == _places("Хатлонская область") == _places("хокимият Хатлонской области")
+    assert places and places.isdisjoint(_places("председатель Согдийской области"))
+    # The Russian side, the partner country itself, people and firms are no such places.
+    assert _places("Омская область", "Республика Таджикистан", "компания «Кулоб-Агро»") == set()
+
+
+def test_keys_tell_two_regions_agreements_of_one_week_apart() -> None:
+    agreement = extract_agreements(
+        None, "Омская область и Узбекистан подписали соглашение о сотрудничестве.", ("UZ",)
+    )[0]
+    published = date(2025, 5, 14)
+    assert agreement_key(agreement, published, ["RU-OMS"]) != agreement_key(
+        agreement, published, ["RU-TYU"]
+    )
+    assert agreement_key(agreement, published, ["RU-OMS"]) == agreement_key(
+        agreement, date(2025, 5, 15), ["RU-OMS"]
+    )
