@@ -416,7 +416,9 @@ def stage_breakdown(feeds: Sequence[GeneratedFeed], tagger: Tagger) -> list[tupl
     lemmas = time.process_time() - started
     started = time.process_time()
     for item, result in zip(items, results, strict=True):
-        new_facts(item.title, item.text, result.country_codes, item.published_at)
+        new_facts(
+            item.title, item.text, result.country_codes, item.published_at, result.region_codes
+        )
     facts = time.process_time() - started
     return [
         ("parse_feed (decode, feedparser, clean)", parsing),

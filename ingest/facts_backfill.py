@@ -21,7 +21,13 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import facts as fact_repo
-from tagging.facts import FACTS_VERSION, agreement_key, extract_facts, figure_key
+from tagging.facts import (
+    FACTS_VERSION,
+    agreement_key,
+    agreement_terms,
+    extract_facts,
+    figure_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +39,14 @@ STOP_WAIT_SECONDS = 3.0
 
 
 def new_facts(
-    title: str, text: str, countries: Sequence[str], published_at: datetime
+    title: str,
+    text: str,
+    countries: Sequence[str],
+    published_at: datetime,
+    regions: Sequence[str] = (),
 ) -> tuple[fact_repo.NewFact, ...]:
-    """An article's agreements and figures as rows to store, keyed so that outlets merge."""
+    """An article's agreements and figures as rows to store, keyed so that outlets merge;
+    `regions` are the Russian regions the tagger found in it."""
     if not countries:
         return ()
     published = published_at.date()
@@ -43,12 +54,13 @@ def new_facts(
     rows = [
         fact_repo.NewFact(
             kind=fact_repo.AGREEMENT,
-            key=agreement_key(agreement, published),
+            key=agreement_key(agreement, published, regions),
             countries=agreement.countries,
             subject=agreement.subject,
             parties=agreement.parties,
             status=agreement.status,
             day=date.fromisoformat(agreement.date) if agreement.date else None,
+            terms=fact_repo.AgreementTerms(*agreement_terms(agreement), frozenset(regions)),
         )
         for agreement in facts.agreements
     ]
@@ -74,7 +86,9 @@ def _extract(
     return [
         (article.id, article.published_at, fact)
         for article in articles
-        for fact in new_facts(article.title, article.text, article.countries, article.published_at)
+        for fact in new_facts(
+            article.title, article.text, article.countries, article.published_at, article.regions
+        )
     ]
 
 

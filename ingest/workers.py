@@ -82,6 +82,8 @@ def analyse_with(
             *(TagValue(article_repo.TOPIC, tag.value, tag.score) for tag in result.topics),
             *(TagValue(article_repo.REGION, tag.value, tag.score) for tag in result.regions),
         )
-        facts = new_facts(item.title, item.text, result.country_codes, item.published_at)
+        facts = new_facts(
+            item.title, item.text, result.country_codes, item.published_at, result.region_codes
+        )
         analyses.append((tags, lemmatize(f"{item.title} {item.text}"), facts))
     return analyses

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ingest.facts_backfill import backfill
+from ingest.facts_backfill import backfill, new_facts
 from ingest.workers import create_ingest_pool
 from storage import articles as article_repo
 from storage.articles import NewArticle, TagValue
@@ -15,6 +16,7 @@ from storage.facts import (
     FIGURE,
     NewFact,
     agreements_page,
+    articles_needing_facts,
     count_articles_needing_facts,
     figures_of,
     save_facts,
@@ -176,3 +178,90 @@ async def test_the_backfill_in_worker_processes_stores_what_a_thread_does(
     async with session_factory() as session:
         (figure,) = await figures_of(session, "KG")
     assert (figure.indicator, figure.value, figure.change) == ("trade_turnover", 17.2, True)
+
+
+# One agreement in two outlets' words: the register of version 3 listed it twice.
+SOGD_REPORTS = (
+    (
+        "Омская область и Таджикистан договорились о сотрудничестве",
+        "В Омске губернатор области и председатель Согдийской области Таджикистана подписали "
+        "соглашение о сотрудничестве. Стороны намерены нарастить поставки зерна и открыть "
+        "прямой грузовой маршрут до Худжанда.",
+        "Сибирь-55",
+    ),
+    (
+        "Прииртышье и Согдийская область подписали соглашение",
+        "Соглашение о торгово-экономическом, научно-техническом и культурном сотрудничестве "
+        "подписали Омская область и Согдийская область Республики Таджикистан. Документ "
+        "рассчитан на пять лет; первые совместные проекты касаются зерна и логистики.",
+        "Омские вести",
+    ),
+)
+
+
+async def test_the_backfill_joins_one_agreement_stored_twice_in_two_wordings(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async with session_factory() as session:
+        for number, (title, text, source) in enumerate(SOGD_REPORTS, start=1):
+            published_at = datetime(2025, 5, 14 + number, 9, tzinfo=UTC)
+            article_id = await article_repo.insert_article(
+                session,
+                NewArticle(
+                    feed_id=None,
+                    guid=f"sogd{number}",
+                    url=f"https://outlet{number}.example/sogd",
+                    title=title,
+                    summary="",
+                    full_text=text,
+                    source=source,
+                    published_at=published_at,
+                    content_hash=f"sogd{number}",
+                ),
+            )
+            assert article_id is not None
+            await article_repo.save_tags(
+                session, article_id, [TagValue(article_repo.COUNTRY, "TJ", 0.9)]
+            )
+            # As version 3 stored them: keyed by their wording alone.
+            old_facts = [
+                replace(fact, terms=None) for fact in new_facts(title, text, ["TJ"], published_at)
+            ]
+            await save_facts(session, [(article_id, published_at, fact) for fact in old_facts])
+        await session.execute(update(Article).values(facts_version=FACTS_VERSION - 1))
+        await session.commit()
+        assert (await agreements_page(session, "TJ", offset=0, limit=10))[1] == 2
+
+    # Batches of one: the second report joins the agreement the first batch stored again.
+    result = await backfill(session_factory, batch_size=1)
+
+    assert result.articles == 2
+    async with session_factory() as session:
+        register, total = await agreements_page(session, "TJ", offset=0, limit=10)
+    assert total == 1
+    (agreement,) = register
+    assert [ref.source for ref in agreement.sources] == ["Сибирь-55", "Омские вести"]
+    assert agreement.subject.startswith("Соглашение о торгово-экономическом")
+    assert await _counts(session_factory) == (1, 2)
+
+
+async def test_the_backfill_reads_each_article_with_its_countries_and_regions(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _store_without_facts(session_factory)
+    async with session_factory() as session:
+        await article_repo.save_tags(
+            session,
+            ids[0],
+            [
+                TagValue(article_repo.REGION, "RU-OMS", 0.8),
+                TagValue(article_repo.TOPIC, "trade", 0.7),
+            ],
+        )
+        await session.commit()
+        articles = await articles_needing_facts(session, FACTS_VERSION, limit=10)
+    assert [(article.countries, article.regions) for article in articles] == [
+        (("KG",), ("RU-OMS",)),
+        (("KG",), ()),
+        ((), ()),
+    ]

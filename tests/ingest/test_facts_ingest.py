@@ -63,3 +63,52 @@ async def test_the_same_agreement_from_two_outlets_is_one_fact_with_two_sources(
     (figure,) = figures
     assert (figure.indicator, figure.value, figure.change) == ("trade_turnover", 17.2, True)
     assert len(figure.sources) == 2
+
+
+# One week, one partner: two regions' agreements worded alike, and one region's agreement
+# worded otherwise by a second outlet.
+OMSK_CHUI = Story(
+    "Омская область договорилась о сотрудничестве с Чуйской областью",
+    "Губернатор Омской области и полпред правительства Кыргызстана в Чуйской области "
+    "подписали в Омске соглашение о сотрудничестве. Первыми проектами станут поставки "
+    "омской сельхозтехники и обмен студентами.",
+    "https://first-outlet.example/news/omsk-chui",
+    date="Mon, 12 May 2025 10:00:00 +0300",
+)
+OMSK_CHUI_RETOLD = Story(
+    "Омск и Чуйская область: подписано соглашение",
+    "Соглашение о торгово-экономическом и научно-техническом сотрудничестве подписали в "
+    "Омске губернатор Омской области и полпред правительства Киргизии в Чуйской области. "
+    "Стороны обсудили поставки сельхозтехники.",
+    "https://second-outlet.example/articles/chui-retold",
+    date="Wed, 14 May 2025 09:00:00 +0300",
+)
+TYUMEN_CHUI = Story(
+    "Тюменская область и Кыргызстан подписали соглашение",
+    "Губернатор Тюменской области и полпред правительства Кыргызстана в Чуйской области "
+    "подписали в Тюмени соглашение о сотрудничестве. Тюменские заводы предложили поставлять "
+    "в республику оборудование для нефтепереработки.",
+    "https://second-outlet.example/articles/tyumen-chui",
+    date="Tue, 13 May 2025 12:00:00 +0300",
+)
+
+
+async def test_reports_of_one_week_are_one_agreement_per_region_however_worded(
+    server: FeedServer, session_factory: async_sessionmaker[AsyncSession], tagger: Tagger
+) -> None:
+    server.document("/first.xml", rss("Первое издание", [OMSK_CHUI]))
+    server.document("/second.xml", rss("Второе издание", [OMSK_CHUI_RETOLD, TYUMEN_CHUI]))
+    async with session_factory() as session:
+        for path in ("/first.xml", "/second.xml"):
+            await feed_repo.add_feed(session, server.url(path), fetch_full_text=False)
+        await session.commit()
+
+    await IngestPipeline(session_factory, tagger, CONFIG).run_once()
+
+    async with session_factory() as session:
+        register, total = await agreements_page(session, "KG", offset=0, limit=10)
+    assert total == 2
+    by_sources = {tuple(sorted(ref.url for ref in fact.sources)): fact for fact in register}
+    omsk_links = tuple(sorted(str(story.link) for story in (OMSK_CHUI, OMSK_CHUI_RETOLD)))
+    assert set(by_sources) == {omsk_links, (str(TYUMEN_CHUI.link),)}
+    assert by_sources[omsk_links].subject.startswith("Соглашение о торгово-экономическом")
