@@ -382,6 +382,22 @@ _DOCUMENT_LEMMAS = {
     "конвенция",
     "хартия",
 }
+# The documents' words in the nominative, as _register_form leaves a leading one.
+_DOCUMENT_FORMS = frozenset(
+    (
+        *_DOCUMENT_LEMMAS,
+        "соглашения",
+        "меморандумы",
+        "договоры",
+        "протоколы",
+        "планы",
+        "контракты",
+        "декларации",
+        "программы",
+        "конвенции",
+        "хартии",
+    )
+)
 _SIGNED = re.compile(
     r"\b(?:подписал[иао]?|подписан[аоы]?|подписанн\w+|подписавш\w+|заключил[иао]?|"
     r"заключен[аоы]?|заключ[её]нн\w+|скрепили|подписи\s+под\s+\w+\s+поставили|"
@@ -529,7 +545,25 @@ def _subject(sentence: _Sentence, index: int) -> str:
         closing = text.find("»", end)
         if closing != -1 and closing - end < 60:
             result = text[sentence.starts[first] : closing + 1]
-    return result
+    if result.count('"') % 2:
+        closing = text.find('"', end)
+        if closing != -1 and closing - end < 60:
+            result = text[sentence.starts[first] : closing + 1]
+        else:
+            result = result.replace('"', "")
+    return _register_form(result)
+
+
+def _register_form(subject: str) -> str:
+    """A subject as the register lists it: the document and its adjectives in the
+    nominative («дорожную карту сотрудничества» is «дорожная карта сотрудничества»,
+    «Меморандума о …» «меморандум о …»); a plural stays plural, and so does a form that
+    may be either («соглашения о сотрудничестве»)."""
+    words = _nominative(_morph(), subject.split(" "))
+    first = words[0] if words else ""
+    if first[:1].isupper() and not first.isupper() and fold(first) in _DOCUMENT_FORMS:
+        words[0] = first[:1].lower() + first[1:]
+    return " ".join(words)
 
 
 _CLAUSE_PREPOSITIONS = {"в", "во", "на", "с", "со", "между", "при", "под", "у"}

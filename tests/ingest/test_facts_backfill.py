@@ -241,7 +241,7 @@ async def test_the_backfill_joins_one_agreement_stored_twice_in_two_wordings(
     assert total == 1
     (agreement,) = register
     assert [ref.source for ref in agreement.sources] == ["Сибирь-55", "Омские вести"]
-    assert agreement.subject.startswith("Соглашение о торгово-экономическом")
+    assert agreement.subject.startswith("соглашение о торгово-экономическом")
     assert await _counts(session_factory) == (1, 2)
 
 

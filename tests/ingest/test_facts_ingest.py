@@ -111,4 +111,4 @@ async def test_reports_of_one_week_are_one_agreement_per_region_however_worded(
     by_sources = {tuple(sorted(ref.url for ref in fact.sources)): fact for fact in register}
     omsk_links = tuple(sorted(str(story.link) for story in (OMSK_CHUI, OMSK_CHUI_RETOLD)))
     assert set(by_sources) == {omsk_links, (str(TYUMEN_CHUI.link),)}
-    assert by_sources[omsk_links].subject.startswith("Соглашение о торгово-экономическом")
+    assert by_sources[omsk_links].subject.startswith("соглашение о торгово-экономическом")

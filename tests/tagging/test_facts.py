@@ -133,7 +133,7 @@ def test_day_without_year_takes_the_publication_year() -> None:
         date(2025, 1, 10),
     )
     assert agreement.date == "2024-11-29"
-    assert agreement.subject.startswith("дорожную карту сотрудничества")
+    assert agreement.subject.startswith("дорожная карта сотрудничества")
 
 
 def test_parties_between_in_the_nominative() -> None:
@@ -434,7 +434,7 @@ def test_agreeing_to_work_on_a_signing_is_planned() -> None:
         ("UZ",),
     )
     assert agreement.status == "planned"
-    assert agreement.subject == "меморандума о сотрудничестве в сфере здравоохранения"
+    assert agreement.subject == "меморандум о сотрудничестве в сфере здравоохранения"
 
 
 def test_parties_between_after_the_document_not_an_earlier_between() -> None:
@@ -488,7 +488,7 @@ def test_a_document_being_carried_out_was_signed() -> None:
         "делегациями Пензенской и Бухарской областей.",
         ("UZ",),
     )
-    assert (agreement.status, agreement.subject) == ("signed", "протокола о намерениях")
+    assert (agreement.status, agreement.subject) == ("signed", "протокол о намерениях")
 
 
 def test_a_participial_phrase_ends_the_documents_name() -> None:
@@ -497,7 +497,7 @@ def test_a_participial_phrase_ends_the_documents_name() -> None:
         "Стороны обсудили реализацию протокола намерений прошедшей в Бухаре встречи губернаторов.",
         ("UZ",),
     )
-    assert agreement.subject == "протокола намерений"
+    assert agreement.subject == "протокол намерений"
 
 
 def test_a_document_signed_with_a_federal_body_has_no_foreign_party() -> None:
@@ -623,3 +623,34 @@ def test_keys_tell_two_regions_agreements_of_one_week_apart() -> None:
     assert agreement_key(agreement, published, ["RU-OMS"]) == agreement_key(
         agreement, date(2025, 5, 15), ["RU-OMS"]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        (
+            "Омская область и Узбекистан подписали дорожную карту сотрудничества.",
+            "дорожная карта сотрудничества",
+        ),
+        (
+            "Губернатор и хоким подписали в Ташкенте текст Меморандума о взаимопонимании.",
+            "меморандум о взаимопонимании",
+        ),
+        # A plural stays plural; «соглашения» may be either, and is left as written.
+        (
+            "В Омске прошло подписание соглашений о поставках зерна в Узбекистан.",
+            "соглашения о поставках зерна",
+        ),
+        (
+            "Соглашения о сотрудничестве с Узбекистаном подписаны в Омске.",
+            "соглашения о сотрудничестве",
+        ),
+        (
+            'С Узбекистаном утверждена стратегическая "дорожная карта" на три года.',
+            'стратегическая "дорожная карта"',
+        ),
+    ],
+)
+def test_the_register_names_documents_in_the_nominative(text: str, subject: str) -> None:
+    (agreement,) = extract_agreements(None, text, ("UZ",))
+    assert agreement.subject == subject
