@@ -19,6 +19,7 @@ from bot.errors import CommandError
 from bot.wiring import ingest_config
 from core.settings import Settings
 from digests.compose import compose_digest
+from digests.facts import fact_date
 from digests.model import Subscription
 from digests.render import render_plain
 from ingest.config import IngestConfig
@@ -178,10 +179,13 @@ def _refuse_existing(path: Path) -> None:
 
 def format_register(register: dict[str, list[fact_repo.StoredFact]]) -> str:
     """Соглашения: the agreements extracted from the demo feeds, per country."""
+    from delivery.labels import fact_texts
+
+    texts = fact_texts("ru")
     lines = ["Соглашения (извлечены из статей):"]
     for code, facts in register.items():
         for fact in facts:
-            when = fact.day.strftime("%d.%m.%Y") if fact.day else "без даты"
+            when = fact_date(fact, texts)
             status = "подписано" if fact.status == "signed" else "планируется"
             sources = ", ".join(ref.source for ref in fact.sources)
             parties = "; ".join(fact.parties) or "—"

@@ -56,7 +56,7 @@ def fact_texts(language: str) -> FactTexts:
     return FactTexts(
         register_title=_("Register of agreements"),
         timeline_title=_("Figures of trade"),
-        no_date=_("no date"),
+        reported=_("{date} (reported)"),
         statuses={"signed": _("signed"), "planned": _("planned")},
         indicators={
             "trade_turnover": _("trade turnover"),

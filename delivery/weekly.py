@@ -52,7 +52,7 @@ from delivery.subscriptions import next_weekly_for, usable_timezone
 from delivery.window import to_digest_article
 from delivery.writes import write_by_chunks
 from digests.chart import ChartText, weekly_chart_recipe
-from digests.facts import cut, fact_sources, figure_line
+from digests.facts import cut, fact_date, fact_sources, figure_line
 from digests.model import DigestArticle, Labels, Subscription
 from digests.render import MessageLimits, render_article_list, visible_length
 from digests.select import as_utc, passes_filters
@@ -252,7 +252,7 @@ def render_week_facts(
     if signed:
         lines = [f"<b>{html.escape(texts.register_title)}</b>"]
         for fact in signed[:MAX_WEEK_FACTS]:
-            when = fact.day.strftime("%d.%m.%Y") if fact.day else texts.no_date
+            when = fact_date(fact, texts)
             parties = "; ".join(fact.parties) or ", ".join(
                 texts.country_names.get(code, code) for code in fact.countries
             )

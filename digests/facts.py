@@ -41,7 +41,7 @@ CSV_COLUMNS = (
 class FactTexts:
     register_title: str
     timeline_title: str
-    no_date: str
+    reported: str  # "{date} (reported)": the date of a fact whose text gives no day
     statuses: Mapping[str, str]  # "signed"/"planned" -> words
     indicators: Mapping[str, str]  # indicator id -> words
     change: str  # "change" marker, e.g. "рост/снижение"
@@ -56,6 +56,14 @@ def cut(text: str, limit: int) -> str:
 
 def _day(fact: StoredFact) -> date:
     return fact.day or fact.sort_at.date()
+
+
+def fact_date(fact: StoredFact, texts: FactTexts) -> str:
+    """The day an agreement was signed, or, when no report gives it, the day it was first
+    reported, marked as such."""
+    if fact.day is not None:
+        return fact.day.strftime("%d.%m.%Y")
+    return texts.reported.format(date=fact.sort_at.strftime("%d.%m.%Y"))
 
 
 def fact_sources(fact: StoredFact) -> str:
@@ -82,7 +90,7 @@ def render_register(facts: Sequence[StoredFact], texts: FactTexts) -> str:
         return ""
     lines = [f"<b>{escape(texts.register_title)}</b>"]
     for fact in facts:
-        when = fact.day.strftime("%d.%m.%Y") if fact.day else texts.no_date
+        when = fact_date(fact, texts)
         parties = "; ".join(fact.parties) or ", ".join(
             texts.country_names.get(code, code) for code in fact.countries
         )

@@ -19,7 +19,7 @@ from storage.facts import FactSourceRef, StoredFact
 TEXTS = FactTexts(
     register_title="Реестр соглашений",
     timeline_title="Показатели торговли",
-    no_date="без даты",
+    reported="{date} (сообщение)",
     statuses={"signed": "подписано", "planned": "планируется"},
     indicators={"export": "экспорт", "trade_turnover": "товарооборот"},
     change="изменение",
@@ -68,7 +68,10 @@ def test_register_escapes_cuts_and_links() -> None:
         TEXTS,
     )
     first, second = text.splitlines()[1:]
-    assert first.startswith("• без даты — Узбекистан — соглашение о &lt;сотрудничестве&gt;")
+    # No report gave the day: the day of the first report, marked as such.
+    assert first.startswith(
+        "• 01.02.2025 (сообщение) — Узбекистан — соглашение о &lt;сотрудничестве&gt;"
+    )
     assert '<a href="https://example.ru/1?a=1&amp;b=2">Издание 1</a>' in first
     assert "<i>планируется</i>" in first
     assert second.endswith("+2") and second.count("<a ") == 3
