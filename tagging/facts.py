@@ -779,8 +779,69 @@ def _region_names() -> frozenset[tuple[str, ...]]:
 
 
 def _clean_parties(parties: Iterable[str]) -> tuple[str, ...]:
-    cleaned = (_clean_party(party) for party in parties)
+    split = [piece for party in parties for piece in _split_provinces(party)]
+    cleaned = [_clean_party(party) for party in _share_province_noun(split)]
     return tuple(dict.fromkeys(party for party in cleaned if _clean_enough(party)))
+
+
+_NAME_ADJECTIVE = re.compile(
+    r"[А-ЯЁ][а-яё]*(?:-[А-ЯЁ]?[а-яё]+)*(?:ой|ая|ую|ий|ый|ого|ому|ым|им|ом|ых|их|ыми|ими|ые|ие)"
+)
+
+
+def _split_provinces(party: str) -> list[str]:
+    """«Ташкентской и Ферганской областями», «Ошской, Чуйской и Иссык-Кульской областями»:
+    one province per party, each with the noun."""
+    match = re.fullmatch(
+        rf"((?:{_NAME_ADJECTIVE.pattern})(?:\s*,\s*(?:{_NAME_ADJECTIVE.pattern}))*)\s+и\s+"
+        rf"({_NAME_ADJECTIVE.pattern})\s+([а-яё]+)",
+        party.strip(),
+    )
+    if match is None or shared_lemmatizer().lemma(match.group(3)) not in _PROVINCE_NOUNS:
+        return [party]
+    names = [*re.split(r"\s*,\s*", match.group(1)), match.group(2)]
+    return [f"{name} {match.group(3)}" for name in names]
+
+
+def _share_province_noun(parties: list[str]) -> list[str]:
+    """«подписаны соглашения с Омской и Могилевской областями» gives «Омской» and «Могилевской
+    областями»: the bare name takes the noun of the other."""
+    lemmatizer = shared_lemmatizer()
+    nouns = [
+        words[-1]
+        for words in (party.split() for party in parties)
+        if len(words) > 1 and lemmatizer.lemma(words[-1]) in _PROVINCE_NOUNS
+    ]
+    if not nouns:
+        return parties
+    return [
+        f"{party.strip()} {nouns[0]}" if _NAME_ADJECTIVE.fullmatch(party.strip()) else party
+        for party in parties
+    ]
+
+
+# The gender of a province noun, for its adjective in the nominative.
+_PROVINCE_GENDERS = {"область": "femn", "провинция": "femn", "префектура": "femn"}
+
+
+def _province_name(words: list[str]) -> str | None:
+    """«Хатлонской областью», «Могилевской областями», «Алтайского края» as the names they
+    are (ending rules: the dictionary does not know every province's adjective, and
+    guesses some for surnames)."""
+    if len(words) < 2 or not all(_NAME_ADJECTIVE.fullmatch(word) for word in words[:-1]):
+        return None
+    noun = shared_lemmatizer().lemma(words[-1])
+    if noun not in _PROVINCE_NOUNS:
+        return None
+    gender = _PROVINCE_GENDERS.get(noun, "masc")
+    names = []
+    for word in words[:-1]:
+        stem = _ADJECTIVE_ENDING.sub("", word)
+        if gender == "femn":
+            names.append(stem + "ая")
+        else:
+            names.append(stem + ("ий" if stem[-1:] in "кгхжшщч" else "ый"))
+    return " ".join((*names, noun))
 
 
 def _clean_enough(party: str) -> bool:
@@ -890,11 +951,20 @@ _PARTY_LEADING = re.compile(
 _PARTY_TRAILING = re.compile(
     rf"(?:[\s,]+(?:\d{{1,2}}\s+(?:{_MONTH_STEMS})[а-я]*(?:\s+\d{{4}}\s*(?:года|г\.)?)?|"
     r"сегодня|вчера|также|ранее|уже|официально|впервые|торжественно|"
-    r"(?:в|во|на)\s+(?:полях|ходе|рамках)\b.*|в\s+[А-ЯЁ][а-яё\-]+))+$",
+    r"(?:в|во|на)\s+(?:полях|ходе|рамках)\b.*|во\s+главе\s+с\b.*|в\s+[А-ЯЁ][а-яё\-]+))+$",
 )
 # An official of a region stands for the region: «губернатор Свердловской области» signs for
 # «Свердловская область».
-_REGION_OFFICIALS = {"губернатор", "глава", "аким", "хоким", "мэр", "врио", "руководитель"}
+_REGION_OFFICIALS = {
+    "губернатор",
+    "глава",
+    "аким",
+    "хоким",
+    "мэр",
+    "врио",
+    "руководитель",
+    "председатель",
+}
 _PROVINCE_NOUNS = {
     "область",
     "провинция",
@@ -921,12 +991,23 @@ def _clean_party(text: str) -> str:
     область Узбекистана» «Наманганская область», «аймак Сэлэнгэ 3 апреля» «аймак Сэлэнгэ»,
     «Монголией действует с 2015 года» «Монголия»."""
     text = re.sub(r"\s+", " ", text).strip(" ,—–-")
+    if text.count("»") > text.count("«"):
+        text = text[text.rfind("»") + 1 :].strip(" ,—–-")  # «…Азия» губернатор …»: a tail
     for _ in range(3):
         text = _PARTY_LEADING.sub("", text)
         text = _PARTY_TRAILING.sub("", text).strip(" ,—–-")
     words = _party_words(text)
+    words = _after_leading_clause(words)
+    while len(words) > 1 and fold(words[-1]) in {"им", "им.", "имени"}:
+        words = words[:-1]  # «университет имени», the name cut off
+    lemmatizer = shared_lemmatizer()
+    if len(words) > 1 and lemmatizer.lemma(words[-1]) in _REGION_OFFICIALS | {"министр"}:
+        words = words[:-1]  # «Казахстан губернатор»: the official of the next party
     if not words:
-        return text
+        return ""
+    province_name = _province_name(words)
+    if province_name is not None:
+        return _same_case(words[0], province_name) if words[0][:1].isupper() else province_name
     morph = _morph()
     # Cut at a verb or a time circumstance: the clause goes on past the name.
     for position, word in enumerate(words):
@@ -947,7 +1028,6 @@ def _clean_party(text: str) -> str:
         and _is_person_name(morph, words[-2])
     ):
         words = words[:-2]
-    lemmatizer = shared_lemmatizer()
     lemmas = [lemmatizer.lemma(word.strip("«»")) for word in words]
     province = next(
         (i for i, lemma in enumerate(lemmas[:5]) if lemma in _PROVINCE_NOUNS | {"республика"}),
@@ -972,6 +1052,47 @@ def _clean_party(text: str) -> str:
         if any(tuple(rest[:size]) in _country_names() for size in range(len(rest), 0, -1)):
             words = words[: province + 1]
     return " ".join(_nominative(morph, words))
+
+
+# A clause or circumstance a party was cut with: «На этом мероприятии губернатор …», «что
+# Ширакская область», «Для этого», «С целью развития отношений 7 октября».
+_CLAUSE_OPENERS = {
+    "в",
+    "во",
+    "на",
+    "с",
+    "со",
+    "для",
+    "по",
+    "при",
+    "после",
+    "перед",
+    "к",
+    "от",
+    "из",
+    "за",
+    "что",
+    "чтобы",
+    "как",
+    "когда",
+    "где",
+    "поэтому",
+    "этот",
+}
+
+
+def _after_leading_clause(words: list[str]) -> list[str]:
+    """The words from the party's name on, when a clause or circumstance leads: from the first
+    capitalised word or organisation («губернатор», «правительство») after it; none when
+    there is no such word."""
+    if not words or fold(words[0]) not in _CLAUSE_OPENERS:
+        return words
+    lemmatizer = shared_lemmatizer()
+    for position in range(1, len(words)):
+        word = words[position]
+        if word[:1].isupper() or word.startswith("«") or lemmatizer.lemma(word) in _PARTY_HEADS:
+            return words[position:]
+    return []
 
 
 def _party_words(text: str) -> list[str]:

@@ -654,3 +654,45 @@ def test_keys_tell_two_regions_agreements_of_one_week_apart() -> None:
 def test_the_register_names_documents_in_the_nominative(text: str, subject: str) -> None:
     (agreement,) = extract_agreements(None, text, ("UZ",))
     assert agreement.subject == subject
+
+
+@pytest.mark.parametrize(
+    ("text", "partner", "parties"),
+    [
+        # One province per party, each named in full, however the sentence shares the noun.
+        (
+            "Соглашения о сотрудничестве с Узбекистаном подписаны между Омской и Ферганской "
+            "областями.",
+            "UZ",
+            ("Омская область", "Ферганская область"),
+        ),
+        # The dictionary guesses «Хатлонской» for a surname; the noun tells it is a province.
+        (
+            "Пензенская область подписала соглашение о сотрудничестве с Хатлонской областью.",
+            "TJ",
+            ("Пензенская область", "Хатлонская область"),
+        ),
+        # A circumstance before the party is not part of it; an official stands for the region.
+        (
+            "На этом форуме председатель Согдийской области и губернатор Омской области "
+            "подписали соглашение о сотрудничестве.",
+            "TJ",
+            ("Согдийская область", "Омская область"),
+        ),
+    ],
+)
+def test_parties_are_names_in_the_nominative(
+    text: str, partner: str, parties: tuple[str, ...]
+) -> None:
+    (agreement,) = extract_agreements(None, text, (partner,))
+    assert agreement.parties == parties
+
+
+def test_a_party_cut_from_a_clause_is_no_party() -> None:
+    (agreement,) = extract_agreements(
+        None,
+        "Для этого с Узбекистаном подписали дорожную карту сотрудничества.",
+        ("UZ",),
+    )
+    assert "Для этого" not in agreement.parties
+    assert all(not party.lower().startswith(("для ", "что ")) for party in agreement.parties)
