@@ -12,10 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.articles import COUNTRY, REGION, insert_ignoring_conflicts, mapped_table
+from storage.leader import lock_key
 from storage.models import Article, ArticleTag, Fact, FactCountry, FactSource
 from storage.types import utcnow
 
@@ -276,6 +277,17 @@ async def _update_stored(session: AsyncSession, agreement: _Agreement) -> None:
     )
 
 
+async def _lock_facts(session: AsyncSession) -> None:
+    """On PostgreSQL, facts are written one transaction at a time, from before a transaction
+    first touches them to its end: two ingest workers storing reports of one agreement at
+    once would each miss the other's, and a backfill dropping a fact while a worker adds a
+    source to it could deadlock with it."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("facts")}
+        )
+
+
 async def save_facts(
     session: AsyncSession,
     items: Sequence[tuple[int, datetime, NewFact]],
@@ -290,6 +302,7 @@ async def save_facts(
     period) of the new extraction."""
     if not items:
         return
+    await _lock_facts(session)
     rows: dict[str, dict[str, object]] = {}
     terms: dict[str, AgreementTerms] = {}
     for _article_id, published_at, fact in items:
@@ -539,6 +552,7 @@ async def replace_facts_of_articles(
     ids = list(article_ids)
     if not ids:
         return
+    await _lock_facts(session)
     previous = set(
         await session.scalars(select(FactSource.fact_id).where(FactSource.article_id.in_(ids)))
     )
