@@ -51,32 +51,44 @@ STORIES = (
 )
 
 
+async def _stored_article(
+    session: AsyncSession,
+    name: str,
+    story: tuple[str, str, str],
+    published_at: datetime,
+    countries: tuple[str, ...],
+) -> int:
+    """An article with its country tags, as the pipeline stores it before facts."""
+    title, text, source = story
+    article_id = await article_repo.insert_article(
+        session,
+        NewArticle(
+            feed_id=None,
+            guid=name,
+            url=f"https://outlet.example/news/{name}",
+            title=title,
+            summary="",
+            full_text=text,
+            source=source,
+            published_at=published_at,
+            content_hash=f"hash-{name}",
+        ),
+    )
+    assert article_id is not None
+    await article_repo.save_tags(
+        session, article_id, [TagValue(article_repo.COUNTRY, code, 0.9) for code in countries]
+    )
+    return article_id
+
+
 async def _store_without_facts(session_factory: async_sessionmaker[AsyncSession]) -> list[int]:
     """Articles as an older version of the bot stored them: tags, no facts, no version."""
     ids: list[int] = []
     async with session_factory() as session:
         for number, (title, text, source, countries) in enumerate(STORIES, start=1):
-            article_id = await article_repo.insert_article(
-                session,
-                NewArticle(
-                    feed_id=None,
-                    guid=f"g{number}",
-                    url=f"https://outlet{number}.example/news/{number}",
-                    title=title,
-                    summary="",
-                    full_text=text,
-                    source=source,
-                    published_at=datetime(2025, 5, 15, 7 + number, tzinfo=UTC),
-                    content_hash=f"hash{number}",
-                ),
-            )
-            assert article_id is not None
-            await article_repo.save_tags(
-                session,
-                article_id,
-                [TagValue(article_repo.COUNTRY, code, 0.9) for code in countries],
-            )
-            ids.append(article_id)
+            published_at = datetime(2025, 5, 15, 7 + number, tzinfo=UTC)
+            story = (title, text, source)
+            ids.append(await _stored_article(session, f"g{number}", story, published_at, countries))
         await session.commit()
     return ids
 
@@ -203,27 +215,13 @@ async def test_the_backfill_joins_one_agreement_stored_twice_in_two_wordings(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     async with session_factory() as session:
-        for number, (title, text, source) in enumerate(SOGD_REPORTS, start=1):
+        for number, story in enumerate(SOGD_REPORTS, start=1):
             published_at = datetime(2025, 5, 14 + number, 9, tzinfo=UTC)
-            article_id = await article_repo.insert_article(
-                session,
-                NewArticle(
-                    feed_id=None,
-                    guid=f"sogd{number}",
-                    url=f"https://outlet{number}.example/sogd",
-                    title=title,
-                    summary="",
-                    full_text=text,
-                    source=source,
-                    published_at=published_at,
-                    content_hash=f"sogd{number}",
-                ),
-            )
-            assert article_id is not None
-            await article_repo.save_tags(
-                session, article_id, [TagValue(article_repo.COUNTRY, "TJ", 0.9)]
+            article_id = await _stored_article(
+                session, f"sogd{number}", story, published_at, ("TJ",)
             )
             # As version 3 stored them: keyed by their wording alone.
+            title, text, _source = story
             old_facts = [
                 replace(fact, terms=None) for fact in new_facts(title, text, ["TJ"], published_at)
             ]
