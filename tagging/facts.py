@@ -790,7 +790,7 @@ _NAME_ADJECTIVE = re.compile(
 
 
 def _split_provinces(party: str) -> list[str]:
-    """«Ташкентской и Ферганской областями», «Ошской, Чуйской и Иссык-Кульской областями»:
+    """«Ташкентской и Ферганской областями», «Наманганской, Ферганской и Андижанской областями»:
     one province per party, each with the noun."""
     match = re.fullmatch(
         rf"((?:{_NAME_ADJECTIVE.pattern})(?:\s*,\s*(?:{_NAME_ADJECTIVE.pattern}))*)\s+и\s+"
