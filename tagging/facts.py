@@ -501,6 +501,11 @@ def _subject(sentence: _Sentence, index: int) -> str:
         lemma = sentence.lemmas[position]
         word = _word_at(sentence, position)
         if position == index + 1 and lemma in _SUBJECT_TAIL_PREPOSITIONS:
+            if lemma in {"в", "во"} and sentence.lemmas[position + 1 : position + 2] not in (
+                ["сфера"],
+                ["область"],
+            ):
+                break  # «контракты в рамках форума», «соглашение в Ташкенте»: a circumstance
             last = position
         elif (
             lemma in _SUBJECT_STOP_LEMMAS

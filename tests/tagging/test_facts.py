@@ -696,3 +696,22 @@ def test_a_party_cut_from_a_clause_is_no_party() -> None:
     )
     assert "Для этого" not in agreement.parties
     assert all(not party.lower().startswith(("для ", "что ")) for party in agreement.parties)
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        (
+            "Омские предприятия заключили с белорусскими партнёрами коммерческие контракты в "
+            "рамках деловой программы форума.",
+            "коммерческие контракты",
+        ),
+        (
+            "Омская область и Казахстан подписали соглашение в области образования.",
+            "соглашение в области образования",
+        ),
+    ],
+)
+def test_a_circumstance_after_the_document_is_no_part_of_its_name(text: str, subject: str) -> None:
+    (agreement,) = extract_agreements(None, text, ("BY", "KZ"))
+    assert agreement.subject == subject
