@@ -794,6 +794,14 @@ _NAME_ADJECTIVE = re.compile(
 )
 
 
+def _is_name_adjective(word: str) -> bool:
+    """«Хатлонской», «Иссык-Кульской»: a capitalised adjective of a place, not a place itself
+    («Москвой», «Ульяновском» of «с Ульяновском»), which the same endings may also end."""
+    return bool(_NAME_ADJECTIVE.fullmatch(word)) and not any(
+        parse.tag.POS == "NOUN" and "Geox" in parse.tag for parse in _morph().parse(word)
+    )
+
+
 def _split_provinces(party: str) -> list[str]:
     """«Ташкентской и Ферганской областями», «Наманганской, Ферганской и Андижанской областями»:
     one province per party, each with the noun."""
@@ -805,6 +813,8 @@ def _split_provinces(party: str) -> list[str]:
     if match is None or shared_lemmatizer().lemma(match.group(3)) not in _PROVINCE_NOUNS:
         return [party]
     names = [*re.split(r"\s*,\s*", match.group(1)), match.group(2)]
+    if not all(_is_name_adjective(name) for name in names):
+        return [party]
     return [f"{name} {match.group(3)}" for name in names]
 
 
@@ -820,7 +830,7 @@ def _share_province_noun(parties: list[str]) -> list[str]:
     if not nouns:
         return parties
     return [
-        f"{party.strip()} {nouns[0]}" if _NAME_ADJECTIVE.fullmatch(party.strip()) else party
+        f"{party.strip()} {nouns[0]}" if _is_name_adjective(party.strip()) else party
         for party in parties
     ]
 
@@ -833,7 +843,7 @@ def _province_name(words: list[str]) -> str | None:
     """«Хатлонской областью», «Могилевской областями», «Алтайского края» as the names they
     are (ending rules: the dictionary does not know every province's adjective, and
     guesses some for surnames)."""
-    if len(words) < 2 or not all(_NAME_ADJECTIVE.fullmatch(word) for word in words[:-1]):
+    if len(words) < 2 or not all(_is_name_adjective(word) for word in words[:-1]):
         return None
     noun = shared_lemmatizer().lemma(words[-1])
     if noun not in _PROVINCE_NOUNS:

@@ -688,6 +688,21 @@ def test_parties_are_names_in_the_nominative(
     assert agreement.parties == parties
 
 
+def test_a_city_is_not_taken_for_a_provinces_adjective() -> None:
+    # «с Ульяновском», «между Москвой и …»: a city in the instrumental ends like «Омской».
+    (ulyanovsk,) = extract_agreements(
+        None, "Ширакская область подписала соглашение о сотрудничестве с Ульяновском.", ("AM",)
+    )
+    (moscow,) = extract_agreements(
+        None,
+        "Соглашения о сотрудничестве с Арменией подписаны между Москвой и Ширакской областью.",
+        ("AM",),
+    )
+    assert ulyanovsk.parties[0] == "Ширакская область"
+    assert "Ульяновская область" not in ulyanovsk.parties
+    assert moscow.parties == ("Москва", "Ширакская область")
+
+
 def test_a_party_cut_from_a_clause_is_no_party() -> None:
     (agreement,) = extract_agreements(
         None,
