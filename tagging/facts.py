@@ -196,6 +196,9 @@ def _lemma_at(sentence: _Sentence, offset: int) -> int:
 # Countries in a sentence
 
 
+_ADJECTIVE_MASCULINE = re.compile(r"(?<=[а-яё])(?:ий|ый|ой)\b")
+
+
 @dataclass(frozen=True, slots=True)
 class _Gazetteer:
     names: dict[tuple[str, ...], str]  # lemma sequence -> ISO2 (or "RU", or "?" for others)
@@ -251,6 +254,10 @@ def _gazetteer() -> _Gazetteer:
         for field_name in _COUNTRY_FIELDS:
             for phrase in entry.get(field_name, ()):
                 add(phrase, entry["code"])
+                if field_name.endswith("adjectives"):
+                    # The dictionary lacks some provinces' adjectives and reads «Хатлонская»,
+                    # «Хатлонской» as a noun «хатлонской»: the feminine, as «… области» has it.
+                    add(_ADJECTIVE_MASCULINE.sub("ая", phrase), entry["code"])
     for entry in country_data.get("other_countries", []):
         if isinstance(entry, dict):
             for phrase in (*entry.get("names", ()), *entry.get("adjectives", ())):

@@ -730,3 +730,13 @@ def test_a_party_cut_from_a_clause_is_no_party() -> None:
 def test_a_circumstance_after_the_document_is_no_part_of_its_name(text: str, subject: str) -> None:
     (agreement,) = extract_agreements(None, text, ("BY", "KZ"))
     assert agreement.subject == subject
+
+
+def test_a_province_the_dictionary_does_not_know_names_its_country() -> None:
+    # Of two partners, the one whose province is named: «Хатлонской» is read as a noun.
+    (agreement,) = extract_agreements(
+        None,
+        "Пензенская область подписала соглашение о сотрудничестве с Хатлонской областью.",
+        ("UZ", "TJ"),
+    )
+    assert agreement.countries == ("TJ",)
