@@ -51,19 +51,21 @@ def new_facts(
         return ()
     published = published_at.date()
     facts = extract_facts(title, text, countries, published)
-    rows = [
-        fact_repo.NewFact(
-            kind=fact_repo.AGREEMENT,
-            key=agreement_key(agreement, published, regions),
-            countries=agreement.countries,
-            subject=agreement.subject,
-            parties=agreement.parties,
-            status=agreement.status,
-            day=date.fromisoformat(agreement.date) if agreement.date else None,
-            terms=fact_repo.AgreementTerms(*agreement_terms(agreement), frozenset(regions)),
+    rows = []
+    for agreement in facts.agreements:
+        document, subject, places = agreement_terms(agreement)
+        rows.append(
+            fact_repo.NewFact(
+                kind=fact_repo.AGREEMENT,
+                key=agreement_key(agreement, published, regions, places),
+                countries=agreement.countries,
+                subject=agreement.subject,
+                parties=agreement.parties,
+                status=agreement.status,
+                day=date.fromisoformat(agreement.date) if agreement.date else None,
+                terms=fact_repo.AgreementTerms(document, subject, places, frozenset(regions)),
+            )
         )
-        for agreement in facts.agreements
-    ]
     rows.extend(
         fact_repo.NewFact(
             kind=fact_repo.FIGURE,

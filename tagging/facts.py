@@ -2042,17 +2042,24 @@ def _digest(parts: Iterable[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def agreement_key(agreement: Agreement, published: date | None, regions: Iterable[str] = ()) -> str:
+def agreement_key(
+    agreement: Agreement,
+    published: date | None,
+    regions: Iterable[str] = (),
+    places: Iterable[str] | None = None,
+) -> str:
     """One key for reports of one agreement worded alike: countries, status, the content
     lemmas of the subject, the day (or the week of publication when the text has none), the
     places among the parties and the Russian regions of the article: «соглашение о
     сотрудничестве» with one country may be signed by two regions, or with two provinces, in
-    one week.  Reports worded otherwise join by their AgreementTerms when they are stored."""
+    one week.  Reports worded otherwise join by their AgreementTerms when they are stored.
+    ``places``: agreement_terms' places, when the caller has them already."""
     lemmas = sorted(_lemma_key(agreement.subject) - _KEY_STOP)
     when = agreement.date or (
         f"week {_week_start(published).isoformat()}" if published is not None else "undated"
     )
-    _document, _subject, places = agreement_terms(agreement)
+    if places is None:
+        _document, _subject, places = agreement_terms(agreement)
     return _digest(
         (
             "agreement",
