@@ -37,17 +37,27 @@ SECOND = Story(
 )
 
 
-async def test_the_same_agreement_from_two_outlets_is_one_fact_with_two_sources(
-    server: FeedServer, session_factory: async_sessionmaker[AsyncSession], tagger: Tagger
+async def _ingest_two_outlets(
+    server: FeedServer,
+    session_factory: async_sessionmaker[AsyncSession],
+    tagger: Tagger,
+    first: list[Story],
+    second: list[Story],
 ) -> None:
-    server.document("/first.xml", rss("Первое издание", [FIRST, CITY_PARK]))
-    server.document("/second.xml", rss("Второе издание", [SECOND]))
+    """One poll of two outlets' feeds, the first publishing `first`, the second `second`."""
+    server.document("/first.xml", rss("Первое издание", first))
+    server.document("/second.xml", rss("Второе издание", second))
     async with session_factory() as session:
         for path in ("/first.xml", "/second.xml"):
             await feed_repo.add_feed(session, server.url(path), fetch_full_text=False)
         await session.commit()
-
     await IngestPipeline(session_factory, tagger, CONFIG).run_once()
+
+
+async def test_the_same_agreement_from_two_outlets_is_one_fact_with_two_sources(
+    server: FeedServer, session_factory: async_sessionmaker[AsyncSession], tagger: Tagger
+) -> None:
+    await _ingest_two_outlets(server, session_factory, tagger, [FIRST, CITY_PARK], [SECOND])
 
     async with session_factory() as session:
         register, total = await agreements_page(session, "KG", offset=0, limit=10)
@@ -96,14 +106,9 @@ TYUMEN_CHUI = Story(
 async def test_reports_of_one_week_are_one_agreement_per_region_however_worded(
     server: FeedServer, session_factory: async_sessionmaker[AsyncSession], tagger: Tagger
 ) -> None:
-    server.document("/first.xml", rss("Первое издание", [OMSK_CHUI]))
-    server.document("/second.xml", rss("Второе издание", [OMSK_CHUI_RETOLD, TYUMEN_CHUI]))
-    async with session_factory() as session:
-        for path in ("/first.xml", "/second.xml"):
-            await feed_repo.add_feed(session, server.url(path), fetch_full_text=False)
-        await session.commit()
-
-    await IngestPipeline(session_factory, tagger, CONFIG).run_once()
+    await _ingest_two_outlets(
+        server, session_factory, tagger, [OMSK_CHUI], [OMSK_CHUI_RETOLD, TYUMEN_CHUI]
+    )
 
     async with session_factory() as session:
         register, total = await agreements_page(session, "KG", offset=0, limit=10)
