@@ -148,7 +148,7 @@ async def run_demo(settings: Settings, *, keep: Path | None = None) -> int:
             print("Digest for a subscriber to Uzbekistan and Tajikistan:\n")
             print(render_plain(digest, labels, tz=settings.default_timezone, date=today))
             print()
-            print(format_register(register))
+            print(format_register(register, settings.default_timezone))
             print()
             print(format_count_table(counts, len(stored)))
         finally:
@@ -177,15 +177,16 @@ def _refuse_existing(path: Path) -> None:
         raise CommandError(f"--keep {path}: no such directory: {path.parent}")
 
 
-def format_register(register: dict[str, list[fact_repo.StoredFact]]) -> str:
-    """Соглашения: the agreements extracted from the demo feeds, per country."""
+def format_register(register: dict[str, list[fact_repo.StoredFact]], tz: str) -> str:
+    """Соглашения: the agreements extracted from the demo feeds, per country; dates of first
+    reports in zone `tz`."""
     from delivery.labels import fact_texts
 
     texts = fact_texts("ru")
     lines = ["Соглашения (извлечены из статей):"]
     for code, facts in register.items():
         for fact in facts:
-            when = fact_date(fact, texts)
+            when = fact_date(fact, texts, tz)
             status = "подписано" if fact.status == "signed" else "планируется"
             sources = ", ".join(ref.source for ref in fact.sources)
             parties = "; ".join(fact.parties) or "—"

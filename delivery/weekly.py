@@ -235,7 +235,7 @@ def week_facts(
 
 
 def render_week_facts(
-    signed: Sequence[StoredFact], figures: Sequence[StoredFact], language: str
+    signed: Sequence[StoredFact], figures: Sequence[StoredFact], language: str, tz: str = "UTC"
 ) -> str:
     """At most MAX_WEEK_FACTS of each kind: "date — parties — subject — sources" and
     "date — indicator: value unit (change), period — sources", then "and N more" with the command
@@ -252,7 +252,7 @@ def render_week_facts(
     if signed:
         lines = [f"<b>{html.escape(texts.register_title)}</b>"]
         for fact in signed[:MAX_WEEK_FACTS]:
-            when = fact_date(fact, texts)
+            when = fact_date(fact, texts, tz)
             parties = "; ".join(fact.parties) or ", ".join(
                 texts.country_names.get(code, code) for code in fact.countries
             )
@@ -267,7 +267,7 @@ def render_week_facts(
     if figures:
         lines = [f"<b>{html.escape(texts.timeline_title)}</b>"]
         for fact in figures[:MAX_WEEK_FACTS]:
-            lines.append(figure_line(fact, texts))
+            lines.append(figure_line(fact, texts, tz))
         if len(figures) > MAX_WEEK_FACTS:
             more = _("and {count} more: /trade").format(count=len(figures) - MAX_WEEK_FACTS)
             lines.append(html.escape(more))
@@ -321,7 +321,7 @@ def render_brief(
             lines.append(_count_line(name, now_topic[topic], before_topic[topic]))
     text = "\n".join(lines)
     signed, figures = week_facts(facts, sub, matched)
-    facts_text = render_week_facts(signed, figures, chat.language)
+    facts_text = render_week_facts(signed, figures, chat.language, usable_timezone(chat.timezone))
     if facts_text:
         text += "\n\n" + facts_text
     header = _("Agreements of the week")

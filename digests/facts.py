@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from digests.render import escape
+from digests.render import escape, local_date
 from storage.facts import StoredFact
 from tagging.facts import canonical_unit
 
@@ -54,16 +54,17 @@ def cut(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _day(fact: StoredFact) -> date:
-    return fact.day or fact.sort_at.date()
+def _day(fact: StoredFact, tz: str = "UTC") -> date:
+    """The fact's day, or the day in zone `tz` of its first report."""
+    return fact.day or local_date(fact.sort_at, tz)
 
 
-def fact_date(fact: StoredFact, texts: FactTexts) -> str:
-    """The day an agreement was signed, or, when no report gives it, the day it was first
-    reported, marked as such."""
+def fact_date(fact: StoredFact, texts: FactTexts, tz: str = "UTC") -> str:
+    """The day an agreement was signed, or, when no report gives it, the day (in the reader's
+    zone `tz`) it was first reported, marked as such."""
     if fact.day is not None:
         return fact.day.strftime("%d.%m.%Y")
-    return texts.reported.format(date=fact.sort_at.strftime("%d.%m.%Y"))
+    return texts.reported.format(date=_day(fact, tz).strftime("%d.%m.%Y"))
 
 
 def fact_sources(fact: StoredFact) -> str:
@@ -84,13 +85,13 @@ def _number(value: float | None) -> str:
     return text.replace(".", ",")
 
 
-def render_register(facts: Sequence[StoredFact], texts: FactTexts) -> str:
+def render_register(facts: Sequence[StoredFact], texts: FactTexts, tz: str = "UTC") -> str:
     """HTML: one line per agreement — date — parties — subject — status — sources."""
     if not facts:
         return ""
     lines = [f"<b>{escape(texts.register_title)}</b>"]
     for fact in facts:
-        when = fact_date(fact, texts)
+        when = fact_date(fact, texts, tz)
         parties = "; ".join(fact.parties) or ", ".join(
             texts.country_names.get(code, code) for code in fact.countries
         )
@@ -111,17 +112,19 @@ def figure_text(fact: StoredFact, texts: FactTexts) -> str:
     return f"{indicator}: {_number(fact.value)} {fact.unit or ''}{change}{period}"
 
 
-def figure_line(fact: StoredFact, texts: FactTexts) -> str:
+def figure_line(fact: StoredFact, texts: FactTexts, tz: str = "UTC") -> str:
     """HTML: "• date — indicator: value unit (change), period — sources"."""
-    return f"• {_day(fact):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {fact_sources(fact)}"
+    return (
+        f"• {_day(fact, tz):%d.%m.%Y} — {escape(figure_text(fact, texts))} — {fact_sources(fact)}"
+    )
 
 
-def render_timeline(facts: Sequence[StoredFact], texts: FactTexts) -> str:
+def render_timeline(facts: Sequence[StoredFact], texts: FactTexts, tz: str = "UTC") -> str:
     """HTML: figures oldest first, each with its date and sources."""
     if not facts:
         return ""
     lines = [f"<b>{escape(texts.timeline_title)}</b>"]
-    lines.extend(figure_line(fact, texts) for fact in facts)
+    lines.extend(figure_line(fact, texts, tz) for fact in facts)
     return "\n".join(lines)
 
 

@@ -204,9 +204,10 @@ async def _fetch(
     )
 
 
-async def _facts_part(session: AsyncSession, request: ArchiveRequest) -> tuple[str, bool]:
+async def _facts_part(session: AsyncSession, request: ArchiveRequest, tz: str) -> tuple[str, bool]:
     """The register (/agreements, paged with the articles) or the timeline (/trade, first
-    page only) above the articles, and whether the register has more pages."""
+    page only) above the articles, and whether the register has more pages; days of first
+    reports in the chat's zone `tz`."""
     if request.kind == AGREEMENTS and request.country:
         found, total = await agreements_page(
             session,
@@ -214,12 +215,12 @@ async def _facts_part(session: AsyncSession, request: ArchiveRequest) -> tuple[s
             offset=request.page * REGISTER_PAGE_SIZE,
             limit=REGISTER_PAGE_SIZE,
         )
-        return render_register(found, fact_texts(current_language())), total > (
+        return render_register(found, fact_texts(current_language()), tz), total > (
             request.page + 1
         ) * REGISTER_PAGE_SIZE
     if request.kind == TRADE and request.country and request.page == 0:
         figures = await figures_of(session, request.country, limit=TIMELINE_SIZE)
-        return render_timeline(figures, fact_texts(current_language())), False
+        return render_timeline(figures, fact_texts(current_language()), tz), False
     return "", False
 
 
@@ -236,7 +237,7 @@ async def build_page(
     else:
         scope = ()
     found, has_more = await _fetch(session, request, scope, settings.tag_threshold)
-    facts_text, more_facts = await _facts_part(session, request)
+    facts_text, more_facts = await _facts_part(session, request, timezone)
     has_more = has_more or more_facts
     header = request_header(request, chat_countries)
     if not found:

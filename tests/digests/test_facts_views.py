@@ -158,3 +158,16 @@ def test_csv_has_a_bom_and_reads_back() -> None:
     assert row["date"] == "2025-03-12"
     assert row["parties"] == "Омская область;Бухарская область"
     assert row["sources"] == "https://example.ru/1?a=1&b=2"
+
+
+def test_the_day_of_a_first_report_is_the_readers_day() -> None:
+    # Reported at 20:30 UTC on 1 February: already 2 February in Omsk (UTC+6).
+    late = datetime(2025, 2, 1, 20, 30, tzinfo=UTC)
+    agreement = _fact(1, sort_at=late)
+    figure = _fact(2, kind="figure", indicator="export", value=5.0, unit="%", sort_at=late)
+    assert "• 01.02.2025 (сообщение) —" in render_register([agreement], TEXTS)
+    assert "• 02.02.2025 (сообщение) —" in render_register([agreement], TEXTS, "Asia/Omsk")
+    assert "• 02.02.2025 —" in render_timeline([figure], TEXTS, "Asia/Omsk")
+    # A day the text gives is the same everywhere.
+    dated = _fact(3, day=date(2025, 1, 30), sort_at=late)
+    assert "• 30.01.2025 —" in render_register([dated], TEXTS, "Asia/Omsk")

@@ -221,3 +221,35 @@ async def test_export_sends_the_chats_facts_as_csv(
 async def test_export_without_countries_says_what_to_do(private: Conversation) -> None:
     sent = await private.send("/export")
     assert texts(sent) == ["Сначала выберите страны: /countries"]
+
+
+async def test_an_undated_agreement_shows_the_day_of_its_first_report_in_the_chats_zone(
+    private: Conversation,
+    articles: ArticleSeeder,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    article_id = await articles.add(
+        "Омские аграрии подписали меморандум с Узбекистаном", countries={"UZ": 0.9}
+    )
+    async with session_factory() as session:
+        # Reported at 20:30 UTC on 31 January: 1 February in Omsk, the chat's zone.
+        await save_facts(
+            session,
+            [
+                (
+                    article_id,
+                    datetime(2025, 1, 31, 20, 30, tzinfo=UTC),
+                    NewFact(
+                        kind=AGREEMENT,
+                        key="undated",
+                        countries=("UZ",),
+                        subject="меморандум о поставках семян",
+                        status="signed",
+                    ),
+                )
+            ],
+        )
+        await session.commit()
+
+    (text,) = texts(await private.send("/agreements Узбекистан"))
+    assert "• 01.02.2025 (сообщение) — 🇺🇿 Узбекистан — меморандум о поставках семян" in text
