@@ -151,7 +151,7 @@ class _Agreement:
             return None
         if row["day"] and self.row["day"] and row["day"] != self.row["day"]:
             return None
-        apart = abs(_as_datetime(row["sort_at"]) - _as_datetime(self.row["sort_at"]))
+        apart = abs(_sort_moment(row) - _sort_moment(self.row))
         if apart > timedelta(days=SAME_AGREEMENT_DAYS):
             return None
         return self.terms.likeness(terms)
@@ -186,9 +186,11 @@ def _parties_size(row: dict[str, object]) -> tuple[int, int]:
     return (len(parties.split("\n")) if parties else 0, len(parties))
 
 
-def _as_datetime(value: object) -> datetime:
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _sort_moment(row: dict[str, object]) -> datetime:
+    """A row's sort_at: aware, as _sort_at makes it and UTCDateTime reads it back."""
+    moment = row["sort_at"]
+    assert isinstance(moment, datetime)
+    return moment
 
 
 async def _stored_agreements(
@@ -199,7 +201,7 @@ async def _stored_agreements(
     if not rows:
         return []
     countries = {code for row in rows for code in str(row["countries"]).split(",") if code}
-    moments = [_as_datetime(row["sort_at"]) for row in rows]
+    moments = [_sort_moment(row) for row in rows]
     margin = timedelta(days=SAME_AGREEMENT_DAYS)
     ids = (
         select(FactCountry.fact_id)
@@ -242,7 +244,7 @@ async def _join_similar_agreements(
     for key in new:
         row = rows[key]
         scored = [
-            (likeness, -abs(_as_datetime(row["sort_at"]) - _as_datetime(c.row["sort_at"])), c)
+            (likeness, -abs(_sort_moment(row) - _sort_moment(c.row)), c)
             for c in candidates
             if (likeness := c.likeness(row, terms[key])) is not None
         ]

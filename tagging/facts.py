@@ -2088,8 +2088,7 @@ def agreement_terms(agreement: Agreement) -> tuple[str, frozenset[str], frozense
         for word, lemma in zip(words, lemmas, strict=True)
         if len(word) > 2 or word[:1].isupper()
     )
-    partner_places = _partner_places()
-    longest = max((len(place) for place in partner_places), default=1)
+    partner_places, longest = _partner_places()
     places: set[str] = set()
     for party in agreement.parties:
         party_lemmas = [_place_stem(lemmatizer.lemma(word)) for word in _WORD.findall(party)]
@@ -2114,19 +2113,21 @@ def _place_stem(lemma: str) -> str:
 
 
 @cache
-def _partner_places() -> frozenset[tuple[str, ...]]:
+def _partner_places() -> tuple[frozenset[tuple[str, ...]], int]:
     """Lemmas of the provinces and cities of partner countries («Навоийская область»,
-    «Худжанд»): what tells one party from another where «Омская область» and «Омск», or
-    «Таджикистан» and «Республика Таджикистан», are the same side."""
+    «Худжанд»), and the most words one has: what tells one party from another where
+    «Омская область» and «Омск», or «Таджикистан» and «Республика Таджикистан», are the
+    same side."""
     lemmatizer = shared_lemmatizer()
     fields = ("capitals", "cities", "city_adjectives", "provinces", "province_adjectives")
-    return frozenset(
+    places = frozenset(
         tuple(_place_stem(lemmatizer.lemma(word)) for word in _WORD.findall(phrase))
         for entry in data.country_data()["countries"]
         for field_name in fields
         for phrase in entry.get(field_name, ())
         if _WORD.search(phrase)
     )
+    return places, max((len(place) for place in places), default=1)
 
 
 def figure_key(figure: Figure) -> str:
